@@ -1,0 +1,45 @@
+import { Command } from 'commander';
+import { loadConfig } from '../config.ts';
+import { isStorytellerError } from '../errors.ts';
+import { createLogger } from '../logger.ts';
+import { openDatabase } from '../persistence/open-database.ts';
+import { migrate } from '../persistence/migrations.ts';
+
+const program = new Command()
+  .name('storyteller')
+  .description('Session runtime for storyteller interactive fiction')
+  .showHelpAfterError();
+
+program
+  .command('migrate')
+  .description('apply pending database migrations and exit')
+  .action(async () => {
+    const config = loadConfig();
+    const logger = createLogger(config.logLevel);
+    const db = await openDatabase(config);
+    try {
+      const report = await migrate(db);
+      logger.info({ applied: report.applied, alreadyApplied: report.alreadyApplied, driver: db.driver }, 'migrations done');
+    } finally {
+      await db.close();
+    }
+  });
+
+program
+  .command('start', { isDefault: true })
+  .description('migrate the database and run the engine')
+  .action(async () => {
+    const { startEngineProcess } = await import('./start.ts');
+    await startEngineProcess(loadConfig());
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (isStorytellerError(error)) {
+    process.stderr.write(`storyteller: ${error.code}: ${error.message}\n`);
+  } else {
+    process.stderr.write(`storyteller: ${(error as Error).stack ?? String(error)}\n`);
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { StorytellerError } from './errors.ts';
+
+/**
+ * Every environment variable the engine reads, validated in one place. The README's
+ * configuration table mirrors this schema. Layers with many options of their own
+ * (LLM roles, for example) keep their schema beside their code and are merged here.
+ */
+const booleanFromEnv = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const envSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// URL').optional(),
+  STORYTELLER_DATA_DIR: z.string().min(1).default('./data'),
+  STORYTELLER_GRACE_PERIOD_MS: positiveInt.default(5 * 60_000),
+  STORYTELLER_HOST: z.string().min(1).default('127.0.0.1'),
+  STORYTELLER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  STORYTELLER_INSTANCE_ID: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  STORYTELLER_GRAPH_STORE: z.enum(['sql', 'age']).default('sql'),
+  STORYTELLER_LEDGER_MAX_PAYLOAD_BYTES: positiveInt.default(64 * 1024),
+  STORYTELLER_LEDGER_MAX_BATCH: positiveInt.default(512),
+  STORYTELLER_EVENT_FLUSH_MS: positiveInt.default(20),
+  STORYTELLER_INSPECT: booleanFromEnv.default(false),
+  STORYTELLER_INSPECT_PORT: z.coerce.number().int().min(1).max(65535).default(8383),
+  STORYTELLER_STORY: z.string().min(1).default('db/stories/the-lighthouse-keeper.yaml'),
+  STORYTELLER_FRAME_MODEL: z.string().min(1).default('models/frame/current'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  databaseUrl: string | undefined;
+  amqpUrl: string | undefined;
+  dataDir: string;
+  gracePeriodMs: number;
+  host: string;
+  port: number;
+  instanceId: string | undefined;
+  logLevel: Env['LOG_LEVEL'];
+  graphStore: Env['STORYTELLER_GRAPH_STORE'];
+  ledger: { maxPayloadBytes: number; maxBatch: number; eventFlushMs: number };
+  inspect: { enabled: boolean; port: number };
+  storyPath: string;
+  frameModelPath: string;
+  /** The raw, validated environment, for layers that parse their own section. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** Parses the environment; an invalid value stops start-up with the variable's name. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new StorytellerError('CONFIG_INVALID', `invalid configuration — ${problems.join('; ')}`, {
+      details: { variables: parsed.error.issues.map((issue) => issue.path.join('.')) },
+    });
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    amqpUrl: e.AMQP_URL,
+    dataDir: e.STORYTELLER_DATA_DIR,
+    gracePeriodMs: e.STORYTELLER_GRACE_PERIOD_MS,
+    host: e.STORYTELLER_HOST,
+    port: e.STORYTELLER_PORT,
+    instanceId: e.STORYTELLER_INSTANCE_ID,
+    logLevel: e.LOG_LEVEL,
+    graphStore: e.STORYTELLER_GRAPH_STORE,
+    ledger: {
+      maxPayloadBytes: e.STORYTELLER_LEDGER_MAX_PAYLOAD_BYTES,
+      maxBatch: e.STORYTELLER_LEDGER_MAX_BATCH,
+      eventFlushMs: e.STORYTELLER_EVENT_FLUSH_MS,
+    },
+    inspect: { enabled: e.STORYTELLER_INSPECT, port: e.STORYTELLER_INSPECT_PORT },
+    storyPath: e.STORYTELLER_STORY,
+    frameModelPath: e.STORYTELLER_FRAME_MODEL,
+    env,
+  };
+}

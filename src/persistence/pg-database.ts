@@ -1,0 +1,106 @@
+import pg from 'pg';
+import { StorytellerError } from '../errors.ts';
+import type { Database, Queryable, QueryResult } from './database.ts';
+
+// BIGINT (ledger ids, narrative_ts) as JS numbers on both drivers: safe below 2^53.
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003']);
+
+/** Connection-level failures become STORAGE_UNAVAILABLE; SQL errors pass through untouched. */
+export function mapDriverError(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) {
+    return new StorytellerError('STORAGE_UNAVAILABLE', `database unavailable: ${(error as Error).message}`, { cause: error });
+  }
+  if (error instanceof Error && /Connection terminated|connection is closed|Client has encountered a connection error/i.test(error.message)) {
+    return new StorytellerError('STORAGE_UNAVAILABLE', `database unavailable: ${error.message}`, { cause: error });
+  }
+  return error;
+}
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<R extends object>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      try {
+        const result = await client.query<R>(sql, params as unknown[] | undefined);
+        return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+      } catch (error) {
+        throw mapDriverError(error);
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      try {
+        await client.query(sql);
+      } catch (error) {
+        throw mapDriverError(error);
+      }
+    },
+  };
+}
+
+export interface PgDatabaseOptions {
+  connectionString: string;
+  maxConnections?: number;
+  applicationName?: string;
+}
+
+export class PgDatabase implements Database {
+  readonly driver = 'pg' as const;
+  readonly pool: pg.Pool;
+  readonly #root: Queryable;
+
+  constructor(options: PgDatabaseOptions) {
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      application_name: options.applicationName ?? 'storyteller',
+      types,
+    });
+    // An idle client losing its connection must not crash the process; the next query reports it.
+    this.pool.on('error', () => undefined);
+    this.#root = wrap(this.pool);
+  }
+
+  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.#root.query<R>(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.#root.exec(sql);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw mapDriverError(error);
+    }
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(wrap(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw mapDriverError(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
