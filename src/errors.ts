@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   // graph
   GRAPH_STORE_UNAVAILABLE: 'the requested graph store is not available',
   GRAPH_QUERY_FAILED: 'a graph query failed',
+  GRAPH_ARGUMENT_INVALID: 'a graph store argument fails validation',
+  GRAPH_VERTEX_NOT_FOUND: 'an edge names a vertex that does not exist in the scope',
+  GRAPH_SCOPE_NOT_FOUND: 'the graph scope to copy has no vertices',
+  GRAPH_SCOPE_EXISTS: 'the graph scope to copy into already has vertices',
   // gateway / protocol
   PROTOCOL_FRAME_INVALID: 'the frame fails the protocol schema',
   PROTOCOL_FRAME_TOO_LARGE: 'the frame exceeds the size limit',
