@@ -1,0 +1,201 @@
+import type { EventPattern } from './predicates.ts';
+import { normaliseAction, PLAYER_ID, type TruthEvent } from './propositions.ts';
+import { applyEvent, emptyTruthSet, type TruthSet } from './truth-set.ts';
+
+/**
+ * Temporal predicates (domain.md: "Triggers and temporal predicates"): event
+ * patterns, and After / Since / Sequence evaluated against a ledger history ordered
+ * by narrative_ts. Pure: the history is an array; `src/persistence/temporal-ledger.ts`
+ * loads it from the real ledger.
+ */
+
+/** A ledger row as the evaluator needs it (`LedgerRecord` fits). */
+export type LedgerRecordLike = TruthEvent;
+
+// ---------------------------------------------------------------- event roles
+
+/** Who acts in an event, for `EventPattern.actor`. */
+export function eventActor(e: LedgerRecordLike): string | null {
+  switch (e.type) {
+    case 'PlayerInput':
+      return PLAYER_ID;
+    case 'ActionPerformed':
+    case 'MovementAction':
+    case 'ExaminationAction':
+    case 'ConstraintViolation':
+      return e.data.actor;
+    case 'SpeechAct':
+      return e.data.speaker;
+    case 'CharacterArrival':
+    case 'CharacterDeparture':
+      return e.data.character;
+    case 'RelationshipShifted':
+      return e.data.from;
+    default:
+      return null;
+  }
+}
+
+/** What an event acts on, for `EventPattern.target`. */
+export function eventTarget(e: LedgerRecordLike): string | null {
+  switch (e.type) {
+    case 'ActionPerformed':
+    case 'ExaminationAction':
+      return e.data.target ?? null;
+    case 'SpeechAct':
+      return e.data.addressee ?? null;
+    case 'MovementAction':
+      return e.data.to;
+    case 'InformationRevealed':
+      return e.data.recipient;
+    case 'RelationshipShifted':
+      return e.data.to;
+    case 'InterpretiveJudgment':
+      return e.data.subject ?? null;
+    case 'EntityPromoted':
+    case 'EntityDemoted':
+    case 'EntityDissolved':
+      return e.data.entity;
+    case 'GateFired':
+      return e.data.gateId;
+    case 'GoalCompleted':
+      return e.data.goalId;
+    case 'WorldStateChanged':
+    case 'ThresholdCrossed':
+      return e.data.key;
+    case 'SceneEntered':
+    case 'SceneExited':
+      return e.data.sceneKey;
+    default:
+      return null;
+  }
+}
+
+/** Prose fields: an id that happens to appear in them does not make the event "involve" it. */
+const PROSE_FIELDS: ReadonlySet<string> = new Set(['text', 'content', 'description', 'clientInputId', 'reason', 'constraint']);
+
+/** Every entity-like string of the event: its actor, target and non-prose string fields (arrays included). */
+export function eventParticipants(e: LedgerRecordLike): Set<string> {
+  const out = new Set<string>();
+  const actor = eventActor(e);
+  if (actor !== null) out.add(actor);
+  for (const [field, value] of Object.entries(e.data as Record<string, unknown>)) {
+    if (PROSE_FIELDS.has(field)) continue;
+    if (typeof value === 'string') out.add(value);
+    else if (Array.isArray(value)) for (const v of value) if (typeof v === 'string') out.add(v);
+  }
+  return out;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Case-insensitive whole-word (or whole-phrase) occurrence of `topic` in `text`. */
+export function mentionsTopic(text: string, topic: string): boolean {
+  const t = topic.trim();
+  if (t === '') return false;
+  return new RegExp(`(?<![\\p{L}\\p{N}_])${escapeRegExp(t)}(?![\\p{L}\\p{N}_])`, 'iu').test(text);
+}
+
+/** Text of an event that topics are looked for in: PlayerInput text, SpeechAct content. */
+export function eventText(e: LedgerRecordLike): string | null {
+  if (e.type === 'PlayerInput') return e.data.text;
+  if (e.type === 'SpeechAct') return e.data.content;
+  return null;
+}
+
+/**
+ * Does an event match a pattern? Every given field must match.
+ *
+ * @example
+ * matchesEventPattern(record, { type: 'ActionPerformed', actor: 'player', action: 'take', target: 'lamp' });
+ */
+export function matchesEventPattern(e: LedgerRecordLike, pattern: EventPattern): boolean {
+  if (pattern.type !== undefined && e.type !== pattern.type) return false;
+  if (pattern.eventId !== undefined && e.id !== pattern.eventId) return false;
+  if (pattern.actor !== undefined && eventActor(e) !== pattern.actor) return false;
+  if (pattern.target !== undefined && eventTarget(e) !== pattern.target) return false;
+  if (pattern.action !== undefined) {
+    const action = e.type === 'ActionPerformed' || e.type === 'ConstraintViolation' ? e.data.action : null;
+    if (action === null || normaliseAction(action) !== normaliseAction(pattern.action)) return false;
+  }
+  if (pattern.involving !== undefined && !eventParticipants(e).has(pattern.involving)) return false;
+  if (pattern.topic !== undefined) {
+    const text = eventText(e);
+    if (text === null || !mentionsTopic(text, pattern.topic)) return false;
+  }
+  return true;
+}
+
+/** History in narrative_ts order (already-ordered input is returned as is). */
+export function orderedHistory(history: readonly LedgerRecordLike[]): readonly LedgerRecordLike[] {
+  for (let i = 1; i < history.length; i++) {
+    if ((history[i - 1] as LedgerRecordLike).narrativeTs > (history[i] as LedgerRecordLike).narrativeTs) {
+      return [...history].sort((a, b) => a.narrativeTs - b.narrativeTs);
+    }
+  }
+  return history;
+}
+
+/** Index of the last event in history[0, end) matching the pattern, or -1. */
+export function lastMatchIndex(history: readonly LedgerRecordLike[], pattern: EventPattern, end = history.length): number {
+  for (let i = end - 1; i >= 0; i--) if (matchesEventPattern(history[i] as LedgerRecordLike, pattern)) return i;
+  return -1;
+}
+
+/**
+ * Sequence: distinct events matching each pattern in this order (strictly later
+ * rows), and, if `within` is given, last.narrativeTs − first.narrativeTs ≤ within.
+ * One pass: for each prefix of the patterns we keep the latest possible start, which
+ * gives the shortest span ending at each event.
+ */
+export function sequenceSpan(history: readonly LedgerRecordLike[], patterns: readonly EventPattern[], end = history.length): number | null {
+  if (patterns.length === 0) return null;
+  const latestStart: Array<number | null> = patterns.map(() => null);
+  let best: number | null = null;
+  for (let i = 0; i < end; i++) {
+    const e = history[i] as LedgerRecordLike;
+    // Descending, so one event never serves two consecutive patterns.
+    for (let j = patterns.length - 1; j >= 0; j--) {
+      if (!matchesEventPattern(e, patterns[j] as EventPattern)) continue;
+      const start = j === 0 ? e.narrativeTs : latestStart[j - 1];
+      if (start === null || start === undefined) continue;
+      const prev = latestStart[j];
+      if (prev === null || prev === undefined || start > prev) latestStart[j] = start;
+      if (j === patterns.length - 1) {
+        const span = e.narrativeTs - start;
+        if (best === null || span < best) best = span;
+      }
+    }
+  }
+  return best;
+}
+
+export function sequenceHolds(history: readonly LedgerRecordLike[], patterns: readonly EventPattern[], within?: number, end = history.length): boolean {
+  const span = sequenceSpan(history, patterns, end);
+  return span !== null && (within === undefined || span <= within);
+}
+
+/**
+ * The truth set after each history row, computed lazily from `base` (the truth set
+ * just before history[0]) and shared by every Since in one evaluation.
+ */
+export class Timeline {
+  private readonly states: TruthSet[] = [];
+
+  constructor(
+    readonly history: readonly LedgerRecordLike[],
+    readonly base: TruthSet = emptyTruthSet(),
+  ) {}
+
+  /** Truth set right after history[index] was applied. */
+  stateAfter(index: number): TruthSet {
+    if (index < 0 || index >= this.history.length) throw new RangeError(`no history row ${index}`);
+    while (this.states.length <= index) {
+      const prev = this.states.length === 0 ? this.base : (this.states[this.states.length - 1] as TruthSet);
+      this.states.push(applyEvent(prev, this.history[this.states.length] as LedgerRecordLike));
+    }
+    return this.states[index] as TruthSet;
+  }
+}
