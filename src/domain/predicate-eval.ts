@@ -43,6 +43,9 @@ export interface PredicateResult {
   score: number;
 }
 
+/** Slack when comparing summed confidences with a Threshold's minMatch. */
+export const SCORE_EPSILON = 1e-9;
+
 const TRUE: PredicateResult = { value: true, score: 1 };
 const FALSE: PredicateResult = { value: false, score: 0 };
 const bool = (b: boolean): PredicateResult => (b ? TRUE : FALSE);
@@ -143,7 +146,8 @@ function evaluate(p: TriggerPredicate, s: Scope): PredicateResult {
   if ('threshold' in p) {
     // Interpretive members count their confidence, factual ones 1 (domain.md).
     const sum = p.threshold.of.reduce((acc, q) => acc + evaluate(q, s).score, 0);
-    return bool(sum >= p.threshold.minMatch);
+    // Tolerance: 0.7 + 0.4 is 1.0999999999999999 in floating point, and an author writing 1.1 means it to pass.
+    return bool(sum + SCORE_EPSILON >= p.threshold.minMatch);
   }
   if ('after' in p) {
     if (lastMatchIndex(s.history, p.after.event, s.end) < 0) return FALSE;
