@@ -8,9 +8,14 @@ export interface QueryResult<R> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /** Prepared-statement name for a hot statement: `pg` parses and plans it once per connection; PGlite ignores it. */
+  name?: string;
+}
+
 export interface Queryable {
   /** One parameterised statement. */
-  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
   /** Several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { StorytellerError } from '../errors.ts';
-import type { Database, Queryable, QueryResult } from './database.ts';
+import type { Database, Queryable, QueryOptions, QueryResult } from './database.ts';
 
 // BIGINT (ledger ids, narrative_ts) as JS numbers on both drivers: safe below 2^53.
 const types = {
@@ -26,9 +26,10 @@ export function mapDriverError(error: unknown): unknown {
 
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
-    async query<R extends object>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    async query<R extends object>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
       try {
-        const result = await client.query<R>(sql, params as unknown[] | undefined);
+        const values = params as unknown[] | undefined;
+        const result = options?.name ? await client.query<R>({ name: options.name, text: sql, values }) : await client.query<R>(sql, values);
         return { rows: result.rows, rowCount: result.rowCount ?? 0 };
       } catch (error) {
         throw mapDriverError(error);
@@ -67,8 +68,8 @@ export class PgDatabase implements Database {
     this.#root = wrap(this.pool);
   }
 
-  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return this.#root.query<R>(sql, params);
+  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    return this.#root.query<R>(sql, params, options);
   }
 
   exec(sql: string): Promise<void> {

@@ -1,0 +1,207 @@
+import type { Queryable } from './database.ts';
+import { LEDGER_COLUMNS } from './ledger-rows.ts';
+
+/**
+ * One statement that appends a batch of ledger rows for many sessions. Run in
+ * autocommit it is one round trip and one COMMIT for the whole batch, which is the
+ * point of group commit. Everything that could make one row fail is decided per row
+ * inside the statement instead of raising, so a bad row never takes its neighbours
+ * down:
+ *   - a retransmitted row (same dedupe key, already stored) returns the stored row
+ *     (`duplicate`);
+ *   - narrative_ts comes from `sessions.last_narrative_ts`, bumped once per session by
+ *     the number of new rows; the row lock that UPDATE takes orders concurrent writers
+ *     and re-reads `owner_epoch`, so fencing is checked against the committed owner;
+ *   - an unknown session gets no allocation and no insert (`no_session`, never an FK
+ *     violation); a stale epoch gets no insert (`fenced`);
+ *   - a row lost to a concurrent writer of the same key (another engine) comes back as
+ *     `conflict` and the caller retries it alone.
+ * Ids (BIGSERIAL) and narrative_ts follow the batch order within each session.
+ */
+export type AppendStatus = 'inserted' | 'duplicate' | 'no_session' | 'fenced' | 'conflict';
+
+export interface AppendRow {
+  sessionId: string;
+  sceneId: string | null;
+  turn: number | null;
+  eventType: string;
+  /** Serialised event data (JSON text). */
+  json: string;
+  confidence: number | null;
+  source: string;
+  clientInputId: string | null;
+  inputId: number | null;
+  idempotencyKey: string | null;
+  /** Fencing: the row is written only if sessions.owner_epoch equals it. */
+  epoch: number | null;
+}
+
+export interface AppendOutcome {
+  status: AppendStatus;
+  /** The stored row (new or original) for `inserted`/`duplicate`; null otherwise. */
+  row: Record<string, unknown> | null;
+  /** The session's current owner_epoch, when known (for fencing errors). */
+  ownerEpoch: number | null;
+}
+
+/** Which partial unique index dedupes the batch: player inputs or effect events. */
+export type DedupeKey = 'client_input_id' | 'idempotency_key';
+
+function buildSql(key: DedupeKey): string {
+  const pick = LEDGER_COLUMNS.map((c) => `COALESCE(x.${c}, n.${c}) AS ${c}`).join(',\n    ');
+  const cols = LEDGER_COLUMNS.map((c) => `e.${c}`).join(', ');
+  return `WITH input AS (
+  SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::real[], $8::text[],
+                       $9::text[], $10::bigint[], $11::text[], $12::bigint[])
+    AS t(ord, session_id, scene_id, turn, event_type, event_data, confidence, source,
+         client_input_id, input_id, idempotency_key, epoch)
+),
+existing AS (
+  SELECT i.ord, s.owner_epoch, ${cols}
+  FROM input i
+  JOIN event_ledger e ON e.session_id = i.session_id AND e.${key} = i.${key}
+  JOIN sessions s ON s.id = i.session_id
+),
+fresh AS (
+  SELECT i.*, row_number() OVER (PARTITION BY i.session_id ORDER BY i.ord) AS rank
+  FROM input i
+  WHERE NOT EXISTS (SELECT 1 FROM existing x WHERE x.ord = i.ord)
+),
+counts AS (
+  SELECT session_id, count(*)::bigint AS n FROM fresh GROUP BY session_id
+),
+alloc AS (
+  UPDATE sessions s SET last_narrative_ts = s.last_narrative_ts + c.n
+  FROM counts c
+  WHERE s.id = c.session_id
+  RETURNING s.id AS session_id, s.last_narrative_ts - c.n AS base, s.owner_epoch
+),
+planned AS (
+  SELECT f.*, a.base + f.rank AS narrative_ts, a.owner_epoch
+  FROM fresh f JOIN alloc a ON a.session_id = f.session_id
+),
+ins AS (
+  INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts,
+                            client_input_id, input_id, idempotency_key)
+  SELECT p.session_id, p.scene_id, p.turn, p.event_type, p.event_data::jsonb, p.confidence, p.source, p.narrative_ts,
+         p.client_input_id, p.input_id, p.idempotency_key
+  FROM planned p
+  WHERE p.epoch IS NULL OR p.epoch = p.owner_epoch
+  ORDER BY p.ord
+  ON CONFLICT DO NOTHING
+  RETURNING ${LEDGER_COLUMNS.join(', ')}
+)
+SELECT i.ord,
+  CASE
+    WHEN x.ord IS NOT NULL AND i.epoch IS NOT NULL AND i.epoch <> x.owner_epoch THEN 'fenced'
+    WHEN x.ord IS NOT NULL THEN 'duplicate'
+    WHEN n.id IS NOT NULL THEN 'inserted'
+    WHEN a.session_id IS NULL THEN 'no_session'
+    WHEN i.epoch IS NOT NULL AND i.epoch <> a.owner_epoch THEN 'fenced'
+    ELSE 'conflict'
+  END AS status,
+  COALESCE(x.owner_epoch, a.owner_epoch) AS owner_epoch,
+    ${pick}
+FROM input i
+LEFT JOIN existing x ON x.ord = i.ord
+LEFT JOIN planned p ON p.ord = i.ord
+LEFT JOIN alloc a ON a.session_id = i.session_id
+LEFT JOIN ins n ON n.session_id = p.session_id AND n.narrative_ts = p.narrative_ts
+ORDER BY i.ord`;
+}
+
+/**
+ * The same logic for exactly one row, with scalar parameters: no unnest, no window.
+ * A lone caller (one client, no contention) is the latency-critical case, and this
+ * shape plans and runs in about the time of a plain INSERT.
+ */
+function buildSingleRowSql(key: DedupeKey): string {
+  const pick = LEDGER_COLUMNS.map((c) => `COALESCE(x.${c}, n.${c}) AS ${c}`).join(', ');
+  const cols = LEDGER_COLUMNS.map((c) => `e.${c}`).join(', ');
+  const keyParam = key === 'client_input_id' ? '$9' : '$11';
+  return `WITH existing AS (
+  SELECT s.owner_epoch, ${cols}
+  FROM event_ledger e JOIN sessions s ON s.id = e.session_id
+  WHERE e.session_id = $1::uuid AND e.${key} = ${keyParam}::text
+),
+alloc AS (
+  UPDATE sessions SET last_narrative_ts = last_narrative_ts + 1
+  WHERE id = $1::uuid AND NOT EXISTS (SELECT 1 FROM existing)
+  RETURNING last_narrative_ts, owner_epoch
+),
+ins AS (
+  INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts,
+                            client_input_id, input_id, idempotency_key)
+  SELECT $1::uuid, $2::uuid, $3::int, $4::text, $5::jsonb, $6::real, $7::text, a.last_narrative_ts, $9::text, $10::bigint, $11::text
+  FROM alloc a
+  WHERE $8::bigint IS NULL OR a.owner_epoch = $8::bigint
+  ON CONFLICT DO NOTHING
+  RETURNING ${LEDGER_COLUMNS.join(', ')}
+)
+SELECT 0 AS ord,
+  CASE
+    WHEN x.id IS NOT NULL AND $8::bigint IS NOT NULL AND x.owner_epoch <> $8::bigint THEN 'fenced'
+    WHEN x.id IS NOT NULL THEN 'duplicate'
+    WHEN n.id IS NOT NULL THEN 'inserted'
+    WHEN a.owner_epoch IS NULL THEN 'no_session'
+    WHEN $8::bigint IS NOT NULL AND a.owner_epoch <> $8::bigint THEN 'fenced'
+    ELSE 'conflict'
+  END AS status,
+  COALESCE(x.owner_epoch, a.owner_epoch) AS owner_epoch, ${pick}
+FROM (SELECT 1) AS one
+LEFT JOIN existing x ON true
+LEFT JOIN alloc a ON true
+LEFT JOIN ins n ON true`;
+}
+
+const SQL: Record<DedupeKey, { one: string; many: string }> = {
+  client_input_id: { one: buildSingleRowSql('client_input_id'), many: buildSql('client_input_id') },
+  idempotency_key: { one: buildSingleRowSql('idempotency_key'), many: buildSql('idempotency_key') },
+};
+
+interface OutcomeRow extends Record<string, unknown> {
+  ord: number;
+  status: AppendStatus;
+  owner_epoch: number | null;
+}
+
+/**
+ * Appends `rows` in one statement; outcomes come back in the same order.
+ * Rows of one session must appear in the order they are to be numbered; a dedupe key
+ * must not repeat inside one batch (the caller folds repeats onto the first).
+ * @example const [o] = await appendRows(db, [row], 'client_input_id'); if (o.status === 'inserted') …
+ */
+export async function appendRows(q: Queryable, rows: readonly AppendRow[], key: DedupeKey): Promise<AppendOutcome[]> {
+  const single = rows.length === 1 ? rows[0] : undefined;
+  const result = single
+    ? await q.query<OutcomeRow>(
+        SQL[key].one,
+        [single.sessionId, single.sceneId, single.turn, single.eventType, single.json, single.confidence, single.source, single.epoch,
+          single.clientInputId, single.inputId, single.idempotencyKey],
+        { name: `ledger_append_one_${key}` },
+      )
+    : await q.query<OutcomeRow>(SQL[key].many, batchParams(rows), { name: `ledger_append_many_${key}` });
+  const outcomes: AppendOutcome[] = rows.map(() => ({ status: 'conflict', row: null, ownerEpoch: null }));
+  for (const r of result.rows) {
+    const { ord, status, owner_epoch: ownerEpoch, ...row } = r;
+    outcomes[ord] = { status, row: status === 'inserted' || status === 'duplicate' ? row : null, ownerEpoch };
+  }
+  return outcomes;
+}
+
+function batchParams(rows: readonly AppendRow[]): unknown[] {
+  return [
+    rows.map((_, i) => i),
+    rows.map((r) => r.sessionId),
+    rows.map((r) => r.sceneId),
+    rows.map((r) => r.turn),
+    rows.map((r) => r.eventType),
+    rows.map((r) => r.json),
+    rows.map((r) => r.confidence),
+    rows.map((r) => r.source),
+    rows.map((r) => r.clientInputId),
+    rows.map((r) => r.inputId),
+    rows.map((r) => r.idempotencyKey),
+    rows.map((r) => r.epoch),
+  ];
+}

@@ -1,0 +1,304 @@
+import type { EventType, LedgerRecord, NewEvent } from '../domain/events.ts';
+import { isStorytellerError, StorytellerError } from '../errors.ts';
+import { silentLogger, type Logger } from '../logger.ts';
+import type { Database } from './database.ts';
+import { DEFAULT_RETRY, EventWriter, type RetryPolicy, type UnwrittenEvents } from './event-writer.ts';
+import { GroupCommitter, type BatchResult, type GroupCommitStats } from './group-commit.ts';
+import { appendRows, type AppendOutcome, type AppendRow } from './ledger-append.ts';
+import { ledgerColumnList, rowToRecord } from './ledger-rows.ts';
+import { sessionIdSchema, serialisePayload, validateEvent, validateInput, type ValidInput } from './ledger-validation.ts';
+
+export { validateEvent } from './ledger-validation.ts';
+export type { RetryPolicy, UnwrittenEvents } from './event-writer.ts';
+
+/**
+ * The event ledger: the append-only source of truth of every session (seed:
+ * "Durability Model"). Player input is written synchronously and group-committed;
+ * the turn's effects are written asynchronously in batches; reads validate every row.
+ * See docs/persistence.md for the semantics in full.
+ *
+ * @example
+ *   const ledger = new Ledger(db, { maxPayloadBytes: 65536, maxBatch: 512, flushMs: 20 });
+ *   const { id, narrativeTs } = await ledger.appendInput({ sessionId, clientInputId: 'c-1', text: 'look', sceneId, turn: 3 });
+ *   void ledger.appendEvents(sessionId, [event('TurnCompleted', { inputId: id, turn: 3, degraded: [] }, { source: 'engine' })]);
+ *   await ledger.flush(sessionId);
+ */
+export interface LedgerOptions {
+  maxPayloadBytes: number;
+  maxBatch: number;
+  flushMs: number;
+  logger?: Logger;
+  /** Retries of a failed asynchronous event batch (default 5 attempts, 25 ms doubling, capped at 2 s). */
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface AppendInputRequest {
+  sessionId: string;
+  clientInputId: string;
+  text: string;
+  sceneId: string | null;
+  turn: number | null;
+  /** Ownership fencing (roadmap): when given, the append fails with LEDGER_FENCED unless sessions.owner_epoch equals it. */
+  epoch?: number;
+}
+
+export interface AppendedInput {
+  id: number;
+  narrativeTs: number;
+  duplicate: boolean;
+  record: LedgerRecord;
+}
+
+export interface AppendEventsOptions {
+  /** Ownership fencing, as for appendInput. */
+  epoch?: number;
+}
+
+/** Ledger options from the validated configuration. */
+export function ledgerOptionsFromConfig(config: { ledger: { maxPayloadBytes: number; maxBatch: number; eventFlushMs: number } }, logger?: Logger): LedgerOptions {
+  return { maxPayloadBytes: config.ledger.maxPayloadBytes, maxBatch: config.ledger.maxBatch, flushMs: config.ledger.eventFlushMs, ...(logger ? { logger } : {}) };
+}
+
+function inputRow(input: ValidInput): AppendRow {
+  return {
+    sessionId: input.sessionId,
+    sceneId: input.sceneId,
+    turn: input.turn,
+    eventType: 'PlayerInput',
+    json: input.json,
+    confidence: null,
+    source: 'player',
+    clientInputId: input.clientInputId,
+    inputId: null,
+    idempotencyKey: null,
+    epoch: input.epoch,
+  };
+}
+
+function isConnectionFailure(error: unknown): boolean {
+  return isStorytellerError(error, 'STORAGE_UNAVAILABLE');
+}
+
+export class Ledger {
+  readonly #db: Database;
+  readonly #options: LedgerOptions;
+  readonly #logger: Logger;
+  readonly #inputs: GroupCommitter<ValidInput, AppendedInput>;
+  readonly #events: EventWriter;
+
+  constructor(db: Database, options: LedgerOptions) {
+    this.#db = db;
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#inputs = new GroupCommitter((batch) => this.#writeInputs(batch), options.maxBatch);
+    this.#events = new EventWriter({
+      maxBatch: options.maxBatch,
+      flushMs: options.flushMs,
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      logger: this.#logger,
+      write: (rows) => appendRows(this.#db, rows, 'idempotency_key'),
+    });
+  }
+
+  /** Group-commit counters of the input path (batches written, requests answered, largest batch). */
+  get inputStats(): Readonly<GroupCommitStats> {
+    return this.#inputs.stats;
+  }
+
+  /**
+   * Durable (group-committed) PlayerInput; resolves only after COMMIT. Repeat clientInputId → original row, duplicate: true.
+   * @throws StorytellerError SESSION_NOT_FOUND | LEDGER_FENCED | LEDGER_PAYLOAD_INVALID | LEDGER_PAYLOAD_TOO_LARGE |
+   *         LEDGER_WRITE_FAILED | STORAGE_UNAVAILABLE (outcome unknown: retransmit with the same clientInputId)
+   */
+  appendInput(req: AppendInputRequest): Promise<AppendedInput> {
+    let input: ValidInput;
+    try {
+      input = validateInput(req, this.#options.maxPayloadBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#inputs.submit(input);
+  }
+
+  /**
+   * Validates synchronously (throws typed error, nothing queued), then queues for the batched async writer.
+   * The promise resolves when these rows are durable (callers may ignore it; failures are retried, then logged + surfaced via flush()).
+   * A batch with one invalid event is refused whole.
+   */
+  appendEvents(sessionId: string, events: NewEvent[], options: AppendEventsOptions = {}): Promise<LedgerRecord[]> {
+    if (!sessionIdSchema.safeParse(sessionId).success) {
+      throw new StorytellerError('SESSION_NOT_FOUND', `no session ${JSON.stringify(sessionId)}`, { details: { sessionId } });
+    }
+    const valid = events.map((e, index) => {
+      try {
+        return validateEvent(e, this.#options.maxPayloadBytes);
+      } catch (error) {
+        if (isStorytellerError(error) && error.details) Object.assign(error.details as Record<string, unknown>, { index });
+        throw error;
+      }
+    });
+    if (valid.length === 0) return Promise.resolve([]);
+    const epoch = options.epoch ?? null;
+    const rows: AppendRow[] = valid.map((e) => ({
+      sessionId,
+      sceneId: e.sceneId ?? null,
+      turn: e.turn ?? null,
+      eventType: e.type,
+      json: serialisePayload(e.data, this.#options.maxPayloadBytes, e.type),
+      confidence: e.confidence ?? null,
+      source: e.source,
+      clientInputId: null,
+      inputId: e.inputId ?? null,
+      idempotencyKey: e.idempotencyKey ?? null,
+      epoch,
+    }));
+    return this.#events.enqueue(sessionId, valid, rows);
+  }
+
+  /** Writes everything queued (for one session or all) and resolves when durable; rejects if a batch ultimately failed. */
+  flush(sessionId?: string): Promise<void> {
+    return this.#events.flush(sessionId);
+  }
+
+  /** Events accepted by appendEvents and not yet durable. */
+  pendingEvents(sessionId?: string): UnwrittenEvents[] {
+    return this.#events.pending(sessionId);
+  }
+
+  /** Durable rows after `afterNarrativeTs`, ordered by narrative_ts (queued events appear after flush()). */
+  eventsSince(sessionId: string, afterNarrativeTs: number): Promise<LedgerRecord[]> {
+    return this.#select('session_id = $1 AND narrative_ts > $2', [sessionId, afterNarrativeTs]);
+  }
+
+  eventsByType(sessionId: string, type: EventType): Promise<LedgerRecord[]> {
+    return this.#select('session_id = $1 AND event_type = $2', [sessionId, type]);
+  }
+
+  eventsByScene(sessionId: string, sceneId: string): Promise<LedgerRecord[]> {
+    if (!sessionIdSchema.safeParse(sceneId).success) return Promise.resolve([]);
+    return this.#select('session_id = $1 AND scene_id = $2', [sessionId, sceneId]);
+  }
+
+  /** PlayerInputs after `afterNarrativeTs` with no TurnCompleted whose data.inputId = their id (crash replay). */
+  unansweredInputs(sessionId: string, afterNarrativeTs: number): Promise<LedgerRecord[]> {
+    return this.#select(
+      `session_id = $1 AND event_type = 'PlayerInput' AND narrative_ts > $2
+       AND NOT EXISTS (
+         SELECT 1 FROM event_ledger t
+         WHERE t.session_id = l.session_id AND t.event_type = 'TurnCompleted'
+           AND (t.input_id = l.id OR (t.event_data->>'inputId')::bigint = l.id))`,
+      [sessionId, afterNarrativeTs],
+    );
+  }
+
+  /** Flushes the event writer, waits for in-flight inputs, stops timers. Does not close the database. */
+  async close(): Promise<void> {
+    try {
+      await this.#events.close();
+    } finally {
+      await this.#inputs.whenIdle();
+    }
+  }
+
+  async #select(where: string, params: unknown[]): Promise<LedgerRecord[]> {
+    if (!sessionIdSchema.safeParse(params[0]).success) return [];
+    const { rows } = await this.#db.query(`SELECT ${ledgerColumnList('l')} FROM event_ledger l WHERE ${where} ORDER BY l.narrative_ts`, params);
+    return rows.map(rowToRecord);
+  }
+
+  /** One group-commit round: one statement for the whole batch, per-row outcomes. */
+  async #writeInputs(batch: readonly ValidInput[]): Promise<BatchResult<AppendedInput>[]> {
+    // A retransmission arriving together with its original folds onto it.
+    const unique: ValidInput[] = [];
+    const firstIndex = new Map<string, number>();
+    const slots = batch.map((input) => {
+      const key = `${input.sessionId}\u0000${input.clientInputId}`;
+      const seen = firstIndex.get(key);
+      if (seen !== undefined) return { slot: seen, repeat: true };
+      unique.push(input);
+      firstIndex.set(key, unique.length - 1);
+      return { slot: unique.length - 1, repeat: false };
+    });
+    let outcomes: BatchResult<AppendOutcome>[];
+    try {
+      const written = await appendRows(this.#db, unique.map(inputRow), 'client_input_id');
+      outcomes = written.map((value) => ({ ok: true, value }));
+    } catch (error) {
+      outcomes = await this.#isolate(unique, error);
+    }
+    const results: BatchResult<AppendedInput>[] = [];
+    for (let i = 0; i < unique.length; i += 1) {
+      const outcome = outcomes[i]!;
+      if (outcome.ok && outcome.value.status === 'conflict') outcomes[i] = await this.#writeAlone(unique[i]!);
+    }
+    const answers = unique.map((input, i) => this.#answer(input, outcomes[i]!));
+    for (const { slot, repeat } of slots) {
+      const answer = answers[slot]!;
+      results.push(repeat && answer.ok ? { ok: true, value: { ...answer.value, duplicate: true } } : answer);
+    }
+    return results;
+  }
+
+  /**
+   * The batch statement raised: find the bad rows by writing each alone, in order,
+   * so only they fail. A lost connection fails everyone (outcome unknown).
+   */
+  async #isolate(inputs: ValidInput[], error: unknown): Promise<BatchResult<AppendOutcome>[]> {
+    if (inputs.length === 1 || isConnectionFailure(error)) return inputs.map(() => ({ ok: false, error }));
+    this.#logger.warn({ err: error, batch: inputs.length }, 'ledger input batch failed; writing rows one by one');
+    const outcomes: BatchResult<AppendOutcome>[] = [];
+    for (const input of inputs) outcomes.push(await this.#writeAlone(input));
+    return outcomes;
+  }
+
+  async #writeAlone(input: ValidInput): Promise<BatchResult<AppendOutcome>> {
+    try {
+      const [value] = await appendRows(this.#db, [inputRow(input)], 'client_input_id');
+      return { ok: true, value: value! };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  #answer(input: ValidInput, outcome: BatchResult<AppendOutcome>): BatchResult<AppendedInput> {
+    if (!outcome.ok) {
+      const error = outcome.error;
+      if (isStorytellerError(error)) return { ok: false, error };
+      return {
+        ok: false,
+        error: new StorytellerError('LEDGER_WRITE_FAILED', `player input not written: ${(error as Error).message}`, {
+          cause: error,
+          details: { sessionId: input.sessionId, clientInputId: input.clientInputId },
+        }),
+      };
+    }
+    const { status, row, ownerEpoch } = outcome.value;
+    switch (status) {
+      case 'inserted':
+      case 'duplicate': {
+        try {
+          const record = rowToRecord(row);
+          return { ok: true, value: { id: record.id, narrativeTs: record.narrativeTs, duplicate: status === 'duplicate', record } };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }
+      case 'no_session':
+        return { ok: false, error: new StorytellerError('SESSION_NOT_FOUND', `no session ${input.sessionId}`, { details: { sessionId: input.sessionId } }) };
+      case 'fenced':
+        return {
+          ok: false,
+          error: new StorytellerError('LEDGER_FENCED', `session ${input.sessionId} is owned by epoch ${ownerEpoch}, not ${input.epoch}`, {
+            details: { sessionId: input.sessionId, epoch: input.epoch, ownerEpoch },
+          }),
+        };
+      default:
+        return {
+          ok: false,
+          error: new StorytellerError('LEDGER_WRITE_FAILED', 'player input lost a concurrent write race twice', {
+            details: { sessionId: input.sessionId, clientInputId: input.clientInputId },
+          }),
+        };
+    }
+  }
+}
