@@ -23,6 +23,8 @@ export interface GovernanceOptions {
   backoff: BackoffPolicy;
   /** Default per-attempt timeout; a request's `timeoutMs` wins. */
   timeoutMs: number;
+  /** Name in logs and metrics (default: the provider's own name; the router passes its chain key). */
+  name?: string;
   limiter?: TokenBucket;
   clock?: Clock;
   logger?: Logger;
@@ -38,7 +40,7 @@ export class GovernedProvider implements LlmProvider {
     readonly inner: LlmProvider,
     private readonly options: GovernanceOptions,
   ) {
-    this.name = inner.name;
+    this.name = options.name ?? inner.name;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
   }

@@ -94,6 +94,7 @@ export class LlmRouter {
       this.governed.set(
         name,
         new GovernedProvider(provider, {
+          name,
           backoff: retry,
           timeoutMs: options.timeoutMs ?? 60_000,
           clock: this.clock,
@@ -196,7 +197,7 @@ export class LlmRouter {
         const response = await provider.complete(req);
         if (req.jsonSchema) parseStructuredReply(name, response.text, req.jsonSchema);
         const costUsd = this.account(role, name, req.sessionId, response.usage, started);
-        return { ...response, fallbacks, costUsd };
+        return { ...response, provider: name, fallbacks, costUsd };
       } catch (error) {
         const failure = this.asLlmError(error, name);
         this.metrics?.requests.inc({ provider: name, role, outcome: failure.code });
