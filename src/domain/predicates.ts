@@ -8,20 +8,32 @@ import { EVENT_TYPES, judgmentCategory, relationalDimension, type EventType } fr
  * evaluated against the truth set (atoms) and the ledger (temporal forms, by
  * narrative_ts). Nesting depth is at most 4.
  *
- * Proposition vocabulary the truth-set translation rules produce (atoms refer to it):
- *   holds(holder, item)          persistent   ActionPerformed take/give/drop
- *   at(actor, place)             persistent   MovementAction
+ * Proposition vocabulary the truth-set translation rules produce (atoms refer to it;
+ * rules in src/domain/propositions.ts, full table in docs/truth-set.md):
+ *   holds(holder, item)          persistent   ActionPerformed take/give/drop (one holder per item)
+ *   at(entity, place)            persistent   MovementAction; a dropped item lies where its dropper is
  *   knows(recipient, gateId)     persistent   InformationRevealed
  *   gate_fired(gateId)           persistent   GateFired
  *   goal_completed(goalId)       persistent   GoalCompleted
  *   visited(sceneKey)            persistent   SceneEntered
- *   present(character)           persistent   SceneEntered / CharacterArrival / CharacterDeparture
- *   world(key) = value           persistent   WorldStateChanged
+ *   present(character)           persistent   SceneEntered (the cast; others cleared) / CharacterArrival /
+ *                                             CharacterDeparture; SceneExited clears all
+ *   departed(character, significance) persistent CharacterDeparture (cleared by CharacterArrival)
+ *   tier(entity, tier)           persistent   EntityPromoted / EntityDemoted
+ *   dissolved(entity)            persistent   EntityDissolved (also drops its holds/at/present/tier)
+ *   threshold_crossed(key, threshold) persistent ThresholdCrossed
+ *   world(key) = value           persistent   WorldStateChanged (null unsets)
  *   examined(actor, target)      momentary    ExaminationAction
  *   said(speaker, addressee?)    momentary    SpeechAct
- *   did(actor, action, target?)  momentary    ActionPerformed
- *   judged(category, subject?)   interpretive InterpretiveJudgment, weighted by confidence
- *   accumulators: rel:<from>:<to>:<dimension> (sum of RelationshipShifted deltas)
+ *   did(actor, action, target?)  momentary    ActionPerformed (action lower-cased, spaces → _)
+ *   violated(actor, action)      momentary    ConstraintViolation
+ *   judged(category, subject?)   interpretive InterpretiveJudgment, weighted by confidence (noisy-OR of
+ *                                             the judgments kept; `replaces` removes the replaced one)
+ *   accumulators: rel:<from>:<to>:<dimension> (sum of RelationshipShifted deltas); DeferredResultApplied
+ *   effects may add to any accumulator key, set world keys, assert/retract persistent propositions.
+ * Momentary propositions belong to the current turn: the next PlayerInput, SceneEntered or
+ * SceneExited ends them. In `holds` atoms the args are a prefix pattern and "*" matches
+ * any value: { predicate: 'holds', args: ['player'] } = the player holds something.
  */
 
 const id = z.string().min(1).max(200);
@@ -34,7 +46,7 @@ export const eventPatternSchema = z
     actor: id.optional(),
     action: z.string().max(64).optional(),
     target: id.optional(),
-    /** A keyword that must occur (case-insensitive) in PlayerInput text or SpeechAct content. */
+    /** A keyword or phrase that must occur as whole words (case-insensitive) in PlayerInput text or SpeechAct content. */
     topic: z.string().min(1).max(100).optional(),
     /** A specific ledger event id. */
     eventId: z.number().int().positive().optional(),
@@ -77,9 +89,11 @@ export type TriggerPredicate =
   | { threshold: { of: TriggerPredicate[]; minMatch: number } }
   /** True when an event matching `event` occurred and `then` holds now. */
   | { after: { event: EventPattern; then: TriggerPredicate } }
-  /** True when an event matching `event` occurred and `holds` has held continuously since it. */
+  /** True when an event matching `event` occurred and `holds` has held continuously since it
+   *  (right after the newest such event, after every later ledger row, and now). */
   | { since: { event: EventPattern; holds: TriggerPredicate } }
-  /** True when events matching each pattern occurred in this order, the span within `within` narrative steps if given. */
+  /** True when distinct events matching each pattern occurred in this order and, if `within` is given,
+   *  last.narrative_ts − first.narrative_ts ≤ within (one narrative_ts step per ledger row). */
   | { sequence: { events: EventPattern[]; within?: number } };
 
 export const MAX_PREDICATE_DEPTH = 4;
