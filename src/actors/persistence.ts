@@ -1,0 +1,258 @@
+import { fromCallback } from 'xstate';
+import type { NewEvent, LedgerRecord } from '../domain/events.ts';
+import type { TruthEvent, TruthSet } from '../domain/truth-set.ts';
+import { isStorytellerError } from '../errors.ts';
+import type { FaultPoint } from '../engine/fault-points.ts';
+import type { Json, SceneExitPlan, TurnInput } from './behaviour.ts';
+
+/**
+ * The persistence actor (issue 3 §2): one child per session (`systemId: 'persistence'`)
+ * that performs every write of the session, in order, through the process-wide ledger
+ * writer. Its ordering guarantee is what keeps the in-memory truth set equal to a
+ * replay: replies come back in narrative_ts order, because one chain carries input
+ * appends, event batches, checkpoints and the scene-exit transaction.
+ *
+ * The I/O itself is the `SessionStorage` port, implemented by the engine
+ * (`src/engine/session-storage.ts`) on Ledger, SessionStore, checkpoints and GraphStore.
+ */
+
+/** JSON view of a ledger record that the truth set folds (context must stay plain JSON). */
+export type DurableRecord = TruthEvent;
+
+/** What the session keeps in `checkpoints.session_state` to resume. */
+export interface CheckpointSessionState {
+  /** Ordinal of the scene to (re-)enter on resume; also keys its SceneEntered event. */
+  sceneIndex: number;
+  /** Scene key to enter on resume (the next scene after a scene exit; the current one for a mid-scene save). */
+  sceneKey: string | null;
+  /** Why the checkpoint was taken. */
+  reason: string;
+  /** The session's story has ended. */
+  ended: boolean;
+}
+
+export interface SceneExitWrite {
+  sessionId: string;
+  epoch: number;
+  sceneId: string;
+  sceneKey: string;
+  turn: number;
+  reason: string;
+  plan: SceneExitPlan;
+  truthSet: TruthSet;
+  /** Grace expiry: the checkpoint is of type 'suspend' and the session is marked suspended in the same transaction. */
+  suspend: boolean;
+  sessionState: CheckpointSessionState;
+  /** `session:<id>:scene-exit:<n>` — the outbox row's idempotency key. */
+  idempotencyKey: string;
+}
+
+export interface SceneExitWritten {
+  checkpointId: string;
+  /** The SceneExited record (folded into the truth set of the checkpoint). */
+  record: DurableRecord;
+  truthSet: TruthSet;
+}
+
+/** A checkpoint taken inside a scene: graceful shutdown ('suspend', also marks the session suspended), manual save, autosave. */
+export interface MidSceneCheckpointWrite {
+  type: 'suspend' | 'manual_save' | 'autosave';
+  sessionId: string;
+  epoch: number;
+  sceneId: string;
+  turn: number;
+  truthSet: TruthSet;
+  entityState: Json;
+  worldState: Json;
+  sessionState: CheckpointSessionState;
+}
+
+export type SessionStatusValue = 'active' | 'disconnected' | 'suspended' | 'ended';
+
+export interface StatusWrite {
+  status: SessionStatusValue;
+  disconnectedAt?: number | null;
+  graceDeadline?: number | null;
+}
+
+export interface DurableInput {
+  id: number;
+  narrativeTs: number;
+  duplicate: boolean;
+  record: DurableRecord;
+}
+
+/** Everything the runtime needs to start (or resume, or recover) a session. */
+export interface LoadedSession {
+  storyId: string | null;
+  status: SessionStatusValue;
+  truthSet: TruthSet;
+  /** Completed turns (checkpoint turn or the newest TurnCompleted after it). */
+  turn: number;
+  sceneIndex: number;
+  /** Null: a new session — the behaviour's opening scene. */
+  sceneKey: string | null;
+  entityState: Json | null;
+  worldState: Json | null;
+  /** Completed deferred workflow results to apply at the next scene entry. */
+  deferredResults: Json[];
+  /** PlayerInputs with no TurnCompleted, oldest first: re-run idempotently and answered. */
+  pendingInputs: TurnInput[];
+  /** Grace deadline (ms since epoch) persisted while disconnected, if any. */
+  graceDeadline: number | null;
+  checkpointId: string | null;
+}
+
+/** The session's I/O port (implemented by the engine; an in-memory one serves pure tests). */
+export interface SessionStorage {
+  appendInput(req: { sessionId: string; clientInputId: string; text: string; sceneId: string | null; turn: number | null; epoch: number }): Promise<DurableInput>;
+  /** Idempotent on each event's idempotencyKey; resolves with the durable rows in order. */
+  appendEvents(sessionId: string, events: NewEvent[]): Promise<DurableRecord[]>;
+  /** Writes what is queued for the session now (so an input is not held behind the flush timer). */
+  flush(sessionId: string): Promise<void>;
+  /** Scene exit's immediate flush, ONE transaction: entity snapshots, edge updates, SceneExited, checkpoint, outbox row. */
+  writeSceneExit(write: SceneExitWrite): Promise<SceneExitWritten>;
+  /** Mid-scene checkpoint (after flushing the ledger); type 'suspend' also marks the session suspended. */
+  writeCheckpoint(write: MidSceneCheckpointWrite): Promise<{ checkpointId: string }>;
+  updateStatus(sessionId: string, status: StatusWrite): Promise<void>;
+  loadSession(sessionId: string): Promise<LoadedSession>;
+}
+
+// ---------------------------------------------------------------- actor protocol
+
+export type PersistenceRequest =
+  | { type: 'persist.input'; clientInputId: string; text: string; sceneId: string | null; turn: number | null }
+  | { type: 'persist.events'; batchId: string; events: NewEvent[] }
+  | { type: 'persist.sceneExit'; write: SceneExitWrite }
+  | { type: 'persist.checkpoint'; write: MidSceneCheckpointWrite }
+  | { type: 'persist.status'; status: StatusWrite };
+
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+export type PersistenceReply =
+  | { type: 'persist.inputDurable'; clientInputId: string; text: string; input: DurableInput }
+  | { type: 'persist.inputFailed'; clientInputId: string; error: ErrorInfo }
+  | { type: 'persist.eventsDurable'; batchId: string; records: DurableRecord[] }
+  | { type: 'persist.sceneExitDone'; written: SceneExitWritten }
+  | { type: 'persist.checkpointDone'; checkpointType: MidSceneCheckpointWrite['type']; checkpointId: string }
+  | { type: 'persist.failed'; op: string; error: ErrorInfo };
+
+export interface PersistenceInput {
+  sessionId: string;
+  epoch: number;
+}
+
+export interface PersistenceDeps {
+  storage: SessionStorage;
+  fault: (point: FaultPoint, sessionId: string) => void;
+  /** Called after the scene-exit transaction committed (deferred dispatch: the outbox relay). */
+  onSceneExitCommitted?: (sessionId: string, idempotencyKey: string) => void;
+}
+
+export function errorInfo(error: unknown): ErrorInfo {
+  if (isStorytellerError(error)) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}
+
+/** Plain-JSON view of a ledger record for the truth set. */
+export function toDurableRecord(r: LedgerRecord): DurableRecord {
+  return { type: r.type, data: r.data, narrativeTs: r.narrativeTs, id: r.id, turn: r.turn ?? null, sceneId: r.sceneId ?? null } as DurableRecord;
+}
+
+/**
+ * Builds the persistence actor logic for one engine.
+ *
+ * @example
+ * const machine = sessionMachine.provide({ actors: { persistence: createPersistenceLogic({ storage, fault }) } });
+ */
+export function createPersistenceLogic(deps: PersistenceDeps) {
+  return fromCallback<PersistenceRequest, PersistenceInput>(({ input, receive, sendBack }) => {
+    const { sessionId, epoch } = input;
+    let stopped = false;
+    let chain: Promise<void> = Promise.resolve();
+    let eventsInFlight = 0;
+    const reply = (event: PersistenceReply): void => {
+      if (!stopped) sendBack(event);
+    };
+    const enqueue = (op: string, work: () => Promise<void>): void => {
+      chain = chain.then(async () => {
+        if (stopped) return;
+        try {
+          await work();
+        } catch (error) {
+          reply({ type: 'persist.failed', op, error: errorInfo(error) });
+        }
+      });
+    };
+
+    receive((request) => {
+      switch (request.type) {
+        case 'persist.input': {
+          // An input must not wait behind the event writer's flush timer.
+          if (eventsInFlight > 0) void deps.storage.flush(sessionId).catch(() => undefined);
+          enqueue('input', async () => {
+            try {
+              const durable = await deps.storage.appendInput({ sessionId, epoch, clientInputId: request.clientInputId, text: request.text, sceneId: request.sceneId, turn: request.turn });
+              deps.fault('input.afterAppend', sessionId);
+              reply({ type: 'persist.inputDurable', clientInputId: request.clientInputId, text: request.text, input: durable });
+            } catch (error) {
+              reply({ type: 'persist.inputFailed', clientInputId: request.clientInputId, error: errorInfo(error) });
+            }
+          });
+          return;
+        }
+        case 'persist.events': {
+          eventsInFlight += 1;
+          // Validation happens synchronously in the ledger; the write itself is awaited in order.
+          let pending: Promise<DurableRecord[]>;
+          try {
+            pending = deps.storage.appendEvents(sessionId, request.events);
+          } catch (error) {
+            eventsInFlight -= 1;
+            reply({ type: 'persist.failed', op: 'events', error: errorInfo(error) });
+            return;
+          }
+          pending.catch(() => undefined);
+          enqueue('events', async () => {
+            try {
+              const records = await pending;
+              reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });
+            } finally {
+              eventsInFlight -= 1;
+            }
+          });
+          return;
+        }
+        case 'persist.sceneExit': {
+          enqueue('sceneExit', async () => {
+            await deps.storage.flush(sessionId);
+            deps.fault('exit.beforeTransaction', sessionId);
+            const written = await deps.storage.writeSceneExit(request.write);
+            deps.fault('exit.afterTransaction', sessionId);
+            deps.onSceneExitCommitted?.(sessionId, request.write.idempotencyKey);
+            reply({ type: 'persist.sceneExitDone', written });
+          });
+          return;
+        }
+        case 'persist.checkpoint': {
+          enqueue('checkpoint', async () => {
+            await deps.storage.flush(sessionId);
+            const { checkpointId } = await deps.storage.writeCheckpoint(request.write);
+            reply({ type: 'persist.checkpointDone', checkpointType: request.write.type, checkpointId });
+          });
+          return;
+        }
+        case 'persist.status': {
+          enqueue('status', () => deps.storage.updateStatus(sessionId, request.status));
+          return;
+        }
+      }
+    });
+    return () => {
+      stopped = true;
+    };
+  });
+}

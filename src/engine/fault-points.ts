@@ -1,0 +1,74 @@
+/**
+ * Named fault points (roadmap: "crash trials"): places in the turn cycle and scene
+ * exit where a test — or, later, `STORYTELLER_FAULT=<point>` in a child process — can
+ * make the engine die with no flush. A disarmed point costs one Map lookup.
+ *
+ * @example
+ * const faults = new FaultPoints();
+ * faults.arm('turn.afterStage2', () => engine.crash());
+ * faults.hit('turn.afterStage2', sessionId); // runs the handler once, then disarms
+ */
+export const FAULT_POINTS = [
+  /** PlayerInput committed, the ack not yet emitted. */
+  'input.afterAppend',
+  'turn.afterStage1',
+  'turn.afterStage2',
+  'turn.afterStage3',
+  /** Agents requested, not all answered. */
+  'turn.duringAgents',
+  /** The narrator streamed its first chunk. */
+  'turn.duringNarrator',
+  /** The answer was emitted; the turn's events are not yet durable. */
+  'turn.afterAnswer',
+  /** A scene-entry step finished (the first one). */
+  'entry.duringEntry',
+  /** Scene exit planned; its transaction not yet begun. */
+  'exit.beforeTransaction',
+  /** Scene-exit transaction committed; the session has not moved on. */
+  'exit.afterTransaction',
+] as const;
+
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+export function isFaultPoint(value: string): value is FaultPoint {
+  return (FAULT_POINTS as readonly string[]).includes(value);
+}
+
+interface Armed {
+  handler: (point: FaultPoint, sessionId: string) => void;
+  sessionId: string | undefined;
+}
+
+export class FaultPoints {
+  readonly #armed = new Map<FaultPoint, Armed>();
+
+  /** Runs `handler` the first time `point` is hit (by `sessionId`, if given). */
+  arm(point: FaultPoint, handler: (point: FaultPoint, sessionId: string) => void, sessionId?: string): void {
+    this.#armed.set(point, { handler, sessionId });
+  }
+
+  disarmAll(): void {
+    this.#armed.clear();
+  }
+
+  /** Called by the runtime at each named point. Returns true when the fault fired. */
+  hit(point: FaultPoint, sessionId: string): boolean {
+    if (this.#armed.size === 0) return false;
+    const armed = this.#armed.get(point);
+    if (!armed || (armed.sessionId !== undefined && armed.sessionId !== sessionId)) return false;
+    this.#armed.delete(point);
+    armed.handler(point, sessionId);
+    return true;
+  }
+
+  /**
+   * `STORYTELLER_FAULT=<point>` (for crash trials of a child process): the process exits
+   * with code 137 at that point, writing nothing more.
+   */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): FaultPoints {
+    const faults = new FaultPoints();
+    const point = env.STORYTELLER_FAULT;
+    if (point && isFaultPoint(point)) faults.arm(point, () => process.exit(137));
+    return faults;
+  }
+}
