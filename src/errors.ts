@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   CHECKPOINT_INVALID: 'a checkpoint failed validation',
   CHECKPOINT_NOT_FOUND: 'no checkpoint exists for the session',
   STORED_DATA_INVALID: 'JSON read back from the database fails its schema',
+  SESSION_RECORD_INVALID: 'a session create or update request fails validation',
   // sessions
   SESSION_NOT_FOUND: 'no such session',
   SESSION_NOT_PLAYING: 'the session cannot take input in its current state',
