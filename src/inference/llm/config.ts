@@ -92,9 +92,10 @@ export function parseRoles(text: string | undefined): Record<LlmRole, RoleConfig
     } catch {
       throw invalid(V, 'not valid JSON');
     }
-    const parsed = z.record(roleKey, roleEntrySchema).safeParse(json);
+    const parsed = z.partialRecord(roleKey, roleEntrySchema).safeParse(json);
     if (!parsed.success) throw invalid(V, parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; '));
     for (const [role, entry] of Object.entries(parsed.data) as Array<[LlmRole | '*', z.infer<typeof roleEntrySchema>]>) {
+      if (entry === undefined) continue;
       entries.set(role, Array.isArray(entry) ? { chain: entry } : entry);
     }
   } else if (trimmed !== '') {

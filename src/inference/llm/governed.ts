@@ -31,6 +31,10 @@ export interface GovernanceOptions {
   metrics?: LlmMetrics;
 }
 
+export interface CallOverrides {
+  maxRetries?: number;
+}
+
 export class GovernedProvider implements LlmProvider {
   readonly name: string;
   private readonly clock: Clock;
@@ -45,21 +49,22 @@ export class GovernedProvider implements LlmProvider {
     this.logger = options.logger ?? silentLogger;
   }
 
-  async complete(req: CompletionRequest): Promise<CompletionResponse> {
+  /** `overrides.maxRetries` lets a role ask for fewer (or more) retries than the provider default. */
+  async complete(req: CompletionRequest, overrides: CallOverrides = {}): Promise<CompletionResponse> {
     for (let attempt = 0; ; attempt++) {
       await this.acquire(req);
       const call = this.callSignal(req);
       try {
         return await this.inner.complete({ ...req, signal: call.signal });
       } catch (error) {
-        await this.afterFailure(this.normalize(error, call.signal), attempt, req);
+        await this.afterFailure(this.normalize(error, call.signal), attempt, req, overrides);
       } finally {
         call.dispose();
       }
     }
   }
 
-  async *completeStreaming(req: CompletionRequest): AsyncIterable<StreamChunk> {
+  async *completeStreaming(req: CompletionRequest, overrides: CallOverrides = {}): AsyncIterable<StreamChunk> {
     for (let attempt = 0; ; attempt++) {
       await this.acquire(req);
       const call = this.callSignal(req);
@@ -73,7 +78,7 @@ export class GovernedProvider implements LlmProvider {
       } catch (error) {
         const failure = this.normalize(error, call.signal);
         if (emitted) throw failure;
-        await this.afterFailure(failure, attempt, req);
+        await this.afterFailure(failure, attempt, req, overrides);
       } finally {
         call.dispose();
       }
@@ -81,8 +86,8 @@ export class GovernedProvider implements LlmProvider {
   }
 
   /** Rethrows unless the failure is worth another attempt; otherwise waits the backoff. */
-  private async afterFailure(failure: StorytellerError, attempt: number, req: CompletionRequest): Promise<void> {
-    const { backoff } = this.options;
+  private async afterFailure(failure: StorytellerError, attempt: number, req: CompletionRequest, overrides: CallOverrides): Promise<void> {
+    const backoff = overrides.maxRetries === undefined ? this.options.backoff : { ...this.options.backoff, maxRetries: overrides.maxRetries };
     const retryAfterMs = typeof failure.details?.retryAfterMs === 'number' ? failure.details.retryAfterMs : undefined;
     if (!isRetryable(failure) || attempt >= backoff.maxRetries || !retryWithinCap(backoff, retryAfterMs)) throw failure;
     const delay = backoffDelay(backoff, attempt, retryAfterMs);

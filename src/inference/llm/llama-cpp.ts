@@ -51,8 +51,13 @@ export class LlamaCppProvider implements LlmProvider {
   }
 
   async *completeStreaming(req: CompletionRequest): AsyncIterable<StreamChunk> {
+    // Our own controller, so a consumer that stops reading also stops the generation.
+    const controller = new AbortController();
+    const forward = (): void => controller.abort(req.signal?.reason);
+    if (req.signal?.aborted) forward();
+    else req.signal?.addEventListener('abort', forward, { once: true });
     const queue = new AsyncQueue<StreamChunk>();
-    const run = this.exclusive(() => this.generate(req, (text) => queue.push({ type: 'text', text })));
+    const run = this.exclusive(() => this.generate({ ...req, signal: controller.signal }, (text) => queue.push({ type: 'text', text })));
     run.then(
       (r) => {
         queue.push({ type: 'done', usage: r.usage, stopReason: r.stopReason });
@@ -60,7 +65,19 @@ export class LlamaCppProvider implements LlmProvider {
       },
       (e: unknown) => queue.fail(e),
     );
-    yield* queue;
+    let finished = false;
+    try {
+      for await (const chunk of queue) {
+        if (chunk.type === 'done') finished = true;
+        yield chunk;
+      }
+    } finally {
+      req.signal?.removeEventListener('abort', forward);
+      if (!finished) {
+        controller.abort(new Error('stream consumer stopped'));
+        await run.catch(() => undefined);
+      }
+    }
   }
 
   /** Loads the model now (otherwise on first call); surfaces a bad path as LLM_UNAVAILABLE. */
@@ -133,9 +150,13 @@ export class LlamaCppProvider implements LlmProvider {
         history.push(m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] });
       }
       session.setChatHistory(history);
+      let generated = 0;
       const result = await session.promptWithMeta(last.content, {
         maxTokens: req.maxTokens,
         temperature: req.temperature ?? 0,
+        onToken: (tokens) => {
+          generated += tokens.length;
+        },
         ...(grammar ? { grammar } : {}),
         ...(req.signal ? { signal: req.signal } : {}),
         ...(onText ? { onTextChunk: onText } : {}),
@@ -143,7 +164,7 @@ export class LlamaCppProvider implements LlmProvider {
       const text = result.responseText;
       if (req.jsonSchema) assertJson(this.name, text);
       const prompt = [req.system ?? '', ...req.messages.map((m) => m.content)].join('\n');
-      const usage: Usage = { inputTokens: model.tokenize(prompt).length, outputTokens: model.tokenize(text).length };
+      const usage: Usage = { inputTokens: model.tokenize(prompt).length, outputTokens: generated };
       const stopReason = result.stopReason === 'maxTokens' ? 'max_tokens' : result.stopReason === 'abort' ? 'abort' : 'end_turn';
       return { text, usage, provider: this.name, model: this.options.modelPath, stopReason };
     } catch (error) {

@@ -6,7 +6,7 @@ import { AnthropicProvider } from './anthropic.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { LlmConfig, ProviderKind, RoleConfig } from './config.ts';
 import { allowsFallback, llmError } from './errors.ts';
-import { GovernedProvider } from './governed.ts';
+import { type CallOverrides, GovernedProvider } from './governed.ts';
 import { parseStructuredReply } from './json-output.ts';
 import { LlamaCppProvider } from './llama-cpp.ts';
 import { createLlmMetrics, type LlmMetrics } from './metrics.ts';
@@ -168,6 +168,7 @@ export class LlmRouter {
   private makeRoute(role: LlmRole, route: { chain: string[]; timeoutMs?: number; maxRetries?: number }): RoutedProvider {
     const router = this;
     const chain = route.chain.length > 0 ? route.chain : ['scripted'];
+    const overrides: CallOverrides = route.maxRetries === undefined ? {} : { maxRetries: route.maxRetries };
     const withRoleDefaults = (req: CompletionRequest): CompletionRequest =>
       route.timeoutMs !== undefined && req.timeoutMs === undefined ? { ...req, timeoutMs: route.timeoutMs } : req;
     return {
@@ -175,15 +176,15 @@ export class LlmRouter {
       role,
       chain,
       async complete(req) {
-        return router.completeAlong(role, chain, withRoleDefaults(req));
+        return router.completeAlong(role, chain, withRoleDefaults(req), overrides);
       },
       completeStreaming(req) {
-        return router.streamAlong(role, chain, withRoleDefaults(req));
+        return router.streamAlong(role, chain, withRoleDefaults(req), overrides);
       },
     };
   }
 
-  private async completeAlong(role: LlmRole, chain: readonly string[], req: CompletionRequest): Promise<RoutedCompletionResponse> {
+  private async completeAlong(role: LlmRole, chain: readonly string[], req: CompletionRequest, overrides: CallOverrides): Promise<RoutedCompletionResponse> {
     await this.restoreBudget(req.sessionId);
     const fallbacks: FallbackRecord[] = [];
     const failures: StorytellerError[] = [];
@@ -194,7 +195,7 @@ export class LlmRouter {
       try {
         this.checkBudget(req.sessionId, name);
         const provider = this.governed.get(name)!;
-        const response = await provider.complete(req);
+        const response = await provider.complete(req, overrides);
         if (req.jsonSchema) parseStructuredReply(name, response.text, req.jsonSchema);
         const costUsd = this.account(role, name, req.sessionId, response.usage, started);
         return { ...response, provider: name, fallbacks, costUsd };
@@ -209,7 +210,7 @@ export class LlmRouter {
     throw this.exhausted(role, chain, failures);
   }
 
-  private async *streamAlong(role: LlmRole, chain: readonly string[], req: CompletionRequest): AsyncIterable<RoutedStreamChunk> {
+  private async *streamAlong(role: LlmRole, chain: readonly string[], req: CompletionRequest, overrides: CallOverrides): AsyncIterable<RoutedStreamChunk> {
     await this.restoreBudget(req.sessionId);
     const fallbacks: FallbackRecord[] = [];
     const failures: StorytellerError[] = [];
@@ -220,7 +221,7 @@ export class LlmRouter {
       let emitted = false;
       try {
         this.checkBudget(req.sessionId, name);
-        for await (const chunk of this.governed.get(name)!.completeStreaming(req)) {
+        for await (const chunk of this.governed.get(name)!.completeStreaming(req, overrides)) {
           if (chunk.type === 'text') {
             emitted = true;
             yield chunk;
