@@ -81,7 +81,7 @@ const eventData: fc.Arbitrary<{ type: EventType; data: Record<string, unknown> }
   }),
   fc.record({ type: fc.constant<EventType>('GoalCompleted'), data: fc.record({ goalId: fc.constantFrom('find-key', 'calm-mara') }) }),
   fc.record({ type: fc.constant<EventType>('GateFired'), data: fc.record({ gateId: fc.constantFrom('g1', 'g2') }) }),
-  fc.record({ type: fc.constant<EventType>('ThresholdCrossed'), data: fc.record({ key: fc.constant('tension'), threshold: fc.constantFrom(1, 2.5), value: fc.double({ min: 0, max: 5, noNaN: true }) }) }),
+  fc.record({ type: fc.constant<EventType>('ThresholdCrossed'), data: fc.record({ key: fc.constant('tension'), threshold: fc.constantFrom(1, 2.5), value: fc.integer({ min: 0, max: 50 }).map((n) => n / 10) }) }),
   fc.record({
     type: fc.constant<EventType>('InterpretiveJudgment'),
     data: fc.record(
@@ -89,7 +89,8 @@ const eventData: fc.Arbitrary<{ type: EventType; data: Record<string, unknown> }
         id: judgmentId,
         category,
         subject: actor,
-        confidence: fc.double({ min: 0, max: 1, noNaN: true }),
+        // Hundredths: the ledger mirrors confidence into a REAL column, which refuses subnormal doubles such as 6e-240.
+        confidence: fc.integer({ min: 0, max: 100 }).map((n) => n / 100),
         evidence: fc.constant([1]),
         description: fc.constantFrom('calm', 'wary', 'guarded'),
         source: fc.constant({ kind: 'classifier' }),
