@@ -1,0 +1,220 @@
+import { ACTION_CLASSES, SPEECH_CLASSES, THOUGHT_CLASSES, type ActionClass, type SpeechClass, type ThoughtClass } from './contract.ts';
+import { DEFAULT_PLAYER_ID, EMOTIONS, MAX_AXES, MAX_EDGES, meanTrust, type FrameInput } from './features.ts';
+
+/**
+ * Frame → text: turns the four heads' logits into the compressed psychological frame
+ * the character agent reads (~200–400 tokens): dominant action tendency, speech
+ * register, awareness, emotional shifts, with the probabilities that matter, plus the
+ * few facts from the input that make them legible (drivers, feelings now, stance toward
+ * the player). Pure; runs in the frame worker and in the rule-based computer.
+ */
+
+/** The slice of a FrameInput the text needs (small, so it is cheap to post to the worker). */
+export interface DecodeContext {
+  characterId: string;
+  /** Current intensities in EMOTIONS order. */
+  emotions: number[];
+  /** Up to three axes that weigh most (layer weight × |central|). */
+  drivers: Array<{ name: string; central: number; layer: string; awareness?: string }>;
+  player: { trust: number; affection: number; debt: number } | null;
+  event: { kind: string; addressedToMe: boolean; hostility: number; warmth: number } | null;
+  scene: { type: string; tension: number; turn: number };
+}
+
+export interface FrameHeads {
+  action: ArrayLike<number>;
+  speech: ArrayLike<number>;
+  thought: ArrayLike<number>;
+  emotion: ArrayLike<number>;
+}
+
+const LAYER_WEIGHT: Record<string, number> = { topsoil: 0.4, sediment: 0.7, bedrock: 1, primordial: 1 };
+
+/** Extracts the decode context from an input (main thread, before posting to the worker). */
+export function decodeContextOf(input: FrameInput, playerId = DEFAULT_PLAYER_ID): DecodeContext {
+  const drivers = input.axes
+    .slice(0, MAX_AXES)
+    .map((a) => ({ a, weight: (LAYER_WEIGHT[a.layer] ?? 0.5) * Math.abs(a.central) }))
+    .sort((x, y) => y.weight - x.weight)
+    .slice(0, 3)
+    .map(({ a }) => ({ name: a.name, central: a.central, layer: a.layer, ...(a.awareness ? { awareness: a.awareness } : {}) }));
+  const pe = input.edges.slice(0, MAX_EDGES).find((e) => e.to === playerId);
+  const ev = input.playerEvent;
+  return {
+    characterId: input.characterId,
+    emotions: EMOTIONS.map((e) => input.emotions[e] ?? 0),
+    drivers,
+    player: pe ? { trust: meanTrust(pe), affection: pe.affection, debt: pe.debt } : null,
+    event: ev ? { kind: ev.kind, addressedToMe: ev.addressedToMe, hostility: ev.hostility, warmth: ev.warmth } : null,
+    scene: { type: input.scene.type, tension: input.scene.tension, turn: input.scene.turn },
+  };
+}
+
+const ACTION_TEXT: Record<ActionClass, string> = {
+  approach: 'moves toward the player and engages',
+  withdraw: 'pulls back and looks for distance or a way out',
+  confront: 'challenges, accuses or argues',
+  comfort: 'soothes and reassures',
+  assist: 'helps: answers, gives or does something useful',
+  obstruct: 'blocks, refuses or hinders',
+  reveal: 'is ready to disclose something it has held back',
+  conceal: 'hides, deflects and keeps something back',
+  deceive: 'misleads on purpose',
+  observe: 'watches and listens before acting',
+  command: 'takes charge and directs others',
+  plead: 'asks for help or mercy',
+  defer: "yields to the other's lead",
+  wait: 'holds still and lets the moment pass',
+};
+
+const SPEECH_TEXT: Record<SpeechClass, string> = {
+  silent: 'says nothing unless pressed; a gesture at most',
+  terse: 'few words, clipped, no courtesy',
+  guarded: 'careful, evasive sentences that answer less than was asked',
+  formal: 'measured and correct, keeping distance through manners',
+  warm: 'open, personal and generous with words',
+  heated: 'raised voice, sharp words, quick to interrupt',
+};
+
+const THOUGHT_TEXT: Record<ThoughtClass, string> = {
+  articulate: 'knows why it acts and could say so plainly',
+  recognizable: 'would recognise its motive if someone named it',
+  preconscious: 'acts on a motive it has not noticed yet',
+  defended: 'keeps the real motive from itself and will rationalise',
+  structural: 'the motive is part of who it is, invisible as a motive',
+  absorbed: 'all attention is outward; no room for reflection',
+};
+
+const THOUGHT_GUIDANCE: Record<ThoughtClass, string> = {
+  articulate: 'it may state its reasons outright',
+  recognizable: 'it can hint at its reasons when asked',
+  preconscious: 'show the motive only through behaviour',
+  defended: 'never let it name the motive; let it offer a plausible cover instead',
+  structural: 'let the motive shape every choice without being mentioned',
+  absorbed: 'keep it reactive and in the moment',
+};
+
+function softmax(logits: ArrayLike<number>): number[] {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  const e = Array.from({ length: logits.length }, (_, i) => Math.exp(logits[i]! - max));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+const p2 = (v: number): string => v.toFixed(2);
+const signed = (v: number): string => (v >= 0 ? '+' : '') + v.toFixed(2);
+
+function ranked<T extends string>(classes: readonly T[], probs: number[]): Array<{ c: T; p: number }> {
+  return classes.map((c, i) => ({ c, p: probs[i]! })).sort((a, b) => b.p - a.p);
+}
+
+function normalizedEntropy(probs: number[]): number {
+  const h = -probs.reduce((s, p) => s + (p > 0 ? p * Math.log(p) : 0), 0);
+  return h / Math.log(probs.length);
+}
+
+function stanceWord(p: NonNullable<DecodeContext['player']>): string {
+  if (p.trust < -0.3 && p.affection < 0) return 'hostile';
+  if (p.trust < -0.3) return 'distrustful';
+  if (p.trust < 0) return 'wary';
+  if (p.affection > 0.4 && p.trust > 0.3) return 'close';
+  if (p.debt > 0.4) return 'obliged';
+  if (p.trust > 0.3) return 'trusting';
+  return 'neutral';
+}
+
+/**
+ * Decodes one character's heads into its frame text and token count.
+ *
+ * @example
+ * const { text, tokenCount } = decodeFrame({ action, speech, thought, emotion }, decodeContextOf(input));
+ */
+export function decodeFrame(heads: FrameHeads, ctx: DecodeContext): { text: string; tokenCount: number } {
+  const who = ctx.characterId;
+  const actions = ranked(ACTION_CLASSES, softmax(heads.action));
+  const speech = ranked(SPEECH_CLASSES, softmax(heads.speech));
+  const thought = ranked(THOUGHT_CLASSES, softmax(heads.thought));
+  const [a1, a2, a3] = [actions[0]!, actions[1]!, actions[2]!];
+  const [s1, s2] = [speech[0]!, speech[1]!];
+  const [t1, t2] = [thought[0]!, thought[1]!];
+  const actionEntropy = normalizedEntropy(actions.map((x) => x.p));
+  const lines: string[] = [];
+
+  lines.push(`FRAME for ${who}: tendencies with probabilities, not orders.`);
+  lines.push(
+    `Action tendency: ${a1.c} ${p2(a1.p)}, ${a2.c} ${p2(a2.p)}, ${a3.c} ${p2(a3.p)}. Dominant: ${a1.c}, ${who} ${ACTION_TEXT[a1.c]}. ` +
+      (a1.p - a2.p < 0.1
+        ? `Torn: ${a2.c} pulls almost as hard; show the hesitation.`
+        : `Secondary pull: ${a2.c}, ${ACTION_TEXT[a2.c]}.`) +
+      ` ${actionEntropy < 0.6 ? 'Decisive' : actionEntropy < 0.8 ? 'Leaning but open' : 'Unsettled'} (action entropy ${p2(actionEntropy)}).`,
+  );
+  lines.push(`Speech register: ${s1.c} ${p2(s1.p)}, ${s2.c} ${p2(s2.p)}. Speak ${s1.c}: ${SPEECH_TEXT[s1.c]}.${s1.p - s2.p < 0.1 ? ` It may slip into ${s2.c}: ${SPEECH_TEXT[s2.c]}.` : ''}`);
+  lines.push(`Awareness: ${t1.c} ${p2(t1.p)}, ${t2.c} ${p2(t2.p)}. ${who} ${THOUGHT_TEXT[t1.c]}; ${THOUGHT_GUIDANCE[t1.c]}.`);
+
+  if (ctx.drivers.length > 0) {
+    const d = ctx.drivers.map((x) => `${x.name} (${x.layer}, ${signed(x.central)}${x.awareness ? `, ${x.awareness}` : ''})`);
+    lines.push(`Drivers: ${d.join('; ')}.`);
+  }
+
+  const shifts: Array<{ text: string; p: number }> = [];
+  EMOTIONS.forEach((e, i) => {
+    const rise = sigmoid(heads.emotion[2 * i]!);
+    const fall = sigmoid(heads.emotion[2 * i + 1]!);
+    const now = ctx.emotions[i] ?? 0;
+    if (rise >= fall) shifts.push({ text: `${e} rising ${p2(rise)} (now ${p2(now)})`, p: rise });
+    else shifts.push({ text: `${e} falling ${p2(fall)} (now ${p2(now)})`, p: fall });
+  });
+  shifts.sort((x, y) => y.p - x.p);
+  const likely = shifts.filter((s) => s.p >= 0.5);
+  const shown = likely.length >= 2 ? likely.slice(0, 4) : shifts.slice(0, 2);
+  const steady = EMOTIONS.filter((e) => !shown.some((s) => s.text.startsWith(`${e} `)));
+  lines.push(`Emotional shifts: ${shown.map((s) => s.text).join('; ')}. Steady: ${steady.join(', ')}.`);
+
+  const feelings = EMOTIONS.map((e, i) => ({ e, v: ctx.emotions[i] ?? 0 }))
+    .filter((x) => x.v > 0.05)
+    .sort((x, y) => y.v - x.v)
+    .slice(0, 3);
+  lines.push(feelings.length > 0 ? `Feeling now: ${feelings.map((f, i) => `${f.e} ${p2(f.v)}${i === 0 ? ' (dominant)' : ''}`).join(', ')}.` : 'Feeling now: nothing strong.');
+
+  if (ctx.player) {
+    lines.push(`Toward the player: trust ${signed(ctx.player.trust)}, affection ${signed(ctx.player.affection)}, debt ${signed(ctx.player.debt)}; ${stanceWord(ctx.player)}.`);
+  } else {
+    lines.push('Toward the player: no history yet; a stranger.');
+  }
+  const ev = ctx.event;
+  const evText = ev
+    ? `the player's last move was ${ev.kind === 'examination' ? 'an' : 'a'} ${ev.kind}${ev.addressedToMe ? ` aimed at ${who}` : ''}${ev.hostility > 0.5 ? ', hostile' : ev.warmth > 0.5 ? ', warm' : ''}`
+    : 'the player has not acted yet';
+  lines.push(`Situation: ${evText}; ${ctx.scene.type} scene, tension ${p2(ctx.scene.tension)}, turn ${ctx.scene.turn}.`);
+  const topShift = shown[0];
+  lines.push(
+    `Guidance: lead with ${a1.c} in a ${s1.c} register` +
+      (topShift && topShift.p >= 0.5 ? `, let ${topShift.text.split(' ')[0]} ${topShift.text.includes('rising') ? 'grow' : 'ease'} in the reply` : '') +
+      `; stay ${t1.c}.`,
+  );
+
+  const text = lines.join('\n');
+  return { text, tokenCount: estimateTokens(text) };
+}
+
+/**
+ * Token estimate for frame text, without a tokenizer: each run of letters counts one
+ * token per started 6 letters, each run of digits one per started 3 digits, each other
+ * non-space character one token. On English prose this is close to (slightly above)
+ * the BPE tokenizers LLM providers use; it is a budget estimate, not an exact count.
+ *
+ * @example
+ * estimateTokens('fear rising 0.74'); // 5
+ */
+export function estimateTokens(text: string): number {
+  let n = 0;
+  for (const piece of text.match(/[A-Za-z]+|[0-9]+|[^\sA-Za-z0-9]/g) ?? []) {
+    const c = piece.charCodeAt(0);
+    const isDigit = c >= 48 && c <= 57;
+    const isLetter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+    n += isLetter ? Math.ceil(piece.length / 6) : isDigit ? Math.ceil(piece.length / 3) : 1;
+  }
+  return n;
+}

@@ -1,0 +1,285 @@
+import { createRequire } from 'node:module';
+import { extname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { StorytellerError, ERROR_CODES, type ErrorCode } from '../../errors.ts';
+import { silentLogger, type Logger } from '../../logger.ts';
+import { assertFrameContract } from './contract.ts';
+import { decodeContextOf, type DecodeContext } from './decode.ts';
+import { DEFAULT_PLAYER_ID, encodeFrameInput, FEATURE_DIM, type CharacterFrame, type FrameComputer, type FrameInput } from './features.ts';
+import { resolveFrameModel, type ResolvedFrameModel } from './frame-model-loader.ts';
+import { fromWorkerSchema, type FromWorker, type WorkerInit } from './worker-protocol.ts';
+
+/**
+ * The production FrameComputer: a worker thread owns the ONNX session; this class, on
+ * the event loop, only encodes features and coalesces requests. Every request that
+ * arrives before the next flush (one `setImmediate` tick), or while a batch is running,
+ * joins the next batch, so scene entries and turns from many sessions share one
+ * `session.run`. One batch is in flight at a time.
+ */
+
+export interface OnnxFrameComputerOptions {
+  /** A model directory, an `.onnx` file or a pointer file (STORYTELLER_FRAME_MODEL). */
+  modelPath: string;
+  /** Most rows in one batch; a single request larger than this still goes alone. Default 256. */
+  maxBatch?: number;
+  /** onnxruntime intra-op threads inside the worker. Default 1. */
+  intraOpNumThreads?: number;
+  playerId?: string;
+  logger?: Logger;
+  /** Registers frame metrics here when given. */
+  registry?: Registry;
+}
+
+interface PendingRequest {
+  inputs: FrameInput[];
+  resolve: (frames: CharacterFrame[]) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Metrics {
+  batchRows: Histogram;
+  batchSeconds: Histogram;
+  requests: Counter;
+}
+
+/** Counters tests and the bench read to see coalescing happen. */
+export interface FrameComputerStats {
+  batches: number;
+  rows: number;
+  requests: number;
+  maxBatchRows: number;
+}
+
+function workerEntry(): { url: URL; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const ext = extname(here);
+  const url = new URL(`./frame-worker${ext}`, import.meta.url);
+  if (ext !== '.ts') return { url, execArgv: [] };
+  // The worker is TypeScript: load it through tsx, resolved from this package.
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return { url, execArgv: ['--import', tsx] };
+}
+
+function errorFromWorker(msg: Extract<FromWorker, { type: 'error' }>): StorytellerError {
+  const code = (msg.code in ERROR_CODES ? msg.code : 'FRAME_MODEL_INVALID') as ErrorCode;
+  return new StorytellerError(code, msg.message, msg.details ? { details: msg.details } : undefined);
+}
+
+export class OnnxFrameComputer implements FrameComputer {
+  readonly model: ResolvedFrameModel;
+  readonly stats: FrameComputerStats = { batches: 0, rows: 0, requests: 0, maxBatchRows: 0 };
+  private readonly worker: Worker;
+  private readonly maxBatch: number;
+  private readonly playerId: string;
+  private readonly logger: Logger;
+  private readonly metrics: Metrics | null;
+  private queue: PendingRequest[] = [];
+  private inFlight: { id: number; requests: PendingRequest[]; started: number } | null = null;
+  private scheduled = false;
+  private nextId = 1;
+  private failure: StorytellerError | null = null;
+  private closing: Promise<void> | null = null;
+
+  private constructor(model: ResolvedFrameModel, worker: Worker, options: OnnxFrameComputerOptions) {
+    this.model = model;
+    this.worker = worker;
+    this.maxBatch = options.maxBatch ?? 256;
+    this.playerId = options.playerId ?? DEFAULT_PLAYER_ID;
+    this.logger = (options.logger ?? silentLogger).child({ component: 'frame-model' });
+    this.metrics = options.registry ? createMetrics(options.registry) : null;
+    worker.on('message', (raw: unknown) => this.onMessage(raw));
+    worker.on('error', (error) => this.fail(new StorytellerError('FRAME_MODEL_INVALID', `frame worker crashed: ${error.message}`, { cause: error })));
+    worker.on('exit', (code) => {
+      if (!this.closing) this.fail(new StorytellerError('FRAME_MODEL_INVALID', `frame worker exited (code ${code})`));
+    });
+  }
+
+  /**
+   * Verifies the model (manifest hash and contract, or the bare file), starts the worker,
+   * waits until its session is open and checked. Start-up errors: FRAME_MODEL_INVALID,
+   * FRAME_MODEL_CONTRACT.
+   *
+   * @example
+   * const frames = await OnnxFrameComputer.start({ modelPath: config.frameModelPath, logger });
+   * const cast = await frames.computeFrames(castInputs);
+   */
+  static async start(options: OnnxFrameComputerOptions): Promise<OnnxFrameComputer> {
+    const model = await resolveFrameModel(options.modelPath);
+    const init: WorkerInit = { modelPath: model.modelPath, source: model.source, sha256: model.sha256, intraOpNumThreads: options.intraOpNumThreads ?? 1 };
+    const entry = workerEntry();
+    const worker = new Worker(entry.url, { workerData: init, execArgv: entry.execArgv, name: 'frame-model' });
+    try {
+      const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
+        const onMessage = (raw: unknown): void => {
+          const msg = fromWorkerSchema.parse(raw);
+          cleanup();
+          if (msg.type === 'ready') resolve(msg);
+          else if (msg.type === 'error') reject(errorFromWorker(msg));
+          else reject(new StorytellerError('FRAME_MODEL_INVALID', 'frame worker answered before it was ready'));
+        };
+        const onError = (error: Error): void => {
+          cleanup();
+          reject(new StorytellerError('FRAME_MODEL_INVALID', `frame worker failed to start: ${error.message}`, { cause: error }));
+        };
+        const onExit = (code: number): void => {
+          cleanup();
+          reject(new StorytellerError('FRAME_MODEL_INVALID', `frame worker exited during start-up (code ${code})`));
+        };
+        const cleanup = (): void => {
+          worker.off('message', onMessage);
+          worker.off('error', onError);
+          worker.off('exit', onExit);
+        };
+        worker.on('message', onMessage);
+        worker.on('error', onError);
+        worker.on('exit', onExit);
+      });
+      // The worker checked too; checking here as well keeps the guarantee in one visible place.
+      assertFrameContract(ready.inputs, ready.outputs, model.source);
+    } catch (error) {
+      await worker.terminate();
+      throw error;
+    }
+    const computer = new OnnxFrameComputer(model, worker, options);
+    computer.logger.info({ model: model.source, version: model.manifest?.version ?? null, sha256: model.sha256 }, 'frame model loaded');
+    return computer;
+  }
+
+  computeFrames(inputs: FrameInput[]): Promise<CharacterFrame[]> {
+    if (this.closing) return Promise.reject(new StorytellerError('ENGINE_SHUTTING_DOWN', 'the frame computer is closed'));
+    if (this.failure) return Promise.reject(this.failure);
+    if (inputs.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ inputs, resolve, reject });
+      this.stats.requests++;
+      this.metrics?.requests.inc();
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.inFlight || this.queue.length === 0 || this.failure) return;
+    const requests: PendingRequest[] = [];
+    let rows = 0;
+    while (this.queue.length > 0 && (requests.length === 0 || rows + this.queue[0]!.inputs.length <= this.maxBatch)) {
+      const r = this.queue.shift()!;
+      requests.push(r);
+      rows += r.inputs.length;
+    }
+    const features = new Float32Array(rows * FEATURE_DIM);
+    const contexts: DecodeContext[] = [];
+    let row = 0;
+    try {
+      for (const r of requests) {
+        for (const input of r.inputs) {
+          encodeFrameInput(input, { playerId: this.playerId }, features, row * FEATURE_DIM);
+          contexts.push(decodeContextOf(input, this.playerId));
+          row++;
+        }
+      }
+    } catch (error) {
+      // A malformed input fails its own batch only.
+      for (const r of requests) r.reject(error);
+      this.schedule();
+      return;
+    }
+    const id = this.nextId++;
+    this.inFlight = { id, requests, started: performance.now() };
+    this.stats.batches++;
+    this.stats.rows += rows;
+    this.stats.maxBatchRows = Math.max(this.stats.maxBatchRows, rows);
+    this.worker.postMessage({ type: 'run', id, batch: rows, features, contexts }, [features.buffer]);
+  }
+
+  private onMessage(raw: unknown): void {
+    const parsed = fromWorkerSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.logger.error({ issues: parsed.error.issues }, 'frame worker sent a malformed message');
+      return;
+    }
+    const msg = parsed.data;
+    if (msg.type === 'ready') return;
+    const batch = this.inFlight;
+    if (!batch || (msg.id !== undefined && msg.id !== batch.id)) {
+      if (msg.type === 'error') this.logger.error({ code: msg.code, message: msg.message }, 'frame worker error');
+      return;
+    }
+    this.inFlight = null;
+    const seconds = (performance.now() - batch.started) / 1000;
+    if (msg.type === 'error') {
+      const error = errorFromWorker(msg);
+      this.logger.error({ err: error, batch: batch.id }, 'frame batch failed');
+      for (const r of batch.requests) r.reject(error);
+    } else {
+      let row = 0;
+      for (const r of batch.requests) {
+        const frames: CharacterFrame[] = r.inputs.map((input) => {
+          const frame: CharacterFrame = {
+            characterId: input.characterId,
+            action: msg.action.slice(row * 14, row * 14 + 14),
+            speech: Array.from(msg.speech.subarray(row * 6, row * 6 + 6)),
+            thought: Array.from(msg.thought.subarray(row * 6, row * 6 + 6)),
+            emotion: Array.from(msg.emotion.subarray(row * 16, row * 16 + 16)),
+            text: msg.texts[row]!,
+            tokenCount: msg.tokenCounts[row]!,
+          };
+          row++;
+          return frame;
+        });
+        r.resolve(frames);
+      }
+      this.metrics?.batchRows.observe(row);
+      this.metrics?.batchSeconds.observe(seconds);
+    }
+    // Whatever queued while this batch ran goes out now, as one batch.
+    this.flush();
+  }
+
+  private fail(error: StorytellerError): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.logger.error({ err: error }, 'frame worker failed; frame requests will be rejected');
+    const pending = [...(this.inFlight?.requests ?? []), ...this.queue];
+    this.inFlight = null;
+    this.queue = [];
+    for (const r of pending) r.reject(error);
+  }
+
+  /** Finishes the batch in flight and what is queued, then stops the worker. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while ((this.inFlight || this.queue.length > 0) && !this.failure) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+      this.worker.postMessage({ type: 'close' });
+      await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
+      await this.worker.terminate();
+    })();
+    return this.closing;
+  }
+}
+
+function createMetrics(registry: Registry): Metrics {
+  return {
+    batchRows: new Histogram({ name: 'storyteller_frame_batch_rows', help: 'Characters per frame-model batch', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
+    batchSeconds: new Histogram({
+      name: 'storyteller_frame_batch_seconds',
+      help: 'Frame-model batch latency (queue to result), seconds',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+      registers: [registry],
+    }),
+    requests: new Counter({ name: 'storyteller_frame_requests_total', help: 'computeFrames calls', registers: [registry] }),
+  };
+}
