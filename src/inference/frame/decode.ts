@@ -209,12 +209,27 @@ export function decodeFrame(heads: FrameHeads, ctx: DecodeContext): { text: stri
  * estimateTokens('fear rising 0.74'); // 5
  */
 export function estimateTokens(text: string): number {
+  // One pass over char codes, no allocation (this runs for every frame of every batch).
   let n = 0;
-  for (const piece of text.match(/[A-Za-z]+|[0-9]+|[^\sA-Za-z0-9]/g) ?? []) {
-    const c = piece.charCodeAt(0);
-    const isDigit = c >= 48 && c <= 57;
-    const isLetter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-    n += isLetter ? Math.ceil(piece.length / 6) : isDigit ? Math.ceil(piece.length / 3) : 1;
+  let run = 0;
+  let runKind = 0; // 0 none, 1 letters, 2 digits
+  const close = (): void => {
+    if (runKind === 1) n += Math.ceil(run / 6);
+    else if (runKind === 2) n += Math.ceil(run / 3);
+    run = 0;
+    runKind = 0;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const kind = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) ? 1 : c >= 48 && c <= 57 ? 2 : 0;
+    if (kind !== runKind) close();
+    if (kind === 0) {
+      if (c !== 32 && c !== 10 && c !== 9 && c !== 13) n++;
+    } else {
+      runKind = kind;
+      run++;
+    }
   }
+  close();
   return n;
 }

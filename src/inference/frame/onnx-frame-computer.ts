@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { StorytellerError, ERROR_CODES, type ErrorCode } from '../../errors.ts';
@@ -52,14 +51,15 @@ export interface FrameComputerStats {
   maxBatchRows: number;
 }
 
-function workerEntry(): { url: URL; execArgv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  const ext = extname(here);
-  const url = new URL(`./frame-worker${ext}`, import.meta.url);
-  if (ext !== '.ts') return { url, execArgv: [] };
-  // The worker is TypeScript: load it through tsx, resolved from this package.
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { url, execArgv: ['--import', tsx] };
+/**
+ * Starts the worker. Compiled JS runs `frame-worker.js` directly; from TypeScript sources
+ * (tsx, vitest) a small .mjs bootstrap registers tsx inside the worker first, because a
+ * worker thread does not inherit its parent's module loader.
+ */
+function spawnWorker(init: WorkerInit): Worker {
+  const ext = extname(fileURLToPath(import.meta.url));
+  const entry = ext === '.ts' ? './frame-worker-bootstrap.mjs' : `./frame-worker${ext}`;
+  return new Worker(new URL(entry, import.meta.url), { workerData: init, name: 'frame-model' });
 }
 
 function errorFromWorker(msg: Extract<FromWorker, { type: 'error' }>): StorytellerError {
@@ -108,8 +108,7 @@ export class OnnxFrameComputer implements FrameComputer {
   static async start(options: OnnxFrameComputerOptions): Promise<OnnxFrameComputer> {
     const model = await resolveFrameModel(options.modelPath);
     const init: WorkerInit = { modelPath: model.modelPath, source: model.source, sha256: model.sha256, intraOpNumThreads: options.intraOpNumThreads ?? 1 };
-    const entry = workerEntry();
-    const worker = new Worker(entry.url, { workerData: init, execArgv: entry.execArgv, name: 'frame-model' });
+    const worker = spawnWorker(init);
     try {
       const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
         const onMessage = (raw: unknown): void => {
