@@ -193,8 +193,23 @@ export function evaluatePredicate(p: TriggerPredicate, ctx: PredicateContext): P
     history,
     end: history.length,
     settingFeatures: ctx.settingFeatures ?? [],
-    timeline: new Timeline(history, ctx.historyBase),
+    timeline: timelineFor(history, ctx.historyBase),
   });
+}
+
+/**
+ * Timelines are reused across evaluations against the same history array and base
+ * (e.g. every gate checked in one turn), so Since replays the history once. Appending
+ * to the array is fine (earlier states stay valid); editing rows in place is not.
+ */
+const timelines = new WeakMap<readonly LedgerRecordLike[], Map<TruthSet | null, Timeline>>();
+
+function timelineFor(history: readonly LedgerRecordLike[], base: TruthSet | undefined): Timeline {
+  let byBase = timelines.get(history);
+  if (byBase === undefined) timelines.set(history, (byBase = new Map()));
+  let timeline = byBase.get(base ?? null);
+  if (timeline === undefined) byBase.set(base ?? null, (timeline = new Timeline(history, base)));
+  return timeline;
 }
 
 /** Shorthand for `evaluatePredicate(p, ctx).value`. */

@@ -1,6 +1,6 @@
 import type { EventPattern } from './predicates.ts';
 import { normaliseAction, PLAYER_ID, type TruthEvent } from './propositions.ts';
-import { applyEvent, emptyTruthSet, type TruthSet } from './truth-set.ts';
+import { emptyTruthSet, TruthSetReplayer, type TruthSet } from './truth-set.ts';
 
 /**
  * Temporal predicates (domain.md: "Triggers and temporal predicates"): event
@@ -178,11 +178,13 @@ export function sequenceHolds(history: readonly LedgerRecordLike[], patterns: re
 }
 
 /**
- * The truth set after each history row, computed lazily from `base` (the truth set
- * just before history[0]) and shared by every Since in one evaluation.
+ * The truth set after each history row, rebuilt from `base` (the truth set just
+ * before history[0]) on demand and shared by every Since in one evaluation. Only the
+ * states asked for are materialised; replay resumes from the nearest one below.
  */
 export class Timeline {
-  private readonly states: TruthSet[] = [];
+  private readonly cache = new Map<number, TruthSet>();
+  private cursor: { index: number; replayer: TruthSetReplayer } | null = null;
 
   constructor(
     readonly history: readonly LedgerRecordLike[],
@@ -192,10 +194,19 @@ export class Timeline {
   /** Truth set right after history[index] was applied. */
   stateAfter(index: number): TruthSet {
     if (index < 0 || index >= this.history.length) throw new RangeError(`no history row ${index}`);
-    while (this.states.length <= index) {
-      const prev = this.states.length === 0 ? this.base : (this.states[this.states.length - 1] as TruthSet);
-      this.states.push(applyEvent(prev, this.history[this.states.length] as LedgerRecordLike));
+    const cached = this.cache.get(index);
+    if (cached !== undefined) return cached;
+    if (this.cursor === null || this.cursor.index > index) {
+      let from = -1;
+      for (const k of this.cache.keys()) if (k < index && k > from) from = k;
+      this.cursor = { index: from, replayer: new TruthSetReplayer(from < 0 ? this.base : (this.cache.get(from) as TruthSet)) };
     }
-    return this.states[index] as TruthSet;
+    while (this.cursor.index < index) {
+      this.cursor.index += 1;
+      this.cursor.replayer.apply(this.history[this.cursor.index] as LedgerRecordLike);
+    }
+    const state = this.cursor.replayer.snapshot();
+    this.cache.set(index, state);
+    return state;
   }
 }

@@ -129,7 +129,10 @@ export const truthSetSchema: z.ZodType<TruthSet> = z
     accumulators: z.record(z.string(), z.number()),
     world: z.record(z.string(), z.unknown()),
   })
-  .transform((raw): TruthSet => TruthSetDraft.from(raw as TruthSet).toTruthSet());
+  .transform((raw): TruthSet => {
+    const world = Object.fromEntries(Object.entries(raw.world).map(([k, v]) => [k, toCanonicalJson(v)]));
+    return TruthSetDraft.from({ ...(raw as TruthSet), world }).toTruthSet();
+  });
 
 export function emptyTruthSet(): TruthSet {
   return {
@@ -182,7 +185,8 @@ class TruthSetDraft {
     d.utterances = [...ts.momentary.utterances];
     for (const j of ts.judgments) d.judgments.set(j.id, { ...j });
     for (const [k, v] of Object.entries(ts.accumulators)) d.accumulators.set(k, v);
-    for (const [k, v] of Object.entries(ts.world)) if (v !== null && v !== undefined) d.world.set(k, toCanonicalJson(v));
+    // World values are immutable JSON (setWorld replaces, never edits), so they are shared, not copied.
+    for (const [k, v] of Object.entries(ts.world)) if (v !== null && v !== undefined) d.world.set(k, v);
     return d;
   }
 
@@ -262,17 +266,18 @@ class TruthSetDraft {
   }
 
   toTruthSet(): TruthSet {
-    const byKey = (a: PropositionEntry, b: PropositionEntry) => compareStrings(propositionKey(a.predicate, a.args), propositionKey(b.predicate, b.args));
+    const sortedEntries = (m: Map<string, PropositionEntry>): PropositionEntry[] =>
+      [...m.entries()].sort((a, b) => compareStrings(a[0], b[0])).map(([, p]) => ({ predicate: p.predicate, args: [...p.args], since: p.since }));
     return {
       version: 1,
       lastNarrativeTs: this.lastNarrativeTs,
       turn: this.turn,
       completedTurn: this.completedTurn,
       scene: this.scene === null ? null : { id: this.scene.id, key: this.scene.key },
-      persistent: [...this.persistent.values()].map((p) => ({ predicate: p.predicate, args: [...p.args], since: p.since })).sort(byKey),
+      persistent: sortedEntries(this.persistent),
       momentary: {
         turn: this.momentaryTurn,
-        propositions: [...this.momentary.values()].map((p) => ({ predicate: p.predicate, args: [...p.args], since: p.since })).sort(byKey),
+        propositions: sortedEntries(this.momentary),
         utterances: [...this.utterances],
       },
       judgments: [...this.judgments.values()]
@@ -325,6 +330,27 @@ export function reconstructTruthSet(fromCheckpoint: TruthSet | null, records: re
     ? pending
     : [...pending].sort((a, b) => a.narrativeTs - b.narrativeTs);
   return applyEvents(base, ordered);
+}
+
+/**
+ * Incremental replay that materialises a truth set only when asked: cheaper than
+ * folding `applyEvent` when only some intermediate states are needed (Since).
+ * @internal
+ */
+export class TruthSetReplayer {
+  readonly #draft: TruthSetDraft;
+
+  constructor(base: TruthSet) {
+    this.#draft = TruthSetDraft.from(base);
+  }
+
+  apply(e: TruthEvent): void {
+    this.#draft.apply(e);
+  }
+
+  snapshot(): TruthSet {
+    return this.#draft.toTruthSet();
+  }
 }
 
 /** Factual propositions (persistent, then momentary) matching predicate + arg pattern. */
