@@ -1,0 +1,168 @@
+import type { NewEvent } from '../../domain/events.ts';
+import { normaliseAction } from '../../domain/propositions.ts';
+import { PLAYER_ID, type Affordance, type StoryEntity } from '../../domain/story/schema.ts';
+import { applyEvents, holds, type TruthSet } from '../../domain/truth-set.ts';
+import type { SceneData, StoryBaseline } from '../scene-model.ts';
+
+/**
+ * The world agent (domain.md: "Agent messages — World"): physical possibility (you
+ * cannot take what is not there, or what someone else is holding), the world-state
+ * changes an action makes (affordances: unlock → tower_door = open), and movement
+ * between adjacent settings. Its state is not kept anywhere of its own: the
+ * `WorldView` is derived from the truth set (holds/at/world propositions), with the
+ * story's baseline used until the baseline has been written into the ledger.
+ *
+ * @example
+ * const view = worldView(data.baseline, truthSet);
+ * checkTake(view, lamp, { setting: 'cliff_path', present: ['player', 'nell'] }) // → 'Nell Tarrant is holding it.'
+ */
+export interface WorldView {
+  /** entity id → holder id */
+  holders: Record<string, string>;
+  /** entity id → setting id (for entities lying somewhere) */
+  locations: Record<string, string>;
+  playerAt: string;
+  world: Record<string, unknown>;
+}
+
+export const BASELINE_PREDICATE = 'baseline_applied';
+
+/** Has the story baseline been applied to this truth set? */
+export function baselineApplied(ts: TruthSet): boolean {
+  return holds(ts, BASELINE_PREDICATE);
+}
+
+/** The events that write a story's baseline (who holds what, where things lie, world keys) into the ledger once. */
+export function baselineEvents(storyId: string, baseline: StoryBaseline): NewEvent[] {
+  const effects: Record<string, unknown>[] = [
+    { kind: 'assert', predicate: 'at', args: [PLAYER_ID, baseline.playerStartsAt] },
+    ...Object.entries(baseline.holders).map(([item, holder]) => ({ kind: 'assert', predicate: 'holds', args: [holder, item] })),
+    ...Object.entries(baseline.locations).map(([item, place]) => ({ kind: 'assert', predicate: 'at', args: [item, place] })),
+    ...Object.entries(baseline.world).map(([key, value]) => ({ kind: 'world', key, value })),
+    { kind: 'assert', predicate: BASELINE_PREDICATE, args: [storyId] },
+  ];
+  return [{ type: 'DeferredResultApplied', data: { workflowKey: `story-baseline:${storyId}`, effects }, source: 'world' }];
+}
+
+/** Derives where everything is from the truth set (or the baseline before it was applied). */
+export function worldView(baseline: StoryBaseline, ts: TruthSet): WorldView {
+  if (!baselineApplied(ts)) {
+    return { holders: { ...baseline.holders }, locations: { ...baseline.locations }, playerAt: baseline.playerStartsAt, world: { ...baseline.world } };
+  }
+  const holders: Record<string, string> = {};
+  const locations: Record<string, string> = {};
+  let playerAt = baseline.playerStartsAt;
+  for (const p of ts.persistent) {
+    if (p.predicate === 'holds' && p.args.length === 2) holders[p.args[1] as string] = p.args[0] as string;
+    else if (p.predicate === 'at' && p.args.length === 2) {
+      if (p.args[0] === PLAYER_ID) playerAt = p.args[1] as string;
+      else locations[p.args[0] as string] = p.args[1] as string;
+    }
+  }
+  return { holders, locations, playerAt, world: { ...ts.world } };
+}
+
+export interface Whereabouts {
+  setting: string;
+  /** The player and the cast members present. */
+  present: readonly string[];
+}
+
+/** Is the entity somewhere the player can see it (lying here, or held by someone present)? */
+export function isVisible(view: WorldView, entityId: string, where: Whereabouts): boolean {
+  const holder = view.holders[entityId];
+  if (holder !== undefined) return where.present.includes(holder);
+  return view.locations[entityId] === where.setting;
+}
+
+/** null when possible, otherwise why not (for the narrator and the ConstraintViolation). */
+export function checkTake(view: WorldView, entity: StoryEntity, where: Whereabouts, names: Record<string, string>): string | null {
+  const holder = view.holders[entity.id];
+  if (holder === PLAYER_ID) return `You already have ${entity.name}.`;
+  if (!isVisible(view, entity.id, where)) return `There is no ${entity.name} here.`;
+  if (holder !== undefined) return `${names[holder] ?? holder} is holding ${entity.name}; you cannot simply take it.`;
+  if (!entity.portable) return `${capitalise(entity.name)} is not something you can carry.`;
+  return null;
+}
+
+export function checkGive(view: WorldView, entity: StoryEntity, recipient: string | undefined, where: Whereabouts): string | null {
+  if (view.holders[entity.id] !== PLAYER_ID) return `You are not holding ${entity.name}.`;
+  if (recipient === undefined) return `Give ${entity.name} to whom?`;
+  if (!where.present.includes(recipient)) return 'There is nobody by that name here.';
+  return null;
+}
+
+export function checkDrop(view: WorldView, entity: StoryEntity): string | null {
+  return view.holders[entity.id] === PLAYER_ID ? null : `You are not holding ${entity.name}.`;
+}
+
+export function checkExamine(view: WorldView, entity: StoryEntity, where: Whereabouts): string | null {
+  return isVisible(view, entity.id, where) ? null : `You do not see ${entity.name} here.`;
+}
+
+/** The affordance for a verb on an entity, and whether the actor can use it now. */
+export function checkAffordance(
+  view: WorldView,
+  entity: StoryEntity,
+  verb: string,
+  where: Whereabouts,
+  entityNames: Record<string, string>,
+): { affordance: Affordance | null; refusal: string | null } {
+  const affordance = entity.affordances.find((a) => a.action === normaliseAction(verb)) ?? null;
+  if (!isVisible(view, entity.id, where)) return { affordance, refusal: `You do not see ${entity.name} here.` };
+  if (affordance?.requires && view.holders[affordance.requires] !== PLAYER_ID) {
+    return { affordance, refusal: affordance.refusal ?? `You would need ${entityNames[affordance.requires] ?? affordance.requires}.` };
+  }
+  return { affordance, refusal: null };
+}
+
+/** Movement: only to a setting adjacent to the player's (directed edges count outward only). */
+export function checkMove(data: SceneData, view: WorldView, to: string | undefined): string | null {
+  if (to === undefined) return 'You cannot see a way to go there from here.';
+  if (to === view.playerAt) return 'You are already here.';
+  if (!data.adjacent.some((a) => a.id === to)) return 'That is not somewhere you can reach from here.';
+  return null;
+}
+
+export interface WorldTurn {
+  events: NewEvent[];
+  /** What the world did, for the narrator (affordance texts). */
+  notes: string[];
+  view: WorldView;
+}
+
+/**
+ * The world agent's turn: the consequences of the player's accepted actions.
+ * Pure and deterministic, so the storykeeper can compute the same consequences
+ * without waiting for the world agent.
+ */
+export function worldConsequences(data: SceneData, objects: readonly StoryEntity[], ts: TruthSet, accepted: readonly NewEvent[]): WorldTurn {
+  const events: NewEvent[] = [];
+  const notes: string[] = [];
+  let view = worldView(data.baseline, ts);
+  for (const e of accepted) {
+    if (e.type !== 'ActionPerformed' || e.data.target === undefined) continue;
+    const entity = objects.find((o) => o.id === e.data.target);
+    const affordance = entity?.affordances.find((a) => a.action === normaliseAction(e.data.action));
+    if (!affordance) continue;
+    notes.push(affordance.text);
+    for (const [key, value] of Object.entries(affordance.sets)) {
+      const old = view.world[key] ?? null;
+      if (old === value) continue;
+      events.push({ type: 'WorldStateChanged', data: { key, old, new: value }, source: 'world' });
+      view = { ...view, world: { ...view.world, [key]: value } };
+    }
+  }
+  view = worldView(data.baseline, applyEvents(ts, withTs(ts, [...accepted, ...events])));
+  return { events, notes, view };
+}
+
+/** Gives in-turn events narrative timestamps after the truth set's newest, so they can be applied locally. */
+export function withTs(ts: TruthSet, events: readonly NewEvent[]): Array<NewEvent & { narrativeTs: number }> {
+  let next = ts.lastNarrativeTs;
+  return events.map((e) => ({ ...e, narrativeTs: ++next }) as NewEvent & { narrativeTs: number });
+}
+
+function capitalise(s: string): string {
+  return s.length === 0 ? s : s[0]!.toUpperCase() + s.slice(1);
+}

@@ -1,0 +1,129 @@
+import type { NewEvent } from '../../domain/events.ts';
+import { PLAYER_ID, type StoryEntity } from '../../domain/story/schema.ts';
+import type { TruthSet } from '../../domain/truth-set.ts';
+import { departureToward, forbiddenBy } from '../agents/storykeeper.ts';
+import { checkAffordance, checkDrop, checkExamine, checkGive, checkMove, checkTake, worldView, type Whereabouts } from '../agents/world.ts';
+import type { SceneData, SceneEntities } from '../scene-model.ts';
+import type { ParsedInput } from './stage1.ts';
+
+/**
+ * Stage 2 — factual classification (domain.md: "Classification stages"): the parsed
+ * input becomes NarrativeEvents (SpeechAct, ActionPerformed, MovementAction,
+ * ExaminationAction), each checked first against the world agent's physical
+ * constraints and the storykeeper's scene constraints. A refused act is itself an
+ * event — ConstraintViolation — and the reason goes to the narrator.
+ *
+ * @example
+ * classifyFacts(parsed, { data, entities, cast, truthSet })
+ * // → { events: [{ type: 'ActionPerformed', data: { actor: 'player', action: 'give', target: 'board_letter', recipient: 'ada' } }], refusal: null }
+ */
+export interface FactContext {
+  data: SceneData;
+  entities: SceneEntities;
+  cast: readonly string[];
+  truthSet: TruthSet;
+}
+
+export interface FactResult {
+  events: NewEvent[];
+  /** Why the act could not happen (also recorded as a ConstraintViolation), or null. */
+  refusal: { text: string; kind: 'physical' | 'story'; constraint: string } | null;
+  /** What the player examined, for the narrator. */
+  examined: { id: string; name: string; description: string } | null;
+}
+
+export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
+  const view = worldView(c.data.baseline, c.truthSet);
+  const where: Whereabouts = { setting: c.data.setting.id, present: [PLAYER_ID, ...c.cast] };
+  const names: Record<string, string> = Object.fromEntries([
+    ...c.entities.characters.map((x) => [x.id, x.name] as const),
+    ...c.entities.objects.map((x) => [x.id, x.name] as const),
+  ]);
+  const entity = (id: string | undefined): StoryEntity | undefined => (id === undefined ? undefined : c.entities.objects.find((o) => o.id === id));
+  const ok = (events: NewEvent[], examined: FactResult['examined'] = null): FactResult => ({ events, refusal: null, examined });
+  const refuse = (action: string, text: string, kind: 'physical' | 'story', constraint = text): FactResult => ({
+    events: [{ type: 'ConstraintViolation', data: { actor: PLAYER_ID, action, constraint: constraint.slice(0, 500) }, source: 'stage2' }],
+    refusal: { text, kind, constraint },
+    examined: null,
+  });
+  const story = (action: string, target: string | undefined): FactResult | null => {
+    const forbidden = forbiddenBy(c.data, c.truthSet, action, target);
+    return forbidden ? refuse(action, forbidden.text, 'story', forbidden.id) : null;
+  };
+
+  switch (p.kind) {
+    case 'meta':
+      return ok([]);
+    case 'speech':
+    case 'question': {
+      const addressee = p.addressee !== undefined && c.cast.includes(p.addressee) ? p.addressee : undefined;
+      const content = (p.content ?? p.raw).slice(0, 8_000);
+      return ok([{ type: 'SpeechAct', data: { speaker: PLAYER_ID, ...(addressee ? { addressee } : {}), content }, source: 'stage2' }]);
+    }
+    case 'examination': {
+      const target = p.entity;
+      if (target === undefined) {
+        const s = c.data.setting;
+        return ok([{ type: 'ExaminationAction', data: { actor: PLAYER_ID, target: s.id }, source: 'stage2' }], { id: s.id, name: s.name, description: s.description });
+      }
+      const character = c.entities.characters.find((x) => x.id === target);
+      if (character) {
+        if (!c.cast.includes(character.id)) return refuse('examine', `${character.name} is not here.`, 'physical');
+        return ok([{ type: 'ExaminationAction', data: { actor: PLAYER_ID, target }, source: 'stage2' }], { id: character.id, name: character.name, description: character.description });
+      }
+      const e = entity(target);
+      if (!e) return refuse('examine', 'You do not see that here.', 'physical');
+      const why = checkExamine(view, e, where);
+      if (why) return refuse('examine', why, 'physical');
+      return ok([{ type: 'ExaminationAction', data: { actor: PLAYER_ID, target }, source: 'stage2' }], { id: e.id, name: e.name, description: e.description });
+    }
+    case 'movement': {
+      const why = checkMove(c.data, view, p.destination);
+      if (why) return refuse('go', why, 'physical');
+      const to = p.destination as string;
+      const blocked = story('go', to);
+      if (blocked) return blocked;
+      // The story holds the player in the scene until a departure toward that place is open.
+      if (departureToward(c.data, c.truthSet, to) === null) {
+        return refuse('go', 'Not yet — something here is not finished. (Type /hint if you are stuck.)', 'story', 'scene_not_finished');
+      }
+      return ok([{ type: 'MovementAction', data: { actor: PLAYER_ID, from: view.playerAt, to }, source: 'stage2' }]);
+    }
+    case 'action': {
+      const verb = p.verb;
+      const e = entity(p.entity);
+      const blocked = story(verb, p.entity);
+      if (blocked) return blocked;
+      if (verb === 'take') {
+        if (!e) return refuse('take', p.entity ? 'That is not something you can take.' : 'Take what?', 'physical');
+        const why = checkTake(view, e, where, names);
+        if (why) return refuse('take', why, 'physical');
+        return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: 'take', target: e.id }, source: 'stage2' }]);
+      }
+      if (verb === 'give' || verb === 'show') {
+        if (!e) return refuse(verb, `${verb === 'give' ? 'Give' : 'Show'} what?`, 'physical');
+        const why = checkGive(view, e, p.recipient, where);
+        if (why) return refuse(verb, why, 'physical');
+        return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: verb, target: e.id, recipient: p.recipient as string }, source: 'stage2' }]);
+      }
+      if (verb === 'drop') {
+        if (!e) return refuse('drop', 'Drop what?', 'physical');
+        const why = checkDrop(view, e);
+        if (why) return refuse('drop', why, 'physical');
+        return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: 'drop', target: e.id }, source: 'stage2' }]);
+      }
+      if (e) {
+        const { affordance, refusal } = checkAffordance(view, e, verb, where, names);
+        if (refusal) return refuse(verb, refusal, 'physical');
+        const read = verb === 'read' && !affordance ? { id: e.id, name: e.name, description: e.description } : null;
+        return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: verb.slice(0, 64), target: e.id }, source: 'stage2' }], read);
+      }
+      if (p.entity === undefined && p.mentions.some((m) => m.kind === 'character')) {
+        const who = p.mentions.find((m) => m.kind === 'character')?.id as string;
+        if (!c.cast.includes(who)) return refuse(verb, `${names[who] ?? who} is not here.`, 'physical');
+        return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: verb.slice(0, 64), target: who }, source: 'stage2' }]);
+      }
+      return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: (verb || 'wait').slice(0, 64) }, source: 'stage2' }]);
+    }
+  }
+}

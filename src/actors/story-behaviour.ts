@@ -1,0 +1,492 @@
+import { z } from 'zod';
+import type { NewEvent } from '../domain/events.ts';
+import { PLAYER_ID, type Story } from '../domain/story/schema.ts';
+import { accumulatorValue, applyEvents, holds, truthSetSchema, emptyTruthSet, type TruthSet } from '../domain/truth-set.ts';
+import type { FrameComputer } from '../inference/frame/features.ts';
+import { RuleFrameComputer } from '../inference/frame/rule-frame-computer.ts';
+import type { LlmProvider, LlmRole } from '../inference/llm/provider.ts';
+import { ScriptedProvider } from '../inference/llm/scripted.ts';
+import type {
+  AgentResult,
+  CharacterRequest,
+  Json,
+  NarratorResult,
+  SceneBehaviour,
+  SceneDefinition,
+  SceneEntryRequest,
+  SceneExitPlan,
+  SceneExitPlanRequest,
+  SessionInfo,
+  StageResult,
+  TurnRequest,
+  WarmScene,
+} from './behaviour.ts';
+import { characterIntent, fallbackIntent, type CharacterIntent, type CharacterTurn } from './agents/character.ts';
+import { frameInputFor } from './agents/frame-input.ts';
+import { composeNarration, narrateTurn, type NarrationContext } from './agents/narrator.ts';
+import { sequenceIntents, type Beat } from './agents/reconciler.ts';
+import { storyScript } from './agents/scripted-script.ts';
+import { characterBoundary, currentHint, storykeeperVerdict, type GateRelease, type StorykeeperVerdict } from './agents/storykeeper.ts';
+import { baselineApplied, baselineEvents, worldConsequences, worldView, type WorldView } from './agents/world.ts';
+import { buildSensitivityMap, type SensitivityMap } from './classifiers/sensitivity-map.ts';
+import { buildLexicon, parseInput, type Lexicon, type ParsedInput } from './classifiers/stage1.ts';
+import { classifyFacts, type FactResult } from './classifiers/stage2.ts';
+import { matchSensitivity } from './classifiers/stage3.ts';
+import { deepInterpretation } from './classifiers/stage4.ts';
+import { assembleCast, buildSceneData, buildSceneEntities, buildSceneGraph, type SceneData, type SceneEntities, type SceneGraph } from './scene-model.ts';
+
+/**
+ * The real `SceneBehaviour` (src/actors/behaviour.ts): scene entry in six steps, the turn
+ * through classifier stages 1–4 and the agents, scene exit planning — built from the
+ * story modules. Process services come through the constructor; everything crossing the
+ * seam is plain JSON. Without an LLM router it speaks through the story-aware
+ * `ScriptedProvider`, so a story plays offline.
+ *
+ * @example
+ * const behaviour = new StoryBehaviour({ stories: async () => story });
+ * const engine = new SessionEngine({ db, behaviour });
+ */
+export interface StoryBehaviourServices {
+  /** The story of a session (`storyId` null → the default story). */
+  stories: (storyId: string | null) => Promise<Story>;
+  /** Per-role LLM providers (e.g. `LlmRouter`); default: ScriptedProvider with `storyScript` for every role. */
+  llm?: { forRole(role: LlmRole): LlmProvider };
+  frames?: FrameComputer;
+}
+
+/** Behaviour-owned extras in `SceneDefinition.data`. */
+export interface StorySceneData extends SceneData {
+  cast: string[];
+  /** Session turn counter at entry (scene turn = input.turn − entryTurn). */
+  entryTurn: number;
+  /** Relationship accumulators at entry (scene-exit edge updates are the difference). */
+  entryAccumulators: Record<string, number>;
+  /** Cast members the player meets for the first time here (they greet). */
+  firstMeetings: string[];
+}
+
+export interface NarratorWarm {
+  title: string;
+  sceneName: string;
+  /** The scene's opening prose (clients show it on entry). */
+  opening: string;
+  atmosphere: string;
+  cast: Array<{ id: string; name: string; description: string }>;
+  hint: string | null;
+}
+
+export interface WorldOutput {
+  notes: string[];
+  view: WorldView;
+}
+
+export interface StorykeeperOutput {
+  released: GateRelease[];
+  goalsCompleted: StorykeeperVerdict['goalsCompleted'];
+  exit: StorykeeperVerdict['exit'];
+  hint: string | null;
+}
+
+const scripted = new ScriptedProvider({ script: storyScript });
+const defaultLlm = { forRole: (_role: LlmRole): LlmProvider => scripted };
+
+/** Warm-scene parts, read back from the seam (plain JSON, possibly restored from a snapshot). */
+interface Warm {
+  data: StorySceneData;
+  entities: SceneEntities;
+  graph: SceneGraph;
+  frames: Record<string, { text: string }>;
+  sensitivity: SensitivityMap;
+  narrator: NarratorWarm;
+}
+
+export class StoryBehaviour implements SceneBehaviour {
+  readonly timeouts = { stage1: 200, stage2: 200, stage3: 200, stage4: 15_000, character: 20_000, storykeeper: 2_000, world: 2_000, reconciler: 1_000, narrator: 60_000 };
+  readonly #services: StoryBehaviourServices;
+  readonly #llm: { forRole(role: LlmRole): LlmProvider };
+  readonly #frames: FrameComputer;
+  readonly #lexicons = new WeakMap<object, Lexicon>();
+
+  constructor(services: StoryBehaviourServices) {
+    this.#services = services;
+    this.#llm = services.llm ?? defaultLlm;
+    this.#frames = services.frames ?? new RuleFrameComputer(PLAYER_ID);
+  }
+
+  async openingSceneKey(session: SessionInfo): Promise<string> {
+    return (await this.#services.stories(session.storyId)).start;
+  }
+
+  // ---------------------------------------------------------------- scene entry
+
+  async loadSceneDefinition(req: SceneEntryRequest): Promise<SceneDefinition> {
+    const story = await this.#services.stories(req.session.storyId);
+    const data = buildSceneData(story, req.sceneKey);
+    const ts = truthOf(req.truthSet);
+    const cast = assembleCast(data.scene, ts, data.setting.features);
+    const entryAccumulators = Object.fromEntries(Object.entries(ts.accumulators).filter(([k]) => k.startsWith('rel:')));
+    const metBefore = new Set(
+      story.scenes
+        .filter((s) => s.id !== req.sceneKey && holds(ts, 'visited', s.id))
+        .flatMap((s) => [...s.cast.required, ...s.cast.contingent.map((c) => c.character)]),
+    );
+    const firstMeetings = cast.filter((id) => !metBefore.has(id));
+    const full: StorySceneData = { ...data, cast, entryTurn: req.turn, entryAccumulators, firstMeetings };
+    return { sceneId: data.sceneId, sceneKey: data.sceneKey, cast, data: full };
+  }
+
+  async loadEntityState(req: SceneEntryRequest): Promise<Json> {
+    const story = await this.#services.stories(req.session.storyId);
+    const data = req.warm.definition?.data as StorySceneData;
+    return buildSceneEntities(story, data, data.cast, truthOf(req.truthSet));
+  }
+
+  async loadGraphContext(req: SceneEntryRequest): Promise<Json> {
+    const story = await this.#services.stories(req.session.storyId);
+    const data = req.warm.definition?.data as StorySceneData;
+    return buildSceneGraph(story, data, data.cast);
+  }
+
+  async computeFrames(req: SceneEntryRequest): Promise<Json> {
+    const data = req.warm.definition?.data as StorySceneData;
+    const entities = req.warm.entities as SceneEntities;
+    const graph = req.warm.graph as SceneGraph;
+    const inputs = entities.characters.map((c) => frameInputFor(c, graph.edges, data.scene, { turn: 0, castSize: entities.characters.length }));
+    const frames = await this.#frames.computeFrames(inputs);
+    return Object.fromEntries(frames.map((f) => [f.characterId, { text: f.text, tokenCount: f.tokenCount }]));
+  }
+
+  async buildSensitivityMap(req: SceneEntryRequest): Promise<Json> {
+    const data = req.warm.definition?.data as StorySceneData;
+    return buildSensitivityMap(data.scene, (req.warm.entities as SceneEntities).characters);
+  }
+
+  async warmNarratorContext(req: SceneEntryRequest): Promise<Json> {
+    const data = req.warm.definition?.data as StorySceneData;
+    const entities = req.warm.entities as SceneEntities;
+    const warm: NarratorWarm = {
+      title: data.storyTitle,
+      sceneName: data.scene.name,
+      opening: data.scene.description,
+      atmosphere: data.setting.atmosphere,
+      cast: entities.characters.map((c) => ({ id: c.id, name: c.name, description: c.description })),
+      hint: currentHint(data, truthOf(req.truthSet)),
+    };
+    return warm;
+  }
+
+  // ---------------------------------------------------------------- the turn
+
+  async stage1(req: TurnRequest): Promise<StageResult> {
+    return { output: this.#parse(req), events: [] };
+  }
+
+  async stage2(req: TurnRequest): Promise<StageResult> {
+    const w = warmOf(req.scene);
+    const ts = truthOf(req.truthSet);
+    const facts = classifyFacts(this.#parsedOf(req), { data: w.data, entities: w.entities, cast: w.data.cast, truthSet: ts });
+    // The story's baseline (who holds what, where things lie) enters the ledger with the first turn.
+    const baseline = baselineApplied(ts) ? [] : baselineEvents(w.data.storyId, w.data.baseline);
+    return { output: facts, events: [...baseline, ...facts.events] };
+  }
+
+  async stage3(req: TurnRequest): Promise<StageResult> {
+    const w = warmOf(req.scene);
+    const events = matchSensitivity(this.#parsedOf(req), factEventsOf(req), w.sensitivity, { inputId: req.input.inputId, turn: req.input.turn, sceneId: w.data.sceneId });
+    return { output: { matches: events.length }, events };
+  }
+
+  async stage4(req: TurnRequest): Promise<StageResult> {
+    const w = warmOf(req.scene);
+    const provisional = (req.results.stage3?.events ?? []).flatMap((e) =>
+      e.type === 'InterpretiveJudgment'
+        ? [{ id: e.data.id, category: e.data.category, ...(e.data.subject ? { subject: e.data.subject } : {}), confidence: e.data.confidence, description: e.data.description }]
+        : [],
+    );
+    const events = await deepInterpretation(
+      this.#llm.forRole('stage4'),
+      { text: req.input.text, provisional, turn: req.input.turn, sceneId: w.data.sceneId, inputId: req.input.inputId, sceneKey: w.data.sceneKey },
+      req.signal,
+    );
+    return { output: { refined: events.length }, events };
+  }
+
+  async character(req: CharacterRequest): Promise<AgentResult> {
+    const t = await this.#characterTurn(req);
+    if (!t) return { output: { intent: { action: 'wait', tone: 'neutral' } satisfies CharacterIntent, degraded: false }, events: [] };
+    const { intent, degraded } = await characterIntent(this.#llm.forRole('character'), t, req.signal);
+    return { output: { intent, degraded }, events: [] };
+  }
+
+  async storykeeper(req: TurnRequest): Promise<AgentResult> {
+    const w = warmOf(req.scene);
+    const { ts, inputEvents } = withInput(req);
+    const facts = factEventsOf(req);
+    const judgments = req.results.stage3?.events ?? [];
+    // The same consequences the world agent computes (it runs in parallel), so gates see them this turn.
+    const world = worldTurnOf(w, ts, inputEvents, facts);
+    const verdict = storykeeperVerdict(w.data, w.entities, ts, [...inputEvents, ...facts, ...judgments, ...world.events]);
+    const output: StorykeeperOutput = { released: verdict.released, goalsCompleted: verdict.goalsCompleted, exit: verdict.exit, hint: currentHint(w.data, verdict.truthSet) };
+    const result: AgentResult = { output, events: verdict.events };
+    if (verdict.exit) result.sceneExit = { reason: verdict.exit.reason, nextSceneKey: verdict.exit.nextSceneKey };
+    return result;
+  }
+
+  async world(req: TurnRequest): Promise<AgentResult> {
+    const w = warmOf(req.scene);
+    const { ts, inputEvents } = withInput(req);
+    const turn = worldTurnOf(w, ts, inputEvents, factEventsOf(req));
+    const output: WorldOutput = { notes: turn.notes, view: turn.view };
+    return { output, events: turn.events };
+  }
+
+  async reconciler(req: TurnRequest): Promise<AgentResult> {
+    const w = warmOf(req.scene);
+    const intents: Record<string, CharacterIntent> = {};
+    for (const [id, r] of Object.entries(req.results.characters ?? {})) {
+      const intent = (r.output as { intent?: CharacterIntent } | null)?.intent;
+      if (intent) intents[id] = intent;
+    }
+    const sk = storykeeperOutputOf(req);
+    const parsed = this.#parsedOf(req);
+    const beats = sequenceIntents(intents, { cast: w.data.cast, addressee: parsed.addressee ?? parsed.recipient, releases: sk?.released ?? [] });
+    return { output: { beats }, events: [] };
+  }
+
+  async narrator(req: TurnRequest, onChunk: (text: string) => void): Promise<NarratorResult> {
+    const context = this.narrationContext(req);
+    const text = await narrateTurn(this.#llm.forRole('narrator'), context, onChunk, req.signal);
+    return { text, events: [] };
+  }
+
+  fallbackNarration(req: TurnRequest): string {
+    return composeNarration(this.narrationContext(req));
+  }
+
+  /** What the narrator is allowed to know this turn (the storykeeper's information boundary). */
+  narrationContext(req: TurnRequest): NarrationContext {
+    const w = warmOf(req.scene);
+    const parsed = this.#parsedOf(req);
+    const facts = (req.results.stage2?.output ?? null) as FactResult | null;
+    const world = (req.results.world?.output ?? null) as WorldOutput | null;
+    const sk = storykeeperOutputOf(req);
+    const beatsOut = ((req.results.reconciler?.output ?? null) as { beats?: Beat[] } | null)?.beats ?? [];
+    const names = nameMap(w);
+    const hint = parsed.kind === 'meta' && (parsed.command === 'hint' || parsed.command === 'help') ? sk?.hint ?? w.narrator.hint : null;
+    return {
+      kind: 'narrator',
+      title: w.data.storyTitle,
+      sceneName: w.data.scene.name,
+      atmosphere: w.data.setting.atmosphere,
+      playerText: req.input.text,
+      act: hint ? `Hint: ${hint}` : describeAct(parsed, facts, names),
+      refusal: facts?.refusal?.text ?? null,
+      examined: facts?.examined ? { name: facts.examined.name, description: facts.examined.description } : null,
+      worldNotes: world?.notes ?? [],
+      releases: (sk?.released ?? []).map((r) => ({ speaker: r.speaker ? names[r.speaker] ?? r.speaker : null, content: r.content })),
+      beats: beatsOut.map((b) => ({ name: names[b.characterId] ?? b.characterId, kind: b.kind, text: b.text })),
+      exit: sk?.exit?.text ?? null,
+      ending: sk?.exit?.reason === 'ending',
+    };
+  }
+
+  // ---------------------------------------------------------------- scene exit
+
+  async planSceneExit(req: SceneExitPlanRequest): Promise<SceneExitPlan> {
+    const w = warmOf(req.scene);
+    const ts = truthOf(req.truthSet);
+    const view = worldView(w.data.baseline, ts);
+    const edges = new Map<string, Record<string, number>>();
+    for (const [key, value] of Object.entries(ts.accumulators)) {
+      if (!key.startsWith('rel:')) continue;
+      const delta = value - (w.data.entryAccumulators[key] ?? 0);
+      if (Math.abs(delta) < 1e-9) continue;
+      const [, from, to, dimension] = key.split(':');
+      if (!from || !to || !dimension) continue;
+      const k = `${from}→${to}`;
+      edges.set(k, { ...(edges.get(k) ?? {}), [dimension]: delta });
+    }
+    const edgeUpdates = [...edges].map(([k, deltas]) => {
+      const [from, to] = k.split('→') as [string, string];
+      return { from, to, deltas };
+    });
+    const entitySnapshots = [
+      ...w.entities.characters.map((c) => ({
+        entityId: c.id,
+        kind: 'character',
+        components: { emotions: c.emotions, axes: c.axes, persistence: c.persistence, communicability: c.communicability, lastScene: w.data.sceneKey },
+      })),
+      ...w.entities.objects.map((o) => ({
+        entityId: o.id,
+        kind: 'object',
+        components: { heldBy: view.holders[o.id] ?? null, location: view.locations[o.id] ?? null, persistence: o.persistence },
+      })),
+    ];
+    const ended = req.reason === 'ending';
+    const nextSceneKey = ended ? null : req.requestedNextSceneKey;
+    return {
+      entitySnapshots,
+      edgeUpdates,
+      nextSceneKey,
+      entityState: { holders: view.holders, locations: view.locations },
+      worldState: view,
+      narrativePosition: {
+        storyId: w.data.storyId,
+        sceneKey: w.data.sceneKey,
+        nextSceneKey,
+        ended,
+        goalsCompleted: w.data.scene.goals.filter((g) => holds(ts, 'goal_completed', g.id)).map((g) => g.id),
+        posteriors: w.graph.posteriors,
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  #lexicon(scene: WarmScene): Lexicon {
+    const key = scene.definition as object;
+    const cached = this.#lexicons.get(key);
+    if (cached) return cached;
+    const w = warmOf(scene);
+    const lexicon = buildLexicon({
+      characters: w.entities.characters,
+      objects: w.entities.objects,
+      settings: [w.data.setting, ...w.data.adjacent],
+    });
+    this.#lexicons.set(key, lexicon);
+    return lexicon;
+  }
+
+  #parse(req: TurnRequest): ParsedInput {
+    return parseInput(req.input.text, this.#lexicon(req.scene));
+  }
+
+  /** Stage 1's output, or (if stage 1 failed and was replaced by a fallback) a fresh parse — it is pure and cheap. */
+  #parsedOf(req: TurnRequest): ParsedInput {
+    const out = req.results.stage1?.output as ParsedInput | null | undefined;
+    return out && typeof out === 'object' && typeof out.kind === 'string' ? out : this.#parse(req);
+  }
+
+  async #characterTurn(req: CharacterRequest): Promise<CharacterTurn | null> {
+    const w = warmOf(req.scene);
+    const character = w.entities.characters.find((c) => c.id === req.characterId);
+    if (!character) return null;
+    const parsed = this.#parsedOf(req);
+    const facts = (req.results.stage2?.output ?? null) as FactResult | null;
+    const ts = truthOf(req.truthSet);
+    const sceneTurn = req.input.turn - w.data.entryTurn;
+    let frameText = w.frames[character.id]?.text ?? '';
+    try {
+      const [frame] = await this.#frames.computeFrames([frameInputFor(character, w.graph.edges, w.data.scene, { turn: sceneTurn, castSize: w.data.cast.length }, parsed)]);
+      if (frame) frameText = frame.text;
+    } catch {
+      // The entry frame stands in for the per-turn one.
+    }
+    return {
+      character,
+      knowledge: characterBoundary(w.data, w.entities, ts, character.id, w.graph.edges),
+      frameText,
+      parsed,
+      turn: req.input.turn,
+      sceneTurn,
+      firstMeeting: (w.data.firstMeetings ?? []).includes(character.id),
+      sceneName: w.data.scene.name,
+      addressed: parsed.addressee === character.id || parsed.recipient === character.id || parsed.mentions.some((m) => m.id === character.id),
+      refusedByMe: facts?.refusal?.kind === 'physical' && facts.refusal.text.startsWith(character.name),
+    };
+  }
+}
+
+// ---------------------------------------------------------------- pure helpers
+
+function truthOf(value: unknown): TruthSet {
+  if (value === null || value === undefined) return emptyTruthSet();
+  const parsed = truthSetSchema.safeParse(value);
+  return parsed.success ? parsed.data : emptyTruthSet();
+}
+
+const warmShape = z.object({ definition: z.object({ data: z.object({ sceneKey: z.string(), cast: z.array(z.string()) }).passthrough() }).passthrough() }).passthrough();
+
+function warmOf(scene: WarmScene): Warm {
+  // Shape check once per call at the seam: the warm scene is our own JSON, possibly restored from a snapshot.
+  warmShape.parse(scene);
+  return {
+    data: scene.definition.data as StorySceneData,
+    entities: scene.entities as SceneEntities,
+    graph: scene.graph as SceneGraph,
+    frames: (scene.frames ?? {}) as Record<string, { text: string }>,
+    sensitivity: (scene.sensitivity ?? { sceneKey: '', entries: [] }) as SensitivityMap,
+    narrator: scene.narrator as NarratorWarm,
+  };
+}
+
+function factEventsOf(req: TurnRequest): NewEvent[] {
+  return req.results.stage2?.events ?? [];
+}
+
+function storykeeperOutputOf(req: TurnRequest): StorykeeperOutput | null {
+  const out = req.results.storykeeper?.output as StorykeeperOutput | null | undefined;
+  return out && Array.isArray(out.released) ? out : null;
+}
+
+function stampAll(ts: TruthSet, events: readonly NewEvent[]): Array<NewEvent & { narrativeTs: number }> {
+  let next = ts.lastNarrativeTs;
+  return events.map((e) => ({ ...e, narrativeTs: ++next }) as NewEvent & { narrativeTs: number });
+}
+
+/** The truth set before the turn, and the PlayerInput event if the runtime has not applied it yet (momentary scope, topics). */
+function withInput(req: TurnRequest): { ts: TruthSet; inputEvents: NewEvent[] } {
+  const ts = truthOf(req.truthSet);
+  if (ts.momentary.turn === req.input.turn) return { ts, inputEvents: [] };
+  return {
+    ts,
+    inputEvents: [{ type: 'PlayerInput', data: { clientInputId: req.input.clientInputId, text: req.input.text }, source: 'player', turn: req.input.turn }],
+  };
+}
+
+/** World consequences of the accepted facts, from the truth set with the input (and the baseline, on the first turn) applied. */
+function worldTurnOf(w: Warm, ts: TruthSet, inputEvents: readonly NewEvent[], facts: readonly NewEvent[]) {
+  const before = applyEvents(ts, stampAll(ts, [...inputEvents, ...facts.filter((e) => e.type === 'DeferredResultApplied')]));
+  return worldConsequences(w.data, w.entities.objects, before, facts.filter((e) => e.type !== 'DeferredResultApplied'));
+}
+
+function nameMap(w: Warm): Record<string, string> {
+  return Object.fromEntries([
+    [PLAYER_ID, 'you'],
+    ...w.entities.characters.map((c) => [c.id, c.name] as const),
+    ...w.entities.objects.map((o) => [o.id, o.name] as const),
+    [w.data.setting.id, w.data.setting.name],
+    ...w.data.adjacent.map((a) => [a.id, a.name] as const),
+  ]);
+}
+
+/** The player's act in the second person, from the accepted factual events. */
+export function describeAct(p: ParsedInput, facts: FactResult | null, names: Record<string, string>): string | null {
+  const e = facts?.events.find((x) => x.type !== 'ConstraintViolation' && x.type !== 'DeferredResultApplied');
+  if (!e) return null;
+  const first = (id: string | undefined) => (id ? (names[id] ?? id).split(' ')[0] : undefined);
+  switch (e.type) {
+    case 'SpeechAct': {
+      const to = first(e.data.addressee);
+      return p.kind === 'question' ? (to ? `You put your question to ${to}.` : 'You ask the room.') : to ? `You speak to ${to}.` : 'You speak into the wind.';
+    }
+    case 'MovementAction':
+      return `You make your way to ${names[e.data.to] ?? e.data.to}.`;
+    case 'ExaminationAction':
+      return null;
+    case 'ActionPerformed': {
+      const target = e.data.target ? names[e.data.target] ?? e.data.target : null;
+      const to = e.data.recipient ? names[e.data.recipient] ?? e.data.recipient : null;
+      if (e.data.action === 'give' && target && to) return `You give ${target} to ${to}.`;
+      if (e.data.action === 'show' && target && to) return `You show ${target} to ${to}.`;
+      if (e.data.action === 'take' && target) return `You take ${target}.`;
+      if (e.data.action === 'drop' && target) return `You set down ${target}.`;
+      return target ? `You ${e.data.action} ${target}. Nothing much comes of it.` : `You ${e.data.action}. Time passes; the wind does not.`;
+    }
+    default:
+      return null;
+  }
+}
+
+export type { Beat };
+export { fallbackIntent };
