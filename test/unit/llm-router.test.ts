@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { isStorytellerError, StorytellerError, type ErrorCode } from '../../src/errors.ts';
@@ -77,6 +79,24 @@ describe('LlmRouter: fallback chain', () => {
     ]);
     const requests = await registry.getSingleMetric('storyteller_llm_requests_total')!.get();
     expect(requests.values.find((v) => v.labels.provider === 'scripted')?.labels.outcome).toBe('ok');
+  });
+
+  it('logs each fallback as a structured warning', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const router = new LlmRouter({
+      providers: { anthropic: new FakeProvider('anthropic', { fail: 'LLM_RATE_LIMITED' }), scripted: new ScriptedProvider() },
+      roles: { character: { chain: ['anthropic', 'scripted'] } },
+      retry: noRetry,
+      logger: pino({ level: 'warn' }, sink),
+    });
+    await router.forRole('character').complete(req({ role: 'character', sessionId: 'log-1' }));
+    expect(lines).toEqual([expect.objectContaining({ level: 40, role: 'character', from: 'anthropic', to: 'scripted', code: 'LLM_RATE_LIMITED', sessionId: 'log-1', msg: 'llm provider failed; falling back' })]);
   });
 
   it('uses the first provider when it answers (no fallback recorded)', async () => {
