@@ -255,4 +255,32 @@ describe('Timeline', () => {
     expect(t.stateAfter(0)).toEqual(applyEvents(emptyTruthSet(), h.records.slice(0, 1)));
     expect(() => t.stateAfter(2)).toThrow(RangeError);
   });
+
+  it('answers in any order (resuming from the nearest materialised state) with the same states', () => {
+    const h = new HistoryBuilder();
+    for (const g of ['g1', 'g2', 'g3', 'g4', 'g5', 'g6']) h.add('GateFired', { gateId: g });
+    const t = new Timeline(h.records);
+    for (const i of [4, 1, 5, 0, 3, 2]) expect(t.stateAfter(i)).toEqual(applyEvents(emptyTruthSet(), h.records.slice(0, i + 1)));
+  });
+
+  it('starts from its base', () => {
+    const h = new HistoryBuilder();
+    h.add('GateFired', { gateId: 'g1' });
+    const base = applyEvents(emptyTruthSet(), h.records);
+    const more = new HistoryBuilder(1);
+    more.add('GateFired', { gateId: 'g2' });
+    expect(new Timeline(more.records, base).stateAfter(0)).toEqual(applyEvents(emptyTruthSet(), [...h.records, ...more.records]));
+  });
+
+  it('evaluations that share a history array stay correct when rows are appended between them', () => {
+    const h = new HistoryBuilder();
+    h.add('SceneEntered', { sceneId: SCENE_A, sceneKey: 'hall', characters: ['mara'] });
+    h.add('ActionPerformed', { actor: 'player', action: 'take', target: 'lamp' });
+    const history = h.records; // the same array object, appended to below
+    const since = P({ since: { event: TAKE_LAMP, holds: { characterPresent: 'mara' } } });
+    expect(evaluatePredicate(since, { truthSet: applyEvents(emptyTruthSet(), history), history }).value).toBe(true);
+    h.add('CharacterDeparture', { character: 'mara', sceneId: SCENE_A });
+    h.add('CharacterArrival', { character: 'mara', sceneId: SCENE_A });
+    expect(evaluatePredicate(since, { truthSet: applyEvents(emptyTruthSet(), history), history }).value).toBe(false);
+  });
 });
