@@ -153,6 +153,7 @@ export function decodeFrame(heads: FrameHeads, ctx: DecodeContext): { text: stri
   lines.push(`Speech register: ${s1.c} ${p2(s1.p)}, ${s2.c} ${p2(s2.p)}. Speak ${s1.c}: ${SPEECH_TEXT[s1.c]}.${s1.p - s2.p < 0.1 ? ` It may slip into ${s2.c}: ${SPEECH_TEXT[s2.c]}.` : ''}`);
   lines.push(`Awareness: ${t1.c} ${p2(t1.p)}, ${t2.c} ${p2(t2.p)}. ${who} ${THOUGHT_TEXT[t1.c]}; ${THOUGHT_GUIDANCE[t1.c]}.`);
 
+  const driversIndex = ctx.drivers.length > 0 ? lines.length : -1;
   if (ctx.drivers.length > 0) {
     const d = ctx.drivers.map((x) => `${x.name} (${x.layer}, ${signed(x.central)}${x.awareness ? `, ${x.awareness}` : ''})`);
     lines.push(`Drivers: ${d.join('; ')}.`);
@@ -170,8 +171,10 @@ export function decodeFrame(heads: FrameHeads, ctx: DecodeContext): { text: stri
   const likely = shifts.filter((s) => s.p >= 0.5);
   const shown = likely.length >= 2 ? likely.slice(0, 4) : shifts.slice(0, 2);
   const steady = EMOTIONS.filter((e) => !shown.some((s) => s.text.startsWith(`${e} `)));
-  lines.push(`Emotional shifts: ${shown.map((s) => s.text).join('; ')}. Steady: ${steady.join(', ')}.`);
+  lines.push(`Emotional shifts: ${shown.map((s) => s.text).join('; ')}.`);
+  const steadyIndex = lines.push(`Steady: ${steady.join(', ')}.`) - 1;
 
+  const feelingsIndex = lines.length;
   const feelings = EMOTIONS.map((e, i) => ({ e, v: ctx.emotions[i] ?? 0 }))
     .filter((x) => x.v > 0.05)
     .sort((x, y) => y.v - x.v)
@@ -195,9 +198,21 @@ export function decodeFrame(heads: FrameHeads, ctx: DecodeContext): { text: stri
       `; stay ${t1.c}.`,
   );
 
-  const text = lines.join('\n');
-  return { text, tokenCount: estimateTokens(text) };
+  // Stay inside the budget: drop the least useful lines first (rarely needed: long ids, many shifts).
+  let text = lines.join('\n');
+  let tokenCount = estimateTokens(text);
+  for (const drop of [steadyIndex, feelingsIndex, driversIndex]) {
+    if (tokenCount <= MAX_FRAME_TOKENS) break;
+    if (drop < 0) continue;
+    lines[drop] = '';
+    text = lines.filter((l) => l !== '').join('\n');
+    tokenCount = estimateTokens(text);
+  }
+  return { text, tokenCount };
 }
+
+/** Upper bound of the frame text budget (estimated tokens); decode drops optional lines to stay under it. */
+export const MAX_FRAME_TOKENS = 400;
 
 /**
  * Token estimate for frame text, without a tokenizer: each run of letters counts one
