@@ -121,7 +121,8 @@ export interface SessionStorage {
 // ---------------------------------------------------------------- actor protocol
 
 export type PersistenceRequest =
-  | { type: 'persist.input'; clientInputId: string; text: string; sceneId: string | null; turn: number | null }
+  /** `epoch` travels with each request (not the actor input) so a restored snapshot uses the new owner's epoch. */
+  | { type: 'persist.input'; clientInputId: string; text: string; sceneId: string | null; turn: number | null; epoch: number }
   | { type: 'persist.events'; batchId: string; events: NewEvent[] }
   | { type: 'persist.sceneExit'; write: SceneExitWrite }
   | { type: 'persist.checkpoint'; write: MidSceneCheckpointWrite }
@@ -142,7 +143,6 @@ export type PersistenceReply =
 
 export interface PersistenceInput {
   sessionId: string;
-  epoch: number;
 }
 
 export interface PersistenceDeps {
@@ -170,7 +170,7 @@ export function toDurableRecord(r: LedgerRecord): DurableRecord {
  */
 export function createPersistenceLogic(deps: PersistenceDeps) {
   return fromCallback<PersistenceRequest, PersistenceInput>(({ input, receive, sendBack }) => {
-    const { sessionId, epoch } = input;
+    const { sessionId } = input;
     let stopped = false;
     let chain: Promise<void> = Promise.resolve();
     let eventsInFlight = 0;
@@ -195,7 +195,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
           if (eventsInFlight > 0) void deps.storage.flush(sessionId).catch(() => undefined);
           enqueue('input', async () => {
             try {
-              const durable = await deps.storage.appendInput({ sessionId, epoch, clientInputId: request.clientInputId, text: request.text, sceneId: request.sceneId, turn: request.turn });
+              const durable = await deps.storage.appendInput({ sessionId, epoch: request.epoch, clientInputId: request.clientInputId, text: request.text, sceneId: request.sceneId, turn: request.turn });
               deps.fault('input.afterAppend', sessionId);
               reply({ type: 'persist.inputDurable', clientInputId: request.clientInputId, text: request.text, input: durable });
             } catch (error) {

@@ -66,6 +66,8 @@ export interface SessionContext {
   batchSeq: number;
   lastCheckpointId: string | null;
   error: ErrorInfo | null;
+  /** Inputs received while loading (sent for durable append once the truth set is loaded). */
+  inbox: Array<{ clientInputId: string; text: string }>;
 }
 
 export type SessionEvent =

@@ -275,12 +275,13 @@ export const sessionMachine = sessionSetup.createMachine({
     batchSeq: 0,
     lastCheckpointId: null,
     error: null,
+    inbox: [],
   }),
   invoke: {
     src: 'persistence',
     id: 'persistence',
     systemId: 'persistence',
-    input: ({ context }) => ({ sessionId: context.sessionId, epoch: context.epoch }),
+    input: ({ context }) => ({ sessionId: context.sessionId }),
   },
   on: {
     // Every input is appended at once (durable before its ack), then queued in order.
@@ -289,6 +290,7 @@ export const sessionMachine = sessionSetup.createMachine({
         type: 'persist.input',
         clientInputId: event.clientInputId,
         text: event.text,
+        epoch: context.epoch,
         sceneId: sceneIdOf(context),
         turn: context.turn + context.queue.length + (context.current ? 2 : 1),
       })),
@@ -366,12 +368,15 @@ export const sessionMachine = sessionSetup.createMachine({
       initial: 'loading',
       states: {
         loading: {
+          // Inputs wait until the truth set is loaded (their durable rows must fold after it).
+          on: { input: { actions: assign({ inbox: ({ context, event }) => [...context.inbox, { clientInputId: event.clientInputId, text: event.text }] }) } },
           invoke: {
             src: 'loadSession',
             input: ({ context }) => ({ sessionId: context.sessionId }),
             onDone: {
               target: 'entering',
-              actions: assign(({ event }) => ({
+              actions: [
+              assign(({ event }) => ({
                 storyId: event.output.storyId,
                 truthSet: event.output.truthSet,
                 turn: event.output.turn,
@@ -383,6 +388,11 @@ export const sessionMachine = sessionSetup.createMachine({
                 queue: event.output.pendingInputs.map(({ turn: _turn, ...rest }) => rest),
                 lastCheckpointId: event.output.checkpointId,
               })),
+              enqueueActions(({ context, enqueue }) => {
+                for (const early of context.inbox) enqueue.raise({ type: 'input', clientInputId: early.clientInputId, text: early.text });
+                enqueue.assign({ inbox: [] });
+              }),
+            ],
             },
             onError: { target: 'failed', actions: markFailed },
           },

@@ -1,0 +1,376 @@
+import { randomUUID } from 'node:crypto';
+import { createActor, fromPromise, type InspectionEvent, type Observer, type Snapshot } from 'xstate';
+import { z } from 'zod';
+import { createAgentLogic, DEFAULT_TIMEOUTS, runGuarded, type Settled } from '../actors/agent-actor.ts';
+import type { BehaviourTimeouts, Json, SceneBehaviour, SceneDefinition, SceneEntryStep, SceneExitPlan } from '../actors/behaviour.ts';
+import { createPersistenceLogic, type SessionStorage } from '../actors/persistence.ts';
+import { StorytellerError, isStorytellerError } from '../errors.ts';
+import { silentLogger, type Logger } from '../logger.ts';
+import { sessionMachine, type SceneStepInput, type SessionActor } from '../machines/session.ts';
+import type { LoadedSessionOutput, SessionEmitted } from '../machines/session-types.ts';
+import type { Database } from '../persistence/database.ts';
+import type { GraphStore } from '../persistence/graph/graph-store.ts';
+import { Ledger, type LedgerOptions } from '../persistence/ledger.ts';
+import { SessionStore } from '../persistence/sessions.ts';
+import { realClocks, type EngineClocks } from './clock.ts';
+import { FaultPoints } from './fault-points.ts';
+import { createSessionMetrics, type SessionMetrics } from './metrics.ts';
+import { createSessionRegistry, type SessionRegistry } from './registry.ts';
+import { createSessionStorage } from './session-storage.ts';
+
+/**
+ * The engine (issue 3 §4): a process-level registry that creates, finds and stops
+ * session actors — many per process — and shuts them all down gracefully. It is where
+ * the pure session machine meets I/O: it `.provide()`s the machine's actor logic
+ * (persistence, agents, scene steps) bound to this engine's ledger, database, clocks,
+ * behaviour and fault points.
+ *
+ * @example
+ * const engine = new SessionEngine({ db, behaviour: new StoryBehaviour(deps), gracePeriodMs: config.gracePeriodMs });
+ * const session = await engine.createSession({ storyId: 'the-lighthouse-keeper' });
+ * session.on('ack', (a) => client.send(a));
+ * session.on('answer', (a) => client.send(a));
+ * session.input('c-1', 'I light the lamp');
+ * await engine.shutdown();
+ */
+export interface SessionEngineOptions {
+  db: Database;
+  /** The scene/turn logic (any SceneBehaviour: the story one, or the testing kit's minimal one). */
+  behaviour: SceneBehaviour;
+  /** Process-wide group-commit ledger; created from `ledgerOptions` when absent (and then closed by shutdown()). */
+  ledger?: Ledger;
+  ledgerOptions?: LedgerOptions;
+  graph?: GraphStore | null;
+  /** Default 5 minutes (config.gracePeriodMs). */
+  gracePeriodMs?: number;
+  /** This engine's identity for session ownership (config.instanceId); random by default. */
+  instanceId?: string;
+  /** Scheduler clock + wall clock (SimulatedClock in tests). */
+  clocks?: EngineClocks;
+  timeouts?: BehaviourTimeouts;
+  logger?: Logger;
+  faults?: FaultPoints;
+  /** Inspection observer (see startInspector) attached to session root actors. */
+  inspect?: Observer<InspectionEvent>;
+  /** Which sessions to inspect (default all when `inspect` is given). */
+  inspectSession?: (sessionId: string) => boolean;
+  /** Deferred dispatch after a scene-exit transaction (the outbox relay's wake-up). */
+  onSceneExitCommitted?: (sessionId: string, idempotencyKey: string) => void;
+  /** Replace the storage port (tests). */
+  storage?: SessionStorage;
+  maxPayloadBytes?: number;
+}
+
+type Emitted<T extends SessionEmitted['type']> = Extract<SessionEmitted, { type: T }>;
+
+const sceneDefinitionSchema = z.object({
+  sceneId: z.guid(),
+  sceneKey: z.string().min(1).max(200),
+  cast: z.array(z.string().min(1).max(200)).max(64),
+  data: z.unknown(),
+});
+
+/** One running session: send it inputs and connection changes, listen to what it emits. */
+export class SessionHandle {
+  readonly id: string;
+  readonly actor: SessionActor;
+  readonly #engine: SessionEngine;
+
+  constructor(id: string, actor: SessionActor, engine: SessionEngine) {
+    this.id = id;
+    this.actor = actor;
+    this.#engine = engine;
+  }
+
+  /** A player input; `ack` follows once it is durable. */
+  input(clientInputId: string, text: string): void {
+    this.actor.send({ type: 'input', clientInputId, text });
+  }
+
+  disconnect(): void {
+    this.actor.send({ type: 'disconnect', at: this.#engine.now() });
+  }
+
+  reconnect(): void {
+    this.actor.send({ type: 'reconnect', at: this.#engine.now() });
+  }
+
+  /** Manual save: a mid-scene checkpoint ('checkpointed' follows). */
+  save(): void {
+    this.actor.send({ type: 'save' });
+  }
+
+  /** Listens to an emitted event; events of a crashed engine are dropped. Returns the unsubscribe function. */
+  on<T extends SessionEmitted['type']>(type: T, listener: (event: Emitted<T>) => void): () => void {
+    const sub = this.actor.on(type, (event) => {
+      if (!this.#engine.crashed) listener(event as Emitted<T>);
+    });
+    return () => sub.unsubscribe();
+  }
+
+  /** Top-level lifecycle state: loading, entering, playing, exiting, suspending, suspended, ended, failed. */
+  get lifecycle(): string {
+    return topLevel(this.actor.getSnapshot().value, 'lifecycle');
+  }
+
+  get connection(): string {
+    return topLevel(this.actor.getSnapshot().value, 'connection');
+  }
+}
+
+function topLevel(value: unknown, region: string): string {
+  const v = (value as Record<string, unknown>)[region];
+  return typeof v === 'string' ? v : Object.keys(v as object)[0] ?? '';
+}
+
+const TERMINAL = new Set(['suspended', 'ended', 'failed']);
+
+export class SessionEngine {
+  readonly instanceId: string;
+  readonly registry: SessionRegistry = createSessionRegistry();
+  readonly metrics: SessionMetrics = createSessionMetrics();
+  readonly faults: FaultPoints;
+  readonly ledger: Ledger;
+  readonly sessions: SessionStore;
+  readonly #options: SessionEngineOptions;
+  readonly #ownsLedger: boolean;
+  readonly #clocks: EngineClocks;
+  readonly #logger: Logger;
+  readonly #handles = new Map<string, SessionHandle>();
+  readonly #machine;
+  #closing = false;
+  #crashed = false;
+
+  constructor(options: SessionEngineOptions) {
+    this.#options = options;
+    this.instanceId = options.instanceId ?? `engine-${randomUUID()}`;
+    this.#clocks = options.clocks ?? realClocks();
+    this.#logger = options.logger ?? silentLogger;
+    this.faults = options.faults ?? new FaultPoints();
+    this.#ownsLedger = !options.ledger;
+    this.ledger = options.ledger ?? new Ledger(options.db, options.ledgerOptions ?? { maxPayloadBytes: 64 * 1024, maxBatch: 512, flushMs: 20, logger: this.#logger });
+    this.sessions = new SessionStore(options.db);
+    const storage =
+      options.storage ??
+      createSessionStorage({ db: options.db, ledger: this.ledger, sessions: this.sessions, graph: options.graph ?? null, maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024 });
+    const behaviour = options.behaviour;
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...behaviour.timeouts, ...options.timeouts };
+    const clock = this.#clocks.clock;
+    const now = this.#clocks.now;
+    const faults = this.faults;
+
+    this.#machine = sessionMachine.provide({
+      actors: {
+        loadSession: fromPromise<LoadedSessionOutput, { sessionId: string }>(async ({ input, signal }) => {
+          const loaded = await storage.loadSession(input.sessionId);
+          const sceneKey = loaded.sceneKey ?? (await behaviour.openingSceneKey({ sessionId: input.sessionId, storyId: loaded.storyId }, signal));
+          return { ...loaded, sceneKey };
+        }),
+        sceneStep: fromPromise<Settled<Json>, SceneStepInput>(({ input, signal }) => runStep(input.step, input.request, signal)),
+        planSceneExit: fromPromise<Settled<SceneExitPlan>, { request: Omit<Parameters<SceneBehaviour['planSceneExit']>[0], 'signal'>; fallback: SceneExitPlan }>(
+          ({ input, signal }) =>
+            runGuarded((s) => behaviour.planSceneExit({ ...input.request, signal: s }), { clock, timeoutMs: timeouts.planSceneExit, parentSignal: signal }).promise,
+        ),
+        persistence: createPersistenceLogic({
+          storage,
+          fault: (point, sessionId) => faults.hit(point, sessionId),
+          ...(options.onSceneExitCommitted ? { onSceneExitCommitted: options.onSceneExitCommitted } : {}),
+        }),
+        agent: createAgentLogic({ behaviour, clock, timeouts }),
+      },
+      actions: {
+        fault: ({ context }, params) => {
+          faults.hit(params.point, context.sessionId);
+        },
+      },
+      delays: {
+        graceRemaining: ({ context }) => Math.max(0, (context.graceDeadline ?? now() + context.gracePeriodMs) - now()),
+      },
+    });
+
+    const runStep = async (step: SceneEntryStep, request: SceneStepInput['request'], signal: AbortSignal): Promise<Settled<Json>> => {
+      const settled = await runGuarded((s) => behaviour[step]({ ...request, signal: s }) as Promise<Json>, { clock, timeoutMs: timeouts[step], parentSignal: signal }).promise;
+      this.metrics.sceneEntryStep.observe({ step }, settled.ms);
+      if (settled.ok && step === 'loadSceneDefinition') {
+        const parsed = sceneDefinitionSchema.safeParse(settled.value);
+        if (!parsed.success) return { ok: false, reason: 'error', message: `invalid scene definition: ${parsed.error.issues[0]?.message ?? ''}`, ms: settled.ms };
+        return { ok: true, value: parsed.data as SceneDefinition, ms: settled.ms };
+      }
+      return settled;
+    };
+  }
+
+  /** The wall clock every timestamp of this engine reads. */
+  now(): number {
+    return this.#clocks.now();
+  }
+
+  get crashed(): boolean {
+    return this.#crashed;
+  }
+
+  /** Running sessions. */
+  get size(): number {
+    return this.#handles.size;
+  }
+
+  get(sessionId: string): SessionHandle | undefined {
+    return this.#handles.get(sessionId);
+  }
+
+  /**
+   * Creates a session row (and the session's copy of the story graph) and starts it at
+   * the behaviour's opening scene.
+   */
+  async createSession(options: { storyId: string; id?: string }): Promise<SessionHandle> {
+    this.#assertOpen();
+    const row = await this.sessions.create({ storyId: options.storyId, ...(options.id ? { id: options.id } : {}) });
+    const graph = this.#options.graph;
+    if (graph) {
+      try {
+        await graph.forkScope(options.storyId, row.id);
+      } catch (error) {
+        // A story without an authored graph is allowed; anything else is real.
+        if (!isStorytellerError(error) || !String(error.code).startsWith('GRAPH_SCOPE')) throw error;
+      }
+    }
+    return this.open(row.id);
+  }
+
+  /**
+   * Opens (resumes, recovers) a session: takes ownership (a new epoch fences any older
+   * owner), loads the newest checkpoint + ledger delta, enters the scene, re-runs
+   * unanswered inputs. With `snapshot` (a persisted actor snapshot), restores it instead
+   * and re-arms the grace timer from the deadline in context.
+   */
+  async open(sessionId: string, options: { snapshot?: Snapshot<unknown> } = {}): Promise<SessionHandle> {
+    this.#assertOpen();
+    const existing = this.#handles.get(sessionId);
+    if (existing) return existing;
+    const row = await this.sessions.get(sessionId);
+    if (!row) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${sessionId}`, { details: { sessionId } });
+    if (row.status === 'ended') throw new StorytellerError('SESSION_NOT_PLAYING', `session ${sessionId} has ended`, { details: { sessionId } });
+    const epoch = await this.sessions.acquire(sessionId, this.instanceId);
+    if (!options.snapshot && row.status !== 'active') await this.sessions.update(sessionId, { status: 'active', disconnectedAt: null, graceDeadline: null });
+    if (this.#handles.has(sessionId)) return this.#handles.get(sessionId) as SessionHandle;
+
+    const inspect = this.#options.inspect && (this.#options.inspectSession?.(sessionId) ?? true) ? this.#options.inspect : undefined;
+    const snapshot = options.snapshot ? withEpoch(options.snapshot, epoch) : undefined;
+    const actor = createActor(this.#machine, {
+      id: `session:${sessionId}`,
+      input: { sessionId, epoch, gracePeriodMs: this.#options.gracePeriodMs ?? 5 * 60_000 },
+      clock: this.#clocks.clock,
+      logger: (...args: unknown[]) => this.#logger.debug({ sessionId, args }, 'xstate'),
+      ...(snapshot ? { snapshot } : {}),
+      ...(inspect ? { inspect } : {}),
+    });
+    const handle = new SessionHandle(sessionId, actor, this);
+    this.#handles.set(sessionId, handle);
+    this.metrics.activeSessions.set(this.#handles.size);
+    this.#track(handle, epoch);
+    actor.start();
+    if (snapshot && handle.connection === 'disconnected') actor.send({ type: 'connection.rearm' });
+    return handle;
+  }
+
+  /** Gracefully suspends one session (finish the turn in flight, flush, checkpoint) and releases it. */
+  async stop(sessionId: string): Promise<void> {
+    const handle = this.#handles.get(sessionId);
+    if (!handle) return;
+    await this.#suspend(handle);
+  }
+
+  /**
+   * Graceful shutdown: every session finishes its turn in flight, flushes its ledger
+   * writes and writes a 'suspend' checkpoint; then the ledger is closed (if this engine
+   * created it). New sessions and inputs are refused meanwhile.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    await Promise.all([...this.#handles.values()].map((h) => this.#suspend(h)));
+    if (this.#ownsLedger) await this.ledger.close();
+  }
+
+  /**
+   * Drops every actor with no flush (the testing kit's crash). Nothing more is written
+   * by this engine's sessions; the ledger is NOT flushed.
+   * @internal
+   */
+  abandon(): void {
+    this.#crashed = true;
+    this.#closing = true;
+    const handles = [...this.#handles.values()];
+    this.#handles.clear();
+    this.registry.send({ type: 'clear' });
+    // Deferred: abandon() may be called from inside an actor's own action (a fault point).
+    queueMicrotask(() => {
+      for (const h of handles) h.actor.stop();
+    });
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new StorytellerError('ENGINE_SHUTTING_DOWN', 'the engine is shutting down');
+  }
+
+  #suspend(handle: SessionHandle): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (TERMINAL.has(handle.lifecycle) || handle.actor.getSnapshot().status !== 'active') {
+        resolve();
+        return;
+      }
+      const sub = handle.actor.subscribe({
+        next: (s) => {
+          if (TERMINAL.has(topLevel(s.value, 'lifecycle'))) {
+            sub.unsubscribe();
+            resolve();
+          }
+        },
+        complete: () => resolve(),
+        error: () => resolve(),
+      });
+      handle.actor.send({ type: 'shutdown' });
+    });
+  }
+
+  #track(handle: SessionHandle, epoch: number): void {
+    const openedAt = this.now();
+    let last = '';
+    const turnStarts = new Map<number, number>();
+    handle.actor.subscribe({
+      next: (snapshot) => {
+        const lifecycle = topLevel(snapshot.value, 'lifecycle');
+        const connection = topLevel(snapshot.value, 'connection');
+        const key = `${lifecycle}/${connection}`;
+        if (key === last) return;
+        last = key;
+        if (this.#crashed) return;
+        this.registry.send({ type: 'upsert', id: handle.id, presence: { lifecycle, connection, sceneKey: snapshot.context.sceneKey, epoch, openedAt } });
+        if (TERMINAL.has(lifecycle)) {
+          // Release the actor (and its memory); a later open() resumes from the checkpoint.
+          queueMicrotask(() => {
+            if (this.#handles.get(handle.id) === handle) this.#handles.delete(handle.id);
+            this.registry.send({ type: 'remove', id: handle.id });
+            this.metrics.activeSessions.set(this.#handles.size);
+            handle.actor.stop();
+          });
+        }
+      },
+      error: (error) => this.#logger.error({ sessionId: handle.id, err: error }, 'session actor error'),
+    });
+    handle.on('turnStarted', (e) => turnStarts.set(e.inputId, performance.now()));
+    handle.on('answer', (e) => {
+      const started = turnStarts.get(e.inputId);
+      turnStarts.delete(e.inputId);
+      if (started !== undefined) this.metrics.turnOverhead.observe(Math.max(0, performance.now() - started - e.behaviourMs));
+      for (const member of e.degraded) this.metrics.turnsDegraded.inc({ member });
+    });
+    handle.on('failed', (e) => this.#logger.error({ sessionId: handle.id, error: e.error }, 'session failed'));
+  }
+}
+
+/** A restored snapshot carries the previous owner's epoch; the new owner's replaces it. */
+function withEpoch(snapshot: Snapshot<unknown>, epoch: number): Snapshot<unknown> {
+  const s = snapshot as unknown as { context?: Record<string, unknown> };
+  return { ...s, context: { ...s.context, epoch } } as unknown as Snapshot<unknown>;
+}

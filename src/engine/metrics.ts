@@ -1,0 +1,26 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Session-runtime metrics (architecture §4: scene-entry step times are exported). One
+ * registry per engine so several engines (tests, crash/restart) never collide; the
+ * gateway's /metrics merges it.
+ */
+export interface SessionMetrics {
+  registry: Registry;
+  sceneEntryStep: Histogram<'step'>;
+  turnOverhead: Histogram;
+  turnsDegraded: Counter<'member'>;
+  activeSessions: Gauge;
+}
+
+export function createSessionMetrics(): SessionMetrics {
+  const registry = new Registry();
+  const ms = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000];
+  return {
+    registry,
+    sceneEntryStep: new Histogram({ name: 'storyteller_scene_entry_step_ms', help: 'Scene-entry step duration (ms)', labelNames: ['step'], buckets: ms, registers: [registry] }),
+    turnOverhead: new Histogram({ name: 'storyteller_turn_overhead_ms', help: 'Turn time outside behaviour members (ms)', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50], registers: [registry] }),
+    turnsDegraded: new Counter({ name: 'storyteller_turn_degraded_total', help: 'Agents or stages replaced by a fallback', labelNames: ['member'], registers: [registry] }),
+    activeSessions: new Gauge({ name: 'storyteller_sessions_active', help: 'Session actors running in this engine', registers: [registry] }),
+  };
+}

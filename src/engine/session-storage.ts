@@ -1,0 +1,234 @@
+import { z } from 'zod';
+import type { TurnInput } from '../actors/behaviour.ts';
+import {
+  toDurableRecord,
+  type CheckpointSessionState,
+  type DurableRecord,
+  type LoadedSession,
+  type MidSceneCheckpointWrite,
+  type SceneExitWrite,
+  type SceneExitWritten,
+  type SessionStorage,
+  type StatusWrite,
+} from '../actors/persistence.ts';
+import { event, type NewEvent } from '../domain/events.ts';
+import { applyEvents, emptyTruthSet, type TruthSet } from '../domain/truth-set.ts';
+import { StorytellerError } from '../errors.ts';
+import { writeCheckpoint, loadNewestCheckpoint } from '../persistence/checkpoints.ts';
+import type { Database, Queryable } from '../persistence/database.ts';
+import type { GraphStore } from '../persistence/graph/graph-store.ts';
+import { validateEvent, type Ledger } from '../persistence/ledger.ts';
+import { rowToRecord, ledgerColumnList } from '../persistence/ledger-rows.ts';
+import type { SessionStore } from '../persistence/sessions.ts';
+import { truthSetOfCheckpoint } from '../persistence/truth-set-replay.ts';
+
+/**
+ * The engine's implementation of the session I/O port on the team's persistence layer:
+ * Ledger (group commit), SessionStore, checkpoints, GraphStore, and the outbox.
+ * Seed: "Scene Exit: Hot Cache → Cold Store", "Durability Model".
+ */
+
+const sessionStateSchema = z.object({
+  sceneIndex: z.number().int().nonnegative(),
+  sceneKey: z.string().min(1).nullable(),
+  reason: z.string(),
+  ended: z.boolean(),
+});
+
+export interface SessionStorageDeps {
+  db: Database;
+  ledger: Ledger;
+  sessions: SessionStore;
+  graph: GraphStore | null;
+  maxPayloadBytes: number;
+}
+
+/** Locks the session row and checks the ownership epoch (fencing for the scene-exit transaction). */
+async function fence(tx: Queryable, sessionId: string, epoch: number): Promise<void> {
+  const { rows } = await tx.query<{ owner_epoch: number }>('SELECT owner_epoch FROM sessions WHERE id = $1 FOR UPDATE', [sessionId]);
+  const owner = rows[0]?.owner_epoch;
+  if (owner === undefined) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${sessionId}`);
+  if (Number(owner) !== epoch) {
+    throw new StorytellerError('LEDGER_FENCED', `session ${sessionId} is owned by epoch ${owner}, not ${epoch}`, { details: { sessionId, epoch, ownerEpoch: owner } });
+  }
+}
+
+/** Appends one event inside `tx` (narrative_ts from the locked session row); idempotent on its key. */
+async function appendInTransaction(tx: Queryable, sessionId: string, e: NewEvent): Promise<DurableRecord> {
+  const key = e.idempotencyKey ?? null;
+  if (key) {
+    const existing = await tx.query(`SELECT ${ledgerColumnList()} FROM event_ledger WHERE session_id = $1 AND idempotency_key = $2`, [sessionId, key]);
+    if (existing.rows[0]) return toDurableRecord(rowToRecord(existing.rows[0]));
+  }
+  const alloc = await tx.query<{ ts: number }>('UPDATE sessions SET last_narrative_ts = last_narrative_ts + 1, updated_at = NOW() WHERE id = $1 RETURNING last_narrative_ts AS ts', [sessionId]);
+  const ts = Number(alloc.rows[0]?.ts);
+  const inserted = await tx.query(
+    `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts, input_id, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10) RETURNING ${ledgerColumnList()}`,
+    [sessionId, e.sceneId ?? null, e.turn ?? null, e.type, JSON.stringify(e.data), e.confidence ?? null, e.source, ts, e.inputId ?? null, key],
+  );
+  return toDurableRecord(rowToRecord(inserted.rows[0]));
+}
+
+function toTurnInput(r: DurableRecord & { clientInputId?: string | null }, clientInputId: string, turn: number): TurnInput {
+  const data = r.data as { text: string };
+  return { inputId: r.id ?? 0, clientInputId, text: data.text, turn, narrativeTs: r.narrativeTs };
+}
+
+/**
+ * Builds the SessionStorage port.
+ *
+ * @example
+ * const storage = createSessionStorage({ db, ledger, sessions: new SessionStore(db), graph, maxPayloadBytes: 65536 });
+ */
+export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
+  const { db, ledger, sessions, graph } = deps;
+  return {
+    async appendInput(req) {
+      const appended = await ledger.appendInput(req);
+      return { id: appended.id, narrativeTs: appended.narrativeTs, duplicate: appended.duplicate, record: toDurableRecord(appended.record) };
+    },
+
+    async appendEvents(sessionId, events) {
+      const records = await ledger.appendEvents(sessionId, events);
+      return records.map(toDurableRecord);
+    },
+
+    flush(sessionId) {
+      return ledger.flush(sessionId);
+    },
+
+    async writeSceneExit(write: SceneExitWrite): Promise<SceneExitWritten> {
+      const { plan } = write;
+      const exited = validateEvent(
+        event(
+          'SceneExited',
+          { sceneId: write.sceneId, sceneKey: write.sceneKey, reason: write.reason.slice(0, 64), nextSceneKey: plan.nextSceneKey },
+          { source: 'session', sceneId: write.sceneId, turn: write.turn, idempotencyKey: `scene:${write.sessionState.sceneIndex - 1}:exited` },
+        ),
+        deps.maxPayloadBytes,
+      );
+      return db.transaction(async (tx) => {
+        await fence(tx, write.sessionId, write.epoch);
+        for (const s of plan.entitySnapshots) {
+          await tx.query(
+            `INSERT INTO entity_snapshots (session_id, entity_id, kind, components, scene_id, turn, updated_at)
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6, NOW())
+             ON CONFLICT (session_id, entity_id) DO UPDATE SET kind = EXCLUDED.kind, components = EXCLUDED.components,
+               scene_id = EXCLUDED.scene_id, turn = EXCLUDED.turn, updated_at = NOW()`,
+            [write.sessionId, s.entityId, s.kind, JSON.stringify(s.components ?? null), write.sceneId, write.turn],
+          );
+        }
+        if (graph && plan.edgeUpdates.length > 0) {
+          await graph.applyEdgeUpdates(
+            write.sessionId,
+            plan.edgeUpdates.map((u) => ({ from: u.from, to: u.to, deltas: u.deltas })),
+            tx,
+          );
+        }
+        const record = await appendInTransaction(tx, write.sessionId, exited);
+        const truthSet: TruthSet = record.narrativeTs > write.truthSet.lastNarrativeTs ? applyEvents(write.truthSet, [record]) : write.truthSet;
+        const checkpoint = await writeCheckpoint(tx, {
+          sessionId: write.sessionId,
+          sceneId: write.sceneId,
+          turn: write.turn,
+          type: write.suspend ? 'suspend' : 'scene_exit',
+          entityState: plan.entityState ?? null,
+          truthSet,
+          narrativePosition: plan.narrativePosition ?? null,
+          worldState: plan.worldState ?? null,
+          ledgerTs: truthSet.lastNarrativeTs,
+          sessionState: write.sessionState,
+        });
+        await tx.query(
+          `INSERT INTO outbox (session_id, kind, idempotency_key, payload) VALUES ($1, 'scene_exit', $2, $3::jsonb)
+           ON CONFLICT (idempotency_key) DO NOTHING`,
+          [
+            write.sessionId,
+            write.idempotencyKey,
+            JSON.stringify({
+              sessionId: write.sessionId,
+              sceneId: write.sceneId,
+              sceneKey: write.sceneKey,
+              nextSceneKey: plan.nextSceneKey,
+              checkpointId: checkpoint.id,
+              reason: write.reason,
+              turn: write.turn,
+              deferred: plan.deferredPayload ?? null,
+            }),
+          ],
+        );
+        const status = plan.nextSceneKey === null ? 'ended' : write.suspend ? 'suspended' : 'active';
+        await tx.query('UPDATE sessions SET status = $2, current_turn = $3, updated_at = NOW() WHERE id = $1', [write.sessionId, status, write.turn]);
+        return { checkpointId: checkpoint.id, record, truthSet };
+      });
+    },
+
+    async writeCheckpoint(write: MidSceneCheckpointWrite) {
+      return db.transaction(async (tx) => {
+        await fence(tx, write.sessionId, write.epoch);
+        const checkpoint = await writeCheckpoint(tx, {
+          sessionId: write.sessionId,
+          sceneId: write.sceneId,
+          turn: write.turn,
+          type: write.type,
+          entityState: write.entityState ?? null,
+          truthSet: write.truthSet,
+          narrativePosition: { sceneKey: write.sessionState.sceneKey },
+          worldState: write.worldState ?? null,
+          // The checkpoint covers exactly what its truth set folded; replay resumes after it.
+          ledgerTs: write.truthSet.lastNarrativeTs,
+          sessionState: write.sessionState,
+        });
+        if (write.type === 'suspend') {
+          await tx.query(`UPDATE sessions SET status = 'suspended', current_turn = $2, updated_at = NOW() WHERE id = $1`, [write.sessionId, write.turn]);
+        }
+        return { checkpointId: checkpoint.id };
+      });
+    },
+
+    async updateStatus(sessionId: string, status: StatusWrite) {
+      await sessions.update(sessionId, {
+        status: status.status,
+        ...(status.disconnectedAt !== undefined ? { disconnectedAt: status.disconnectedAt === null ? null : new Date(status.disconnectedAt) } : {}),
+        ...(status.graceDeadline !== undefined ? { graceDeadline: status.graceDeadline === null ? null : new Date(status.graceDeadline) } : {}),
+      });
+    },
+
+    async loadSession(sessionId: string): Promise<LoadedSession> {
+      const row = await sessions.get(sessionId);
+      if (!row) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${sessionId}`, { details: { sessionId } });
+      const checkpoint = await loadNewestCheckpoint(db, sessionId);
+      const base = checkpoint ? truthSetOfCheckpoint(checkpoint) : null;
+      const delta = await ledger.eventsSince(sessionId, checkpoint?.ledgerTs ?? 0);
+      let truthSet: TruthSet = base ?? emptyTruthSet();
+      const fresh = delta.filter((r) => r.narrativeTs > truthSet.lastNarrativeTs).map(toDurableRecord);
+      truthSet = applyEvents(truthSet, fresh);
+      let state: CheckpointSessionState | null = null;
+      if (checkpoint) {
+        const parsed = sessionStateSchema.safeParse(checkpoint.sessionState);
+        if (!parsed.success) throw new StorytellerError('STORED_DATA_INVALID', `checkpoint ${checkpoint.id}: session_state fails its schema`);
+        state = parsed.data;
+      }
+      let turn = checkpoint?.turn ?? 0;
+      for (const r of delta) if (r.type === 'TurnCompleted') turn = Math.max(turn, r.data.turn);
+      // Any input without a TurnCompleted, wherever it is (an input queued during a scene exit precedes its checkpoint).
+      const unanswered = await ledger.unansweredInputs(sessionId, 0);
+      const pendingInputs = unanswered.map((r, i) => toTurnInput(toDurableRecord(r), r.clientInputId ?? '', turn + i + 1));
+      return {
+        storyId: row.storyId,
+        status: row.status,
+        truthSet,
+        turn,
+        sceneIndex: state?.sceneIndex ?? 0,
+        sceneKey: state?.sceneKey ?? null,
+        entityState: checkpoint ? (checkpoint.entityState ?? null) : null,
+        worldState: checkpoint ? (checkpoint.worldState ?? null) : null,
+        deferredResults: checkpoint && checkpoint.deferredStatus === 'complete' && checkpoint.deferredResult !== null ? [checkpoint.deferredResult] : [],
+        pendingInputs,
+        graceDeadline: row.graceDeadline ? row.graceDeadline.getTime() : null,
+        checkpointId: checkpoint?.id ?? null,
+      };
+    },
+  };
+}
