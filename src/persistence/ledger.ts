@@ -1,7 +1,7 @@
 import type { EventType, LedgerRecord, NewEvent } from '../domain/events.ts';
 import { isStorytellerError, StorytellerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
-import type { Database } from './database.ts';
+import type { Database, Queryable } from './database.ts';
 import { DEFAULT_RETRY, EventWriter, type RetryPolicy, type UnwrittenEvents } from './event-writer.ts';
 import { GroupCommitter, type BatchResult, type GroupCommitStats } from './group-commit.ts';
 import { appendRows, type AppendOutcome, type AppendRow } from './ledger-append.ts';
@@ -126,6 +126,13 @@ export class Ledger {
    * A batch with one invalid event is refused whole.
    */
   appendEvents(sessionId: string, events: NewEvent[], options: AppendEventsOptions = {}): Promise<LedgerRecord[]> {
+    const { valid, rows } = this.#eventRows(sessionId, events, options);
+    if (rows.length === 0) return Promise.resolve([]);
+    return this.#events.enqueue(sessionId, valid, rows);
+  }
+
+  /** Validates a whole batch (the first bad event throws, nothing is written) and builds its rows. */
+  #eventRows(sessionId: string, events: NewEvent[], options: AppendEventsOptions): { valid: NewEvent[]; rows: AppendRow[] } {
     if (!sessionIdSchema.safeParse(sessionId).success) {
       throw new StorytellerError('SESSION_NOT_FOUND', `no session ${JSON.stringify(sessionId)}`, { details: { sessionId } });
     }
@@ -137,9 +144,8 @@ export class Ledger {
         throw error;
       }
     });
-    if (valid.length === 0) return Promise.resolve([]);
     const epoch = options.epoch ?? null;
-    const rows: AppendRow[] = valid.map((e) => ({
+    return { valid, rows: valid.map((e) => ({
       sessionId,
       sceneId: e.sceneId ?? null,
       turn: e.turn ?? null,
@@ -151,8 +157,33 @@ export class Ledger {
       inputId: e.inputId ?? null,
       idempotencyKey: e.idempotencyKey ?? null,
       epoch,
-    }));
-    return this.#events.enqueue(sessionId, valid, rows);
+    })) };
+  }
+
+  /**
+   * Writes events synchronously through `q` — typically inside the scene-exit transaction, so
+   * `SceneExited` commits (or rolls back) with the checkpoint and the outbox row. Nothing is
+   * queued; idempotency keys dedupe as in appendEvents. Call `flush(sessionId)` first so the
+   * queued events of the session keep their narrative order. Keep such transactions short:
+   * the session's row stays locked until they end, holding up that session's appends.
+   * (PGlite: pass the transaction's Queryable, never await the ledger's own writes inside it.)
+   * @throws StorytellerError like appendEvents, plus SESSION_NOT_FOUND / LEDGER_FENCED / LEDGER_WRITE_FAILED.
+   * @example await db.transaction(async (tx) => { await ledger.writeEvents(tx, id, [exited]); await writeCheckpoint(tx, cp); });
+   */
+  async writeEvents(q: Queryable, sessionId: string, events: NewEvent[], options: AppendEventsOptions = {}): Promise<LedgerRecord[]> {
+    const { rows } = this.#eventRows(sessionId, events, options);
+    if (rows.length === 0) return [];
+    const outcomes = await appendRows(q, rows, 'idempotency_key');
+    return outcomes.map((o, i) => {
+      if (o.status === 'inserted' || o.status === 'duplicate') return rowToRecord(o.row);
+      if (o.status === 'no_session') throw new StorytellerError('SESSION_NOT_FOUND', `no session ${sessionId}`, { details: { sessionId } });
+      if (o.status === 'fenced') {
+        throw new StorytellerError('LEDGER_FENCED', `session ${sessionId} is owned by epoch ${o.ownerEpoch}`, {
+          details: { sessionId, epoch: options.epoch, ownerEpoch: o.ownerEpoch },
+        });
+      }
+      throw new StorytellerError('LEDGER_WRITE_FAILED', `event ${i} lost a concurrent write race on its idempotency key`, { details: { sessionId, index: i } });
+    });
   }
 
   /** Writes everything queued (for one session or all) and resolves when durable; rejects if a batch ultimately failed. */

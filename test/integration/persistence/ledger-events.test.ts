@@ -155,6 +155,28 @@ describe.each(DRIVERS)('asynchronous event writer on %s', (driver) => {
     }
   });
 
+  it('writeEvents commits with the caller\'s transaction, or not at all', async () => {
+    const ledger = newLedger(t.db);
+    const [session] = await createSessions(t.db, 1);
+    const sceneId = randomUUID();
+    const exited = event('SceneExited', { sceneId, sceneKey: 'stair', reason: 'goal', nextSceneKey: 'harbour' }, { source: 'engine', sceneId, idempotencyKey: 'exit:1' });
+    await t.db
+      .transaction(async (tx) => {
+        await ledger.writeEvents(tx, session!, [exited]);
+        throw new Error('checkpoint failed');
+      })
+      .catch(() => undefined);
+    expect(await countRows(t, session!)).toBe(0);
+    const records = await t.db.transaction((tx) => ledger.writeEvents(tx, session!, [exited, goal('after-exit')]));
+    expect(records.map((r) => [r.type, r.narrativeTs])).toEqual([['SceneExited', 1], ['GoalCompleted', 2]]);
+    // A re-run of the same exit is a no-op for the keyed event.
+    const again = await t.db.transaction((tx) => ledger.writeEvents(tx, session!, [exited]));
+    expect(again[0]!.id).toBe(records[0]!.id);
+    expect(isStorytellerError(await caught(t.db.transaction((tx) => ledger.writeEvents(tx, randomUUID(), [goal('x')]))), 'SESSION_NOT_FOUND')).toBe(true);
+    expect(await countRows(t, session!)).toBe(2);
+    await ledger.close();
+  });
+
   it('fails only the offending request of a batch: unknown session, stale epoch, a row the database rejects', async () => {
     const ledger = newLedger(t.db, { flushMs: 60_000 });
     const [good, fenced, poisoned] = await createSessions(t.db, 3);
