@@ -50,8 +50,6 @@ function respond(behaviour: Behaviour, req: RecordedRequest, res: ServerResponse
     case 'error': {
       const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': 'req_loopback' };
       if (behaviour.retryAfter !== undefined) headers['retry-after'] = behaviour.retryAfter;
-      // The SDK must not retry on its own even when told it may.
-      headers['x-should-retry'] = 'false';
       res.writeHead(behaviour.status, headers);
       res.end(JSON.stringify({ type: 'error', error: { type: behaviour.type ?? errorType(behaviour.status), message: behaviour.message ?? `loopback ${behaviour.status}` } }));
       return;

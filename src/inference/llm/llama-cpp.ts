@@ -1,4 +1,4 @@
-import { getLlama, LlamaChatSession, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel } from 'node-llama-cpp';
+import { getLlama, LlamaChatSession, LlamaLogLevel, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel } from 'node-llama-cpp';
 import { StorytellerError } from '../../errors.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { errorFromAbort, llmError } from './errors.ts';
@@ -99,7 +99,7 @@ export class LlamaCppProvider implements LlmProvider {
   private loaded(): Promise<Loaded> {
     this.loading ??= (async () => {
       try {
-        const llama = await getLlama({ gpu: this.options.gpu ? 'auto' : false, build: 'never', logLevel: 'error' as never, progressLogs: false });
+        const llama = await getLlama({ gpu: this.options.gpu ? 'auto' : false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
         const model = await llama.loadModel({ modelPath: this.options.modelPath });
         const context = await model.createContext({
           contextSize: Math.min(this.options.contextSize ?? 4096, model.trainContextSize),
