@@ -83,7 +83,6 @@ const CONVERSATIONAL = new Set([
   'where', 'when', 'is', 'are', 'do', 'does', 'did', 'can', 'could', 'will', 'would', 'should', 'was', 'were', 'have', 'has',
   'let', "let's", 'lets', 'don\'t', 'dont', 'well', 'oh', 'ah', 'sir', 'madam', 'mister', 'mr', 'miss', 'mrs', 'nobody', 'nothing',
 ]);
-const QUESTION_OPENERS = new Set(['what', 'who', 'why', 'how', 'where', 'when', 'is', 'are', 'do', 'does', 'did', 'can', 'could', 'will', 'would', 'should', 'was', 'were', 'have', 'has']);
 const STOPWORDS = new Set([
   'a', 'an', 'the', 'to', 'of', 'and', 'or', 'but', 'in', 'on', 'at', 'for', 'with', 'about', 'into', 'onto', 'from', 'by', 'up',
   'down', 'it', 'its', 'is', 'are', 'was', 'were', 'be', 'been', 'me', 'my', 'you', 'your', 'him', 'her', 'his', 'them', 'their',
@@ -155,10 +154,15 @@ export function parseInput(raw: string, lexicon: Lexicon): ParsedInput {
     return { raw, kind: 'meta', verb: command, command, mentions: [], keywords: [] };
   }
   const quoted = /["“]([^"”]+)["”]/.exec(trimmed)?.[1];
-  const text = normalise(trimmed.replace(/^(i |let me |please |then |now )+/i, ''));
+  let text = normalise(trimmed.replace(/^(let me |please |then |now )+/i, ''));
+  // "I take the key" → "take the key"; "I am afraid" stays speech.
+  const second = text.split(' ')[1] ?? '';
+  if (text.startsWith('i ') && (second in VERB_SYNONYMS || EXAMINE_VERBS.has(second) || MOVE_VERBS.has(second) || second in SPEECH_VERBS)) text = text.slice(2);
   const words = text.split(' ').filter((w) => w.length > 0);
   const first = words[0] ?? '';
-  const mentions = findMentions(text, lexicon);
+  const isVerb = first in VERB_SYNONYMS || EXAMINE_VERBS.has(first) || MOVE_VERBS.has(first) || first in SPEECH_VERBS;
+  // "light the lamp": the verb itself is not a mention of the light.
+  const mentions = findMentions(text, lexicon).filter((m) => !(isVerb && m.at === 0 && m.phrase === first));
   const keywords = [...new Set(words.filter((w) => !STOPWORDS.has(w) && w.length > 1))];
   const characters = mentions.filter((m) => m.kind === 'character');
   const entities = mentions.filter((m) => m.kind === 'entity');
@@ -169,13 +173,15 @@ export function parseInput(raw: string, lexicon: Lexicon): ParsedInput {
     keywords,
   };
   const soleCast = lexicon.cast.length === 1 ? lexicon.cast[0] : undefined;
-  const endsWithQuestion = /\?\s*["”]?\s*$/.test(trimmed);
+  const endsWithQuestion = /\?\s*["”]?\s*$/.test(trimmed) || (quoted !== undefined && quoted.trim().endsWith('?'));
 
   // Speech: quoted text, a speech verb, or conversational openers.
   if (quoted !== undefined || first in SPEECH_VERBS || (CONVERSATIONAL.has(first) && !(first in VERB_SYNONYMS)) || trimmed.startsWith("'")) {
     const viaVerb = SPEECH_VERBS[first];
-    const kind: ActionKind = viaVerb === 'question' || endsWithQuestion || (viaVerb === undefined && QUESTION_OPENERS.has(first) && quoted === undefined && endsWithQuestion) ? 'question' : 'speech';
-    const addressee = characters[0]?.id ?? soleCast;
+    const kind: ActionKind = viaVerb === 'question' || endsWithQuestion ? 'question' : 'speech';
+    // Whom it is said to: a person named outside the quotation ("say 'where is the keeper?' to Ewan").
+    const outside = quoted === undefined ? characters : findMentions(normalise(trimmed.replace(/["“][^"”]+["”]/, ' ')), lexicon).filter((m) => m.kind === 'character');
+    const addressee = outside[0]?.id ?? (quoted === undefined ? undefined : characters[0]?.id) ?? soleCast;
     let content = quoted ?? text;
     if (quoted === undefined && viaVerb !== undefined) {
       // "ask ewan about the light" → "about the light"; "tell nell that …" → "that …"

@@ -56,7 +56,7 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       return ok([]);
     case 'speech':
     case 'question': {
-      const addressee = p.addressee !== undefined && c.cast.includes(p.addressee) ? p.addressee : undefined;
+      const addressee = p.addressee !== undefined && c.cast.includes(p.addressee) ? p.addressee : c.cast.length === 1 ? c.cast[0] : undefined;
       const content = (p.content ?? p.raw).slice(0, 8_000);
       return ok([{ type: 'SpeechAct', data: { speaker: PLAYER_ID, ...(addressee ? { addressee } : {}), content }, source: 'stage2' }]);
     }

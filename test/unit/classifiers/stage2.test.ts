@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import type { LocalSession } from '../../../src/actors/local-session.ts';
+import { buildLexicon, parseInput } from '../../../src/actors/classifiers/stage1.ts';
+import { classifyFacts, type FactResult } from '../../../src/actors/classifiers/stage2.ts';
+import { sessionAt, warmParts } from '../../support/story.ts';
+
+function classify(s: LocalSession, text: string): FactResult {
+  const { data, entities } = warmParts(s.scene!);
+  const lexicon = buildLexicon({ characters: entities.characters, objects: entities.objects, settings: [data.setting, ...data.adjacent] });
+  return classifyFacts(parseInput(text, lexicon), { data, entities, cast: data.cast, truthSet: s.truthSet });
+}
+
+type Row = [scene: string, input: string, expected: { type: string; data?: Record<string, unknown>; refusal?: RegExp }];
+
+const table: Row[] = [
+  ['the_quay', 'ask Ewan about the light', { type: 'SpeechAct', data: { speaker: 'player', addressee: 'ewan', content: 'about the light' } }],
+  ['the_quay', 'say "where is the keeper?"', { type: 'SpeechAct', data: { speaker: 'player', addressee: 'ewan' } }],
+  ['the_quay', 'examine the tide table', { type: 'ExaminationAction', data: { actor: 'player', target: 'tide_table' } }],
+  ['the_quay', 'look', { type: 'ExaminationAction', data: { actor: 'player', target: 'harbour' } }],
+  ['the_quay', 'take the cobles', { type: 'ConstraintViolation', refusal: /not something you can carry/ }],
+  ['the_quay', 'go to the inn', { type: 'ConstraintViolation', refusal: /Not yet/ }],
+  ['the_quay', 'go to the lamp room', { type: 'ConstraintViolation', refusal: /cannot see a way/ }],
+  ['the_drowned_bell', 'take the key', { type: 'ConstraintViolation', refusal: /Ada Marsh is holding the iron key/ }],
+  ['the_drowned_bell', 'give the letter to Ada', { type: 'ActionPerformed', data: { actor: 'player', action: 'give', target: 'board_letter', recipient: 'ada' } }],
+  ['the_drowned_bell', 'show the letter to Ada', { type: 'ActionPerformed', data: { action: 'show', target: 'board_letter', recipient: 'ada' } }],
+  ['the_drowned_bell', 'give the key to Silas', { type: 'ConstraintViolation', refusal: /not holding the iron key/ }],
+  ['the_drowned_bell', 'ring the bell', { type: 'ActionPerformed', data: { action: 'ring', target: 'ships_bell' } }],
+  ['the_drowned_bell', 'read the letter', { type: 'ActionPerformed', data: { action: 'read', target: 'board_letter' } }],
+  ['the_cliff_path', 'take the lamp', { type: 'ConstraintViolation', refusal: /Nell Tarrant is holding/ }],
+  ['the_cliff_path', 'go to the harbour', { type: 'ConstraintViolation', refusal: /Not yet/ }],
+  ['the_keepers_door', 'go up', { type: 'ConstraintViolation', refusal: /tower door is locked/ }],
+  ['the_keepers_door', 'unlock the door', { type: 'ActionPerformed', data: { action: 'unlock', target: 'tower_door' } }],
+  ['the_keepers_door', 'drop the key', { type: 'ActionPerformed', data: { action: 'drop', target: 'iron_key' } }],
+  // The great lamp is not in this scene's lexicon: "lamp" resolves to the lamp the player carries.
+  ['the_keepers_door', 'light the great lamp', { type: 'ActionPerformed', data: { action: 'light', target: 'brass_lamp' } }],
+  ['the_keepers_door', 'take the logbook', { type: 'ConstraintViolation', refusal: /Take what/ }],
+  ['the_lamp_room', 'light the lamp', { type: 'ActionPerformed', data: { action: 'light' } }],
+  ['the_lamp_room', 'give the lamp to Tobias', { type: 'ActionPerformed', data: { action: 'give', target: 'brass_lamp', recipient: 'tobias' } }],
+  ['the_lamp_room', 'read the log', { type: 'ActionPerformed', data: { action: 'read', target: 'logbook' } }],
+  ['the_lamp_room', 'go to the inn', { type: 'ConstraintViolation', refusal: /cannot see a way|not somewhere/ }],
+];
+
+const sessions = new Map<string, Promise<LocalSession>>();
+const at = (scene: string) => {
+  if (!sessions.has(scene)) sessions.set(scene, sessionAt(scene));
+  return sessions.get(scene)!;
+};
+
+describe('stage 2: factual classification, checked by the world and the storykeeper', () => {
+  it.each(table)('%s: %s', async (scene, input, expected) => {
+    const result = classify(await at(scene), input);
+    const first = result.events[0];
+    expect(first?.type).toBe(expected.type);
+    if (expected.data) expect(first?.data).toMatchObject(expected.data);
+    if (expected.refusal) expect(result.refusal?.text).toMatch(expected.refusal);
+    else expect(result.refusal).toBeNull();
+    // A refused act leaves no factual event behind it.
+    if (expected.type === 'ConstraintViolation') expect(result.events).toHaveLength(1);
+  });
+
+  it('meta commands produce no events', async () => {
+    expect(classify(await at('the_quay'), '/save').events).toEqual([]);
+  });
+
+  it('examining returns the description for the narrator', async () => {
+    expect(classify(await at('the_quay'), 'examine the tide table').examined?.description).toMatch(/CURLEW/);
+  });
+});
