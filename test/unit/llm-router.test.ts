@@ -228,6 +228,9 @@ describe('LlmRouter: cost and budgets', () => {
     expect(third.fallbacks).toEqual([expect.objectContaining({ from: 'anthropic', to: 'scripted', code: 'LLM_BUDGET_EXCEEDED' })]);
     expect(anthropic.calls).toBe(2);
     expect((await narrator.complete(req({ sessionId: 's2' }))).text).toBe('cloud');
+    router.releaseSession('s1');
+    expect(router.usage.totals('s1')).toEqual([]);
+    expect(router.usage.spent('s1').global.tokens).toBe(300);
   });
 
   it('a spent global budget stops every session; a chain with nothing else left → LLM_BUDGET_EXCEEDED', async () => {

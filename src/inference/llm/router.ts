@@ -157,6 +157,11 @@ export class LlmRouter {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
+  /** Releases a finished session's in-memory accounting (its persisted totals remain). */
+  releaseSession(sessionId: string): void {
+    this.usage.forget(sessionId);
+  }
+
   /** Flushes usage and releases local models. */
   async close(): Promise<void> {
     await this.flush();

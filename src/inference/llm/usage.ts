@@ -118,6 +118,12 @@ export class UsageLedger {
     return { sessionId, role: delta.role, provider: delta.provider, inputTokens: delta.usage.inputTokens, outputTokens: delta.usage.outputTokens, costUsd, calls: 1 };
   }
 
+  /** Drops a finished session's in-memory totals (persisted totals stay; a later call restores them). */
+  forget(sessionId: string): void {
+    this.sessions.delete(sessionId);
+    for (const [key, record] of this.byKey) if (record.sessionId === sessionId) this.byKey.delete(key);
+  }
+
   /** In-memory totals since start (or restore), per session × role × provider. */
   totals(sessionId?: string): UsageRecord[] {
     return [...this.byKey.values()].filter((r) => sessionId === undefined || r.sessionId === sessionId).map((r) => ({ ...r }));
