@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 /**
  * Writes a tiny llama-architecture GGUF (v3) with seeded random F32 weights and a byte-level
  * SentencePiece-style vocabulary (<unk>, <s>, </s>, then <0x00>…<0xFF>), so node-llama-cpp can
- * load it and generate without any download. dim 32, 2 blocks, 4 heads — a few hundred KB.
+ * load it and generate without any download. dim 32, 2 blocks, 4 heads — about 150 KB.
  *
  * @example
  * await writeTinyLlamaGguf('/tmp/tiny.gguf', { seed: 7 });
