@@ -45,12 +45,14 @@ export interface SceneExitWrite {
   sessionState: CheckpointSessionState;
   /** `session:<id>:scene-exit:<n>` — the outbox row's idempotency key. */
   idempotencyKey: string;
+  /** Events written in the transaction before SceneExited (the ending turn's TurnCompleted). */
+  leadingEvents: NewEvent[];
 }
 
 export interface SceneExitWritten {
   checkpointId: string;
-  /** The SceneExited record (folded into the truth set of the checkpoint). */
-  record: DurableRecord;
+  /** The leading events and the SceneExited record (folded into the truth set of the checkpoint). */
+  records: DurableRecord[];
   truthSet: TruthSet;
 }
 

@@ -126,8 +126,10 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
             tx,
           );
         }
-        const record = await appendInTransaction(tx, write.sessionId, exited);
-        const truthSet: TruthSet = record.narrativeTs > write.truthSet.lastNarrativeTs ? applyEvents(write.truthSet, [record]) : write.truthSet;
+        const records: DurableRecord[] = [];
+        for (const e of write.leadingEvents) records.push(await appendInTransaction(tx, write.sessionId, validateEvent(e, deps.maxPayloadBytes)));
+        records.push(await appendInTransaction(tx, write.sessionId, exited));
+        const truthSet: TruthSet = applyEvents(write.truthSet, records.filter((r) => r.narrativeTs > write.truthSet.lastNarrativeTs));
         const checkpoint = await writeCheckpoint(tx, {
           sessionId: write.sessionId,
           sceneId: write.sceneId,
@@ -160,7 +162,7 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
         );
         const status = plan.nextSceneKey === null ? 'ended' : write.suspend ? 'suspended' : 'active';
         await tx.query('UPDATE sessions SET status = $2, current_turn = $3, updated_at = NOW() WHERE id = $1', [write.sessionId, status, write.turn]);
-        return { checkpointId: checkpoint.id, record, truthSet };
+        return { checkpointId: checkpoint.id, records, truthSet };
       });
     },
 

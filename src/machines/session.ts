@@ -276,6 +276,7 @@ export const sessionMachine = sessionSetup.createMachine({
     lastCheckpointId: null,
     error: null,
     inbox: [],
+    heldEvents: [],
   }),
   invoke: {
     src: 'persistence',
@@ -445,8 +446,8 @@ export const sessionMachine = sessionSetup.createMachine({
           states: {
             idle: {
               always: [
-                { guard: 'mustSuspendMidScene', target: '#session.lifecycle.suspending' },
                 { guard: 'mustExitScene', target: '#session.lifecycle.exiting' },
+                { guard: 'mustSuspendMidScene', target: '#session.lifecycle.suspending' },
                 { guard: 'canStartTurn', target: 'turn' },
               ],
             },
@@ -535,8 +536,21 @@ export const sessionMachine = sessionSetup.createMachine({
                             behaviourMs: current.behaviourMs,
                           });
                           const events = turnEvents(current, sceneIdOf(context), narration.events);
-                          enqueue.sendTo('persistence', { type: 'persist.events', batchId: `turn:${current.input.inputId}:${context.batchSeq}`, events } satisfies PersistenceRequest);
-                          enqueue.assign({ pendingWrites: context.pendingWrites + 1, batchSeq: context.batchSeq + 1, current: null });
+                          // The turn that ends the scene keeps its TurnCompleted for the scene-exit transaction:
+                          // a crash before that transaction leaves the input unanswered, so recovery re-runs the
+                          // turn (its effects dedupe) and the exit is decided again — never lost.
+                          const ending = context.exitRequest !== null;
+                          const held = ending ? events.splice(events.length - 1, 1) : [];
+                          if (events.length > 0) {
+                            const batchId = `${ending ? 'effects' : 'turn'}:${current.input.inputId}:${context.batchSeq}`;
+                            enqueue.sendTo('persistence', { type: 'persist.events', batchId, events } satisfies PersistenceRequest);
+                          }
+                          enqueue.assign({
+                            pendingWrites: context.pendingWrites + (events.length > 0 ? 1 : 0),
+                            batchSeq: context.batchSeq + 1,
+                            current: null,
+                            heldEvents: [...context.heldEvents, ...held],
+                          });
                         }),
                         { type: 'fault', params: { point: 'turn.afterAnswer' } },
                       ],
@@ -599,6 +613,7 @@ export const sessionMachine = sessionSetup.createMachine({
                     suspend,
                     sessionState: { sceneIndex: context.sceneIndex + 1, sceneKey: plan.nextSceneKey, reason: context.exitRequest?.reason ?? context.suspendReason ?? 'scene_exit', ended: plan.nextSceneKey === null },
                     idempotencyKey: `session:${context.sessionId}:scene-exit:${context.sceneIndex}`,
+                    leadingEvents: context.heldEvents,
                   },
                 };
               }),
@@ -614,7 +629,11 @@ export const sessionMachine = sessionSetup.createMachine({
                       checkpointId: event.written.checkpointId,
                       reason: context.exitRequest?.reason ?? context.suspendReason ?? 'scene_exit',
                     })),
+                    enqueueActions(({ context, enqueue }) => {
+                      for (const held of context.heldEvents) if (held.type === 'TurnCompleted') enqueue.emit({ type: 'turnRecorded', inputId: held.data.inputId });
+                    }),
                     assign(({ context, event }) => ({
+                      heldEvents: [],
                       truthSet: event.written.truthSet,
                       lastCheckpointId: event.written.checkpointId,
                       sceneIndex: context.sceneIndex + 1,

@@ -127,11 +127,11 @@ export function createMinimalBehaviour(options: MinimalBehaviourOptions = {}): S
           event(
             'InterpretiveJudgment',
             {
-              id: `j-${req.input.inputId}-s3`,
+              id: `j-t${req.input.turn}-s3`,
               category: 'EngagementQuality',
               subject: 'player',
               confidence: 0.6,
-              evidence: [req.input.inputId],
+              evidence: [`turn-${req.input.turn}`],
               description: 'the player engages',
               source: { kind: 'classifier', model: 'minimal' },
               provisional: true,
@@ -147,15 +147,15 @@ export function createMinimalBehaviour(options: MinimalBehaviourOptions = {}): S
           event(
             'InterpretiveJudgment',
             {
-              id: `j-${req.input.inputId}-s4`,
+              id: `j-t${req.input.turn}-s4`,
               category: 'EngagementQuality',
               subject: 'player',
               confidence: 0.7,
-              evidence: [req.input.inputId],
+              evidence: [`turn-${req.input.turn}`],
               description: 'deep: the player engages',
               source: { kind: 'classifier', model: 'minimal-deep' },
               provisional: false,
-              replaces: `j-${req.input.inputId}-s3`,
+              replaces: `j-t${req.input.turn}-s3`,
             },
             { source: 'stage4', confidence: 0.7 },
           ),
