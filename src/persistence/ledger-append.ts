@@ -70,9 +70,14 @@ fresh AS (
 counts AS (
   SELECT session_id, count(*)::bigint AS n FROM fresh GROUP BY session_id
 ),
+-- Lock the sessions in id order first: two writers (the input and event paths, or two
+-- engines) with overlapping sessions then queue behind each other instead of deadlocking.
+locked AS (
+  SELECT s.id FROM sessions s WHERE s.id IN (SELECT session_id FROM counts) ORDER BY s.id FOR UPDATE
+),
 alloc AS (
   UPDATE sessions s SET last_narrative_ts = s.last_narrative_ts + c.n
-  FROM counts c
+  FROM counts c JOIN locked l ON l.id = c.session_id
   WHERE s.id = c.session_id
   RETURNING s.id AS session_id, s.last_narrative_ts - c.n AS base, s.owner_epoch
 ),

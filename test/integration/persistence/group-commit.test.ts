@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { event } from '../../../src/domain/events.ts';
 import { isStorytellerError } from '../../../src/errors.ts';
+import { PgDatabase } from '../../../src/persistence/pg-database.ts';
 import type { AppendedInput } from '../../../src/persistence/ledger.ts';
 import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/test-database.ts';
 import { caught, createSessions, installPoisonTrigger, newLedger, removePoisonTrigger, withReader } from './ledger-helpers.ts';
@@ -138,6 +141,47 @@ describe.each(DRIVERS)('group commit of player input on %s', (driver) => {
       }
     } finally {
       await removePoisonTrigger(t.db);
+    }
+  });
+
+  it('two engines (two ledgers, two pools) writing the same sessions interleave without loss, deadlock fallback or reordering', async () => {
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const second = driver === 'pg' ? new PgDatabase({ connectionString: t.url!, maxConnections: 4 }) : t.db;
+    const sessions = await createSessions(t.db, 40);
+    const engines = [newLedger(t.db, { logger }), newLedger(second, { logger })];
+    try {
+      const calls: Array<Promise<AppendedInput>> = [];
+      const order: Array<{ engine: number; sessionId: string }> = [];
+      for (let round = 0; round < 5; round += 1) {
+        // Opposite session orders in the two engines, events interleaved: the lock-order worst case.
+        for (const [engine, list] of [[0, sessions], [1, [...sessions].reverse()]] as const) {
+          for (const sessionId of list) {
+            order.push({ engine, sessionId });
+            calls.push(engines[engine]!.appendInput({ sessionId, clientInputId: `e${engine}-r${round}`, text: 'x', sceneId: null, turn: round }));
+            void engines[1 - engine]!.appendEvents(sessionId, [event('GoalCompleted', { goalId: `g${round}` }, { source: 's' })]);
+          }
+        }
+        await Promise.all(calls);
+      }
+      const results = await Promise.all(calls);
+      await Promise.all(engines.map((e) => e.flush()));
+      expect(warnings).toEqual([]);
+      for (const sessionId of sessions) {
+        for (const engine of [0, 1]) {
+          const mine = results.filter((_, i) => order[i]!.sessionId === sessionId && order[i]!.engine === engine);
+          expect(mine).toHaveLength(5);
+          expect(isStrictlyIncreasing(mine.map((r) => r.narrativeTs))).toBe(true);
+        }
+      }
+      const stored = await t.db.query<{ n: number; ts: number }>(
+        'SELECT count(*)::int AS n, count(DISTINCT (session_id, narrative_ts))::int AS ts FROM event_ledger WHERE session_id = ANY($1::uuid[])',
+        [sessions],
+      );
+      expect(stored.rows[0]).toEqual({ n: 40 * 5 * 2 * 2, ts: 40 * 5 * 2 * 2 });
+    } finally {
+      await Promise.all(engines.map((e) => e.close()));
+      if (second !== t.db) await second.close();
     }
   });
 
