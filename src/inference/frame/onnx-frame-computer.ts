@@ -49,6 +49,8 @@ export interface FrameComputerStats {
   rows: number;
   requests: number;
   maxBatchRows: number;
+  /** Sum of the worker's own time per batch (session.run + decode), ms. */
+  workerMs: number;
 }
 
 /**
@@ -69,7 +71,7 @@ function errorFromWorker(msg: Extract<FromWorker, { type: 'error' }>): Storytell
 
 export class OnnxFrameComputer implements FrameComputer {
   readonly model: ResolvedFrameModel;
-  readonly stats: FrameComputerStats = { batches: 0, rows: 0, requests: 0, maxBatchRows: 0 };
+  readonly stats: FrameComputerStats = { batches: 0, rows: 0, requests: 0, maxBatchRows: 0, workerMs: 0 };
   private readonly worker: Worker;
   private readonly maxBatch: number;
   private readonly playerId: string;
@@ -221,6 +223,7 @@ export class OnnxFrameComputer implements FrameComputer {
       this.logger.error({ err: error, batch: batch.id }, 'frame batch failed');
       for (const r of batch.requests) r.reject(error);
     } else {
+      this.stats.workerMs += msg.computeMs;
       let row = 0;
       for (const r of batch.requests) {
         const frames: CharacterFrame[] = r.inputs.map((input) => {

@@ -124,7 +124,7 @@ describe('frame model on onnxruntime-node', () => {
     const version = (await readFile(COMMITTED, 'utf8')).trim();
     await cp(join('models/frame', version), target, { recursive: true });
     const bytes = await readFile(join(target, 'model.onnx'));
-    bytes[bytes.length - 1] ^= 0xff; // one flipped bit of the last weight
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // flipped bits in the last weight
     await writeFile(join(target, 'model.onnx'), bytes);
     await expect(resolveFrameModel(target)).rejects.toMatchObject({ code: 'FRAME_MODEL_INVALID', message: expect.stringContaining('sha256') });
     await expect(OnnxFrameComputer.start({ modelPath: target })).rejects.toMatchObject({ code: 'FRAME_MODEL_INVALID' });
