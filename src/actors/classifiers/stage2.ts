@@ -2,7 +2,7 @@ import type { NewEvent } from '../../domain/events.ts';
 import { PLAYER_ID, type StoryEntity } from '../../domain/story/schema.ts';
 import type { TruthSet } from '../../domain/truth-set.ts';
 import { departureToward, forbiddenBy } from '../agents/storykeeper.ts';
-import { checkAffordance, checkDrop, checkExamine, checkGive, checkMove, checkTake, worldView, type Whereabouts } from '../agents/world.ts';
+import { checkAffordance, checkDrop, checkExamine, checkGive, checkMove, checkTake, isVisible, worldView, type Whereabouts } from '../agents/world.ts';
 import type { SceneData, SceneEntities } from '../scene-model.ts';
 import type { ParsedInput } from './stage1.ts';
 
@@ -113,10 +113,12 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
         return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: 'drop', target: e.id }, source: 'stage2' }]);
       }
       if (e) {
-        const { affordance, refusal } = checkAffordance(view, e, verb, where, names);
-        if (refusal) return refuse(verb, refusal, 'physical');
-        const read = verb === 'read' && !affordance ? { id: e.id, name: e.name, description: e.description } : null;
-        return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: verb.slice(0, 64), target: e.id }, source: 'stage2' }], read);
+        const target = affordanceTarget(e, verb, p, c, view, where);
+        const { affordance, refusal } = checkAffordance(view, target, verb, where, names);
+        const read = verb === 'read' && !affordance ? { id: target.id, name: target.name, description: target.description } : null;
+        return refusal
+          ? refuse(verb, refusal, 'physical')
+          : ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: verb.slice(0, 64), target: target.id }, source: 'stage2' }], read);
       }
       if (p.entity === undefined && p.mentions.some((m) => m.kind === 'character')) {
         const who = p.mentions.find((m) => m.kind === 'character')?.id as string;
@@ -126,4 +128,22 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: (verb || 'wait').slice(0, 64) }, source: 'stage2' }]);
     }
   }
+}
+
+/**
+ * "light the lamp" in the lamp room: the mentioned lamp (the one the player carries) cannot
+ * be lit, but the great lamp can. When the resolved entity has no affordance for the verb,
+ * a visible object that has one and shares a word of its name with the input is meant.
+ */
+function affordanceTarget(e: StoryEntity, verb: string, p: ParsedInput, c: FactContext, view: ReturnType<typeof worldView>, where: Whereabouts): StoryEntity {
+  if (e.affordances.some((a) => a.action === verb)) return e;
+  const words = new Set(p.raw.toLowerCase().split(/[^a-z0-9']+/).filter((w) => w.length > 2 && w !== 'the'));
+  const candidates = c.entities.objects.filter(
+    (o) =>
+      o.id !== e.id &&
+      o.affordances.some((a) => a.action === verb) &&
+      isVisible(view, o.id, where) &&
+      [o.name, ...o.aliases].some((n) => n.toLowerCase().split(/[^a-z0-9']+/).some((w) => words.has(w))),
+  );
+  return candidates.length === 1 ? (candidates[0] as StoryEntity) : e;
 }

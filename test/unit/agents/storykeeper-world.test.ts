@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { storykeeperVerdict, forbiddenBy, narratorBoundary } from '../../../src/actors/agents/storykeeper.ts';
+import { worldConsequences, worldView, checkMove, checkTake } from '../../../src/actors/agents/world.ts';
+import type { NewEvent } from '../../../src/domain/events.ts';
+import { applyEvents } from '../../../src/domain/truth-set.ts';
+import { sessionAt, warmParts } from '../../support/story.ts';
+
+const input = (text: string, turn = 99): NewEvent => ({ type: 'PlayerInput', data: { clientInputId: `c${turn}`, text }, source: 'player', turn });
+const say = (to: string, content: string): NewEvent => ({ type: 'SpeechAct', data: { speaker: 'player', addressee: to, content }, source: 'test' });
+const act = (action: string, target: string, recipient?: string): NewEvent => ({ type: 'ActionPerformed', data: { actor: 'player', action, target, ...(recipient ? { recipient } : {}) }, source: 'test' });
+
+describe('storykeeper: gates release only when their condition holds', () => {
+  it('talking to Ewan about the weather releases nothing; about the light releases the gate, completes the goal', async () => {
+    const s = await sessionAt('the_quay');
+    const { data, entities } = warmParts(s.scene!);
+    const idle = storykeeperVerdict(data, entities, s.truthSet, [input('tell ewan it will rain'), say('ewan', 'it will rain')]);
+    expect(idle.released).toEqual([]);
+    expect(idle.events).toEqual([]);
+    const v = storykeeperVerdict(data, entities, s.truthSet, [input('ask ewan about the light'), say('ewan', 'about the light')]);
+    expect(v.released.map((r) => r.gateId)).toEqual(['why_the_light_is_dark']);
+    expect(v.goalsCompleted.map((g) => g.goalId)).toEqual(['learn_why_dark']);
+    expect(v.events.map((e) => e.type)).toEqual(['GateFired', 'InformationRevealed', 'RelationshipShifted', 'GoalCompleted']);
+    // The departure opens but the scene waits until the player goes to the inn.
+    expect(v.exit).toBeNull();
+  });
+
+  it('the topic alone is not enough: it must be said to Ewan', async () => {
+    const s = await sessionAt('the_quay');
+    const { data, entities } = warmParts(s.scene!);
+    const v = storykeeperVerdict(data, entities, s.truthSet, [input('the light is dark'), { type: 'SpeechAct', data: { speaker: 'player', content: 'the light is dark' }, source: 'test' }]);
+    expect(v.released).toEqual([]);
+  });
+
+  it('a gate effect transfers an item and that completes the goal in the same cascade', async () => {
+    const s = await sessionAt('the_drowned_bell');
+    const { data, entities } = warmParts(s.scene!);
+    const v = storykeeperVerdict(data, entities, s.truthSet, [input('give the letter to ada'), act('give', 'board_letter', 'ada')]);
+    expect(v.released.map((r) => r.gateId)).toEqual(['ada_gives_key']);
+    expect(v.events).toContainEqual(expect.objectContaining({ type: 'ActionPerformed', data: { actor: 'ada', action: 'give', target: 'iron_key', recipient: 'player' } }));
+    expect(v.goalsCompleted.map((g) => g.goalId)).toEqual(['get_the_key']);
+  });
+
+  it('exits through the departure once open and the player has moved to its setting', async () => {
+    const s = await sessionAt('the_quay');
+    await s.send('ask ewan about the light');
+    const { data, entities } = warmParts(s.scene!);
+    const v = storykeeperVerdict(data, entities, s.truthSet, [input('go to the inn'), { type: 'MovementAction', data: { actor: 'player', from: 'harbour', to: 'village_inn' }, source: 'test' }]);
+    expect(v.exit).toMatchObject({ reason: 'departure', nextSceneKey: 'the_drowned_bell' });
+  });
+
+  it('the final scene ends the story when its ending holds', async () => {
+    const s = await sessionAt('the_lamp_room');
+    const { data, entities } = warmParts(s.scene!);
+    const world: NewEvent = { type: 'WorldStateChanged', data: { key: 'great_lamp', old: 'dark', new: 'lit' }, source: 'world' };
+    const v = storykeeperVerdict(data, entities, s.truthSet, [input('light the lamp'), act('light', 'great_lamp'), world]);
+    expect(v.goalsCompleted.map((g) => g.goalId)).toContain('light_the_lamp');
+    expect(v.exit).toMatchObject({ reason: 'ending', nextSceneKey: null });
+  });
+
+  it('a constraint forbids an action unless its condition holds', async () => {
+    const s = await sessionAt('the_keepers_door');
+    const { data } = warmParts(s.scene!);
+    expect(forbiddenBy(data, s.truthSet, 'go', 'lamp_room')?.id).toBe('door_is_locked');
+    const open = applyEvents(s.truthSet, [{ type: 'WorldStateChanged', data: { key: 'tower_door', old: 'locked', new: 'open' }, narrativeTs: s.truthSet.lastNarrativeTs + 1 }]);
+    expect(forbiddenBy(data, open, 'go', 'lamp_room')).toBeNull();
+  });
+
+  it('information boundary: the narrator never sees hidden goals or unreleased gates', async () => {
+    const s = await sessionAt('the_drowned_bell');
+    const { data } = warmParts(s.scene!);
+    const b = narratorBoundary(data, s.truthSet);
+    expect(b.visibleGoals.map((g) => g.id)).toEqual(['get_the_key']);
+    expect(b.releasedGates).toEqual([]);
+  });
+});
+
+describe('world agent: physical possibility, world changes, movement', () => {
+  it('cannot take what is not here, or what someone else holds', async () => {
+    const s = await sessionAt('the_cliff_path');
+    const { data, entities } = warmParts(s.scene!);
+    const view = worldView(data.baseline, s.truthSet);
+    const lamp = entities.objects.find((o) => o.id === 'brass_lamp')!;
+    const cairn = entities.objects.find((o) => o.id === 'cairn')!;
+    const where = { setting: data.setting.id, present: ['player', 'nell'] };
+    expect(checkTake(view, lamp, where, { nell: 'Nell Tarrant' })).toMatch(/Nell Tarrant is holding/);
+    expect(checkTake(view, cairn, where, {})).toMatch(/not something you can carry/);
+    expect(checkTake(view, lamp, { setting: 'harbour', present: ['player'] }, {})).toMatch(/no Davey's lamp here/);
+  });
+
+  it('moves only to adjacent settings', async () => {
+    const s = await sessionAt('the_cliff_path');
+    const { data } = warmParts(s.scene!);
+    const view = worldView(data.baseline, s.truthSet);
+    expect(view.playerAt).toBe('cliff_path');
+    expect(checkMove(data, view, 'keepers_yard')).toBeNull();
+    expect(checkMove(data, view, 'lamp_room')).toMatch(/not somewhere you can reach/);
+    expect(checkMove(data, view, 'cliff_path')).toMatch(/already here/);
+  });
+
+  it('an affordance changes world state; without what it requires, nothing happens', async () => {
+    const s = await sessionAt('the_keepers_door');
+    const { data, entities } = warmParts(s.scene!);
+    const turn = worldConsequences(data, entities.objects, s.truthSet, [act('unlock', 'tower_door')]);
+    expect(turn.events).toEqual([{ type: 'WorldStateChanged', data: { key: 'tower_door', old: 'locked', new: 'open' }, source: 'world' }]);
+    expect(turn.view.world.tower_door).toBe('open');
+    expect(turn.notes[0]).toMatch(/iron key grinds/);
+    // Cross-scene: the player still carries what they were given two scenes ago.
+    expect(worldView(data.baseline, s.truthSet).holders).toMatchObject({ iron_key: 'player', brass_lamp: 'player', board_letter: 'ada' });
+  });
+});
