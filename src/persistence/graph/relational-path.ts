@@ -38,7 +38,10 @@ export async function findShortestRelationalPath(
   while (sides.forward.levels.length - 1 + sides.backward.levels.length - 1 < maxHops) {
     const fFrontier = sides.forward.levels.at(-1)!;
     const bFrontier = sides.backward.levels.at(-1)!;
-    const expandForward = fFrontier.length <= bFrontier.length;
+    // Smaller frontier first; on a tie, the side with fewer levels (keeps the two balls even).
+    const expandForward =
+      fFrontier.length < bFrontier.length ||
+      (fFrontier.length === bFrontier.length && sides.forward.levels.length <= sides.backward.levels.length);
     const side = expandForward ? sides.forward : sides.backward;
     const other = expandForward ? sides.backward : sides.forward;
     const frontier = expandForward ? fFrontier : bFrontier;

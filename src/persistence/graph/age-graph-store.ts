@@ -1,0 +1,452 @@
+import { z } from 'zod';
+import { isStorytellerError, StorytellerError } from '../../errors.ts';
+import type { Queryable } from '../database.ts';
+import type { PgDatabase } from '../pg-database.ts';
+import { PoolAgeConnections, type AgeConnections } from './age-connections.ts';
+import { AGE_GRAPH, ageSchemaStatements, CYPHER, cypherSelect, cypherStatement } from './age-cypher.ts';
+import { AgEdge, AgVertex, agtypeParams, parseAgtype, type AgValue } from './agtype.ts';
+import {
+  RELATIONAL_ATTRIBUTES,
+  SCENE_TYPES,
+  TENSION_DEBT_ABOVE,
+  TENSION_TRUST_COMPETENCE_BELOW,
+  type AdjacentSetting,
+  type CharacterVertex,
+  type EdgeInput,
+  type EdgeLabel,
+  type EdgeUpdate,
+  type ForkResult,
+  type GraphStore,
+  type ReachableScene,
+  type RelationalEdge,
+  type RelationalPath,
+  type RelationalSubgraph,
+  type SceneNearSetting,
+  type SceneVertex,
+  type SettingVertex,
+  type TenseScene,
+  type TensionWithSnapshot,
+  type TrustingCharacter,
+  type TrustThresholds,
+  type VertexInput,
+  type VertexLabel,
+  VERTEX_LABELS,
+} from './graph-store.ts';
+import { edgeEndpoints, lastWins, pathEdges } from './graph-rows.ts';
+import {
+  resolveThresholds,
+  validateEdges,
+  validateEdgeUpdates,
+  validateId,
+  validateIds,
+  validateMaxHops,
+  validateUuid,
+  validateVertices,
+} from './graph-validation.ts';
+import { compareIds } from './id-order.ts';
+import { findShortestRelationalPath } from './relational-path.ts';
+import { applyEdgeUpdate, clampValues, pickValues, ZERO_RELATION } from './relational-values.ts';
+
+// zod for what comes back out of AGE (properties are schemaless there).
+const namedProps = z.object({ id: z.string(), name: z.string() });
+const sceneProps = namedProps.extend({
+  scene_type: z.enum(SCENE_TYPES),
+  authored_mass: z.number(),
+  cast_ids: z.array(z.string()),
+});
+const relationProps = z.object(Object.fromEntries(RELATIONAL_ATTRIBUTES.map((a) => [a, z.number()])) as Record<(typeof RELATIONAL_ATTRIBUTES)[number], z.ZodNumber>);
+
+function stored<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new StorytellerError('STORED_DATA_INVALID', `AGE returned an invalid ${what}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return result.data;
+}
+const asVertex = (v: AgValue, what: string): AgVertex => {
+  if (!(v instanceof AgVertex)) throw new StorytellerError('STORED_DATA_INVALID', `AGE returned no vertex for ${what}`);
+  return v;
+};
+const asEdge = (v: AgValue, what: string): AgEdge => {
+  if (!(v instanceof AgEdge)) throw new StorytellerError('STORED_DATA_INVALID', `AGE returned no edge for ${what}`);
+  return v;
+};
+const str = (v: AgValue, what: string): string => stored(z.string(), v, what);
+const int = (v: AgValue, what: string): number => stored(z.number().int(), v, what);
+
+const named = (v: AgValue, what: string): CharacterVertex | SettingVertex => {
+  const p = stored(namedProps, asVertex(v, what).properties, what);
+  return { id: p.id, name: p.name };
+};
+const sceneOf = (v: AgValue): SceneVertex => {
+  const p = stored(sceneProps, asVertex(v, 'scene').properties, 'scene');
+  return { id: p.id, name: p.name, sceneType: p.scene_type, authoredMass: p.authored_mass, castIds: p.cast_ids };
+};
+const relationOf = (from: AgValue, to: AgValue, r: AgValue): RelationalEdge => ({
+  from: str(from, 'edge source id'),
+  to: str(to, 'edge target id'),
+  ...stored(relationProps, asEdge(r, 'RELATES_TO').properties, 'RELATES_TO properties'),
+});
+
+/** The (label, from, to) combinations of the seed's edge labels, for copying a scope. */
+const EDGE_SHAPES: ReadonlyArray<[EdgeLabel, VertexLabel, VertexLabel]> = [
+  ['RELATES_TO', 'Character', 'Character'],
+  ['LEADS_TO', 'Scene', 'Scene'],
+  ['SCENE_AT', 'Scene', 'Setting'],
+  ['ADJACENT_TO', 'Setting', 'Setting'],
+  ['CONTAINS', 'Zone', 'Setting'],
+  ['CONTAINS', 'Setting', 'Setting'],
+];
+
+/**
+ * The graph store on Apache AGE: one graph `storyteller` with the seed's labels; every
+ * vertex carries `scope` and `id` properties (GIN-indexed). All Cypher is fixed text from
+ * `CYPHER`; values travel as the agtype parameter map. Orders, tie-breaks, the path
+ * search and the update arithmetic are the same code as SqlGraphStore's, so answers match.
+ *
+ * Not exercised on the build machines (no AGE there): run the contract suite with
+ * AGE_DATABASE_URL pointing at the docker-compose `postgres` service.
+ *
+ * @example
+ * const graph = await AgeGraphStore.open(db); // CREATE EXTENSION age, graph, labels, indexes
+ */
+export class AgeGraphStore implements GraphStore {
+  readonly kind = 'age' as const;
+  readonly #connections: AgeConnections;
+
+  constructor(connections: AgeConnections) {
+    this.#connections = connections;
+  }
+
+  /** Creates the extension (if allowed), the graph, labels and indexes, then the store. */
+  static async open(db: PgDatabase): Promise<AgeGraphStore> {
+    const store = new AgeGraphStore(new PoolAgeConnections(db.pool));
+    await store.ensureSchema(db);
+    return store;
+  }
+
+  /** Idempotent; serialised across engines by an advisory lock. Not a migration: plain PostgreSQL and PGlite have no AGE. */
+  async ensureSchema(db: Queryable): Promise<void> {
+    try {
+      await db.query('CREATE EXTENSION IF NOT EXISTS age');
+      await this.#connections.run(
+        async (q) => {
+          await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['storyteller-graph:schema']);
+          const graph = await q.query('SELECT 1 FROM ag_catalog.ag_graph WHERE name = $1', [AGE_GRAPH]);
+          if (graph.rowCount === 0) await q.query(`SELECT ag_catalog.create_graph('${AGE_GRAPH}')`);
+          for (const { kind, label, indexes } of ageSchemaStatements()) {
+            const exists = await q.query(
+              `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+              [AGE_GRAPH, label],
+            );
+            // Constant labels from the seed's list (never user data).
+            if (exists.rowCount === 0) await q.query(`SELECT ag_catalog.create_${kind}('${AGE_GRAPH}', '${label}')`);
+            for (const statement of indexes) await q.query(statement);
+          }
+        },
+        { transaction: true },
+      );
+    } catch (error) {
+      throw mapAgeError(error);
+    }
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  async upsertVertices(scope: string, vertices: readonly VertexInput[], tx?: Queryable): Promise<void> {
+    validateId(scope, 'scope');
+    const valid = lastWins(validateVertices(vertices), (v) => `${v.label}\u0000${v.id}`);
+    if (valid.length === 0) return;
+    await this.#write(tx, scope, async (q) => {
+      for (const v of valid) await this.#upsertVertex(q, scope, v, false);
+    });
+  }
+
+  async upsertEdges(scope: string, edges: readonly EdgeInput[], tx?: Queryable): Promise<void> {
+    validateId(scope, 'scope');
+    const valid = lastWins(validateEdges(edges), (e) => `${e.label}\u0000${edgeEndpoints(e).fromLabel}\u0000${e.from}\u0000${e.to}`);
+    if (valid.length === 0) return;
+    await this.#write(tx, scope, async (q) => {
+      for (const e of valid) await this.#upsertEdge(q, scope, e, false);
+    });
+  }
+
+  async applyEdgeUpdates(scope: string, updates: readonly EdgeUpdate[], tx?: Queryable): Promise<RelationalEdge[]> {
+    validateId(scope, 'scope');
+    const valid = validateEdgeUpdates(updates);
+    if (valid.length === 0) return [];
+    return this.#write(tx, scope, async (q) => {
+      const rows = await cypher(q, CYPHER.relationsBetween, ['from_id', 'to_id', 'r'], {
+        scope,
+        from_ids: [...new Set(valid.map((u) => u.from))],
+        to_ids: [...new Set(valid.map((u) => u.to))],
+      });
+      const current = new Map(rows.map(([a, b, r]) => {
+        const edge = relationOf(a!, b!, r!);
+        return [pairKey(edge.from, edge.to), pickValues(edge)] as const;
+      }));
+      const results: RelationalEdge[] = [];
+      for (const u of valid) {
+        const key = pairKey(u.from, u.to);
+        const next = applyEdgeUpdate(current.get(key) ?? ZERO_RELATION, u);
+        current.set(key, next);
+        results.push({ from: u.from, to: u.to, ...next });
+      }
+      for (const e of lastWins(results, (r) => pairKey(r.from, r.to))) await this.#upsertEdge(q, scope, { label: 'RELATES_TO', ...e }, false);
+      return results;
+    });
+  }
+
+  async forkScope(fromScope: string, toScope: string, tx?: Queryable): Promise<ForkResult> {
+    validateId(fromScope, 'fromScope');
+    validateId(toScope, 'toScope');
+    return this.#write(tx, toScope, async (q) => {
+      const existing = (await cypher(q, CYPHER.countScope, ['n'], { scope: toScope }))[0]?.[0] ?? 0;
+      if (int(existing, 'count') > 0) throw new StorytellerError('GRAPH_SCOPE_EXISTS', `graph scope ${JSON.stringify(toScope)} already has vertices`);
+      const vertices: VertexInput[] = [];
+      for (const label of VERTEX_LABELS) {
+        for (const [v] of await cypher(q, CYPHER.verticesOfScope(label), ['v'], { scope: fromScope })) {
+          vertices.push(label === 'Scene' ? { label, ...sceneOf(v!) } : { label, ...named(v!, label) });
+        }
+      }
+      if (vertices.length === 0) throw new StorytellerError('GRAPH_SCOPE_NOT_FOUND', `graph scope ${JSON.stringify(fromScope)} has no vertices to copy`);
+      const edges: EdgeInput[] = [];
+      for (const [label, fromLabel, toLabel] of EDGE_SHAPES) {
+        for (const [a, b, r] of await cypher(q, CYPHER.edgesOfScope(label, fromLabel, toLabel), ['from_id', 'to_id', 'r'], { scope: fromScope })) {
+          const from = str(a!, 'edge source id');
+          const to = str(b!, 'edge target id');
+          const props = asEdge(r!, label).properties;
+          if (label === 'RELATES_TO') edges.push({ label, ...relationOf(a!, b!, r!) });
+          else if (label === 'ADJACENT_TO') edges.push({ label, from, to, traversalCost: stored(z.number(), props.traversal_cost, 'traversal_cost') });
+          else if (label === 'CONTAINS') edges.push({ label, fromLabel: fromLabel as 'Zone' | 'Setting', from, to });
+          else edges.push({ label, from, to });
+        }
+      }
+      for (const v of vertices) await this.#upsertVertex(q, toScope, v, true);
+      for (const e of edges) await this.#upsertEdge(q, toScope, e, true);
+      return { vertices: vertices.length, edges: edges.length };
+    });
+  }
+
+  async deleteScope(scope: string, tx?: Queryable): Promise<number> {
+    validateId(scope, 'scope');
+    return this.#write(tx, scope, async (q) => {
+      const n = (await cypher(q, CYPHER.countScope, ['n'], { scope }))[0]?.[0] ?? 0;
+      await cypher(q, CYPHER.deleteScope, ['nothing'], { scope });
+      return int(n, 'count');
+    });
+  }
+
+  // ------------------------------------------------------------------ relational web
+
+  async relationalSubgraph(scope: string, castIds: readonly string[]): Promise<RelationalSubgraph> {
+    validateId(scope, 'scope');
+    const ids = validateIds(castIds, 'castIds');
+    return this.#read(async (q) => {
+      const characters = (await cypher(q, CYPHER.characters, ['v'], { scope, ids })).map(([v]) => named(v!, 'character'));
+      const edges = (await cypher(q, CYPHER.relationsAmong, ['from_id', 'to_id', 'r'], { scope, ids })).map(([a, b, r]) => relationOf(a!, b!, r!));
+      return {
+        characters: characters.sort((x, y) => compareIds(x.id, y.id)),
+        edges: edges.sort((x, y) => compareIds(x.from, y.from) || compareIds(x.to, y.to)),
+      };
+    });
+  }
+
+  async shortestRelationalPath(scope: string, fromId: string, toId: string): Promise<RelationalPath | null> {
+    validateId(scope, 'scope');
+    const from = validateId(fromId, 'fromId');
+    const to = validateId(toId, 'toId');
+    const ids = await findShortestRelationalPath(from, to, (frontier) =>
+      this.#read(async (q) =>
+        (await cypher(q, CYPHER.neighbours, ['a', 'b'], { scope, ids: frontier })).map(([a, b]) => [str(a!, 'id'), str(b!, 'id')] as const),
+      ),
+    );
+    if (!ids) return null;
+    const { edges } = await this.relationalSubgraph(scope, ids);
+    return { characterIds: ids, hops: ids.length - 1, edges: pathEdges(ids, edges) };
+  }
+
+  async trustingCharacters(scope: string, targetId: string, thresholds?: TrustThresholds): Promise<TrustingCharacter[]> {
+    validateId(scope, 'scope');
+    const target = validateId(targetId, 'targetId');
+    const { minCompetence, minBenevolence } = resolveThresholds(thresholds);
+    const rows = await this.#read((q) =>
+      cypher(q, CYPHER.trusting, ['a', 'r'], { scope, target, min_competence: minCompetence, min_benevolence: minBenevolence }),
+    );
+    return rows
+      .map(([a, r]) => {
+        const character = named(a!, 'character');
+        return { character, edge: { from: character.id, to: target, ...stored(relationProps, asEdge(r!, 'RELATES_TO').properties, 'RELATES_TO properties') } };
+      })
+      .sort(
+        (x, y) =>
+          y.edge.trust_competence - x.edge.trust_competence ||
+          y.edge.trust_benevolence - x.edge.trust_benevolence ||
+          compareIds(x.character.id, y.character.id),
+      );
+  }
+
+  // ------------------------------------------------------------------ narrative graph
+
+  async reachableScenes(scope: string, sceneId: string, maxHops?: number): Promise<ReachableScene[]> {
+    validateId(scope, 'scope');
+    const id = validateId(sceneId, 'sceneId');
+    const hops = validateMaxHops(maxHops);
+    return this.#read((q) => this.#reachable(q, scope, id, hops));
+  }
+
+  async #reachable(q: Queryable, scope: string, id: string, maxHops: 1 | 2 | 3): Promise<ReachableScene[]> {
+    // Variable-length match yields one row per path; keep each scene's fewest hops.
+    const best = new Map<string, ReachableScene>();
+    for (const [f, size] of await cypher(q, CYPHER.reachableScenes(maxHops), ['f', 'hops'], { scope, id })) {
+      const scene = sceneOf(f!);
+      const hops = int(size!, 'hops');
+      const seen = best.get(scene.id);
+      if (!seen || hops < seen.hops) best.set(scene.id, { scene, hops });
+    }
+    return [...best.values()].sort((a, b) => a.hops - b.hops || compareIds(a.scene.id, b.scene.id));
+  }
+
+  async tenseScenesAhead(scope: string, sceneId: string): Promise<TenseScene[]> {
+    validateId(scope, 'scope');
+    const id = validateId(sceneId, 'sceneId');
+    return this.#read(async (q) => {
+      const ahead = await this.#reachable(q, scope, id, 2);
+      const castIds = [...new Set(ahead.flatMap((a) => a.scene.castIds))];
+      if (castIds.length === 0) return [];
+      const tense = (
+        await cypher(q, CYPHER.tenseAmong, ['from_id', 'to_id'], {
+          scope,
+          ids: castIds,
+          tension_competence: TENSION_TRUST_COMPETENCE_BELOW,
+          tension_debt: TENSION_DEBT_ABOVE,
+        })
+      ).map(([a, b]) => [str(a!, 'id'), str(b!, 'id')] as const);
+      return ahead
+        .map(({ scene, hops }) => {
+          const cast = new Set(scene.castIds);
+          return { scene, hops, tensionEdges: tense.filter(([a, b]) => cast.has(a) && cast.has(b)).length };
+        })
+        .filter((t) => t.tensionEdges > 0)
+        .sort((a, b) => b.tensionEdges - a.tensionEdges || a.hops - b.hops || compareIds(a.scene.id, b.scene.id));
+    });
+  }
+
+  // ------------------------------------------------------------------ setting topology
+
+  async adjacentSettings(scope: string, settingId: string): Promise<AdjacentSetting[]> {
+    validateId(scope, 'scope');
+    const id = validateId(settingId, 'settingId');
+    const rows = await this.#read((q) => cypher(q, CYPHER.adjacentSettings, ['n', 'cost'], { scope, id }));
+    return rows
+      .map(([n, cost]) => ({ setting: named(n!, 'setting'), traversalCost: stored(z.number(), cost, 'traversal_cost') }))
+      .sort((a, b) => a.traversalCost - b.traversalCost || compareIds(a.setting.id, b.setting.id));
+  }
+
+  async scenesNearSetting(scope: string, settingId: string): Promise<SceneNearSetting[]> {
+    validateId(scope, 'scope');
+    const id = validateId(settingId, 'settingId');
+    const rows = await this.#read((q) => cypher(q, CYPHER.scenesNearSetting, ['n', 'sc', 'hops'], { scope, id }));
+    const hopsBySetting = new Map<string, number>();
+    const pairs = new Map<string, Omit<SceneNearSetting, 'hops'>>();
+    for (const [n, sc, size] of rows) {
+      const setting = named(n!, 'setting');
+      if (setting.id === id) continue; // a cycle back to the start setting
+      const scene = sceneOf(sc!);
+      const hops = int(size!, 'hops');
+      hopsBySetting.set(setting.id, Math.min(hops, hopsBySetting.get(setting.id) ?? Infinity));
+      pairs.set(`${setting.id}\u0000${scene.id}`, { setting, scene });
+    }
+    return [...pairs.values()]
+      .map((p) => ({ ...p, hops: hopsBySetting.get(p.setting.id)! }))
+      .sort((a, b) => a.hops - b.hops || compareIds(a.setting.id, b.setting.id) || compareIds(a.scene.id, b.scene.id));
+  }
+
+  // ------------------------------------------------------------------ graph ↔ SQL
+
+  async tensionWithSnapshots(scope: string, sessionId: string): Promise<TensionWithSnapshot[]> {
+    validateId(scope, 'scope');
+    const session = validateUuid(sessionId);
+    // One round trip: the Cypher result is a CTE joined to entity_snapshots (seed: "Graph ↔ SQL Integration").
+    const sql = `WITH tp AS (${cypherSelect(CYPHER.tensePairs, ['from_id', 'to_id', 'r'], '$1')})
+      SELECT tp.from_id, tp.to_id, tp.r, f.components AS from_components, t.components AS to_components
+      FROM tp
+      JOIN public.entity_snapshots f ON f.session_id = $2::uuid AND f.entity_id = tp.from_id::text
+      LEFT JOIN public.entity_snapshots t ON t.session_id = $2::uuid AND t.entity_id = tp.to_id::text`;
+    const params = [agtypeParams({ scope, tension_competence: TENSION_TRUST_COMPETENCE_BELOW, tension_debt: TENSION_DEBT_ABOVE }), session];
+    const { rows } = await this.#read((q) =>
+      q.query<{ from_id: string; to_id: string; r: string; from_components: unknown; to_components: unknown }>(sql, params),
+    );
+    return rows
+      .map((row) => ({
+        edge: relationOf(parseAgtype(row.from_id), parseAgtype(row.to_id), parseAgtype(row.r)),
+        fromComponents: row.from_components,
+        toComponents: row.to_components ?? null,
+      }))
+      .sort((a, b) => compareIds(a.edge.from, b.edge.from) || compareIds(a.edge.to, b.edge.to));
+  }
+
+  async close(): Promise<void> {
+    // The pool belongs to the database the store was opened on.
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  async #upsertVertex(q: Queryable, scope: string, v: VertexInput, known: boolean): Promise<void> {
+    const params =
+      v.label === 'Scene'
+        ? { scope, id: v.id, name: v.name, scene_type: v.sceneType, authored_mass: v.authoredMass, cast_ids: v.castIds }
+        : { scope, id: v.id, name: v.name };
+    // `known`: the scope was empty (fork), so skip the update attempt.
+    if (!known && (await cypher(q, CYPHER.updateVertex(v.label), ['gid'], params)).length > 0) return;
+    await cypher(q, CYPHER.createVertex(v.label), ['gid'], params);
+  }
+
+  async #upsertEdge(q: Queryable, scope: string, e: EdgeInput, known: boolean): Promise<void> {
+    const { fromLabel, toLabel } = edgeEndpoints(e);
+    const params: Record<string, unknown> = { scope, from: e.from, to: e.to };
+    if (e.label === 'RELATES_TO') Object.assign(params, clampValues(pickValues(e)));
+    if (e.label === 'ADJACENT_TO') params.traversal_cost = e.traversalCost;
+    if (!known && (await cypher(q, CYPHER.updateEdge(e.label, fromLabel, toLabel), ['gid'], params)).length > 0) return;
+    const created = await cypher(q, CYPHER.createEdge(e.label, fromLabel, toLabel), ['gid'], params);
+    if (created.length === 0) {
+      throw new StorytellerError('GRAPH_VERTEX_NOT_FOUND', `${e.label} ${JSON.stringify(e.from)} → ${JSON.stringify(e.to)}: an endpoint (${fromLabel} → ${toLabel}) is missing from the scope`);
+    }
+  }
+
+  async #read<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await this.#connections.run(fn);
+    } catch (error) {
+      throw mapAgeError(error);
+    }
+  }
+
+  /** Writes hold the scope's advisory lock: update-then-create must not race another writer. */
+  async #write<T>(tx: Queryable | undefined, scope: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const locked = async (q: Queryable) => {
+      await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`storyteller-graph:${scope}`]);
+      return fn(q);
+    };
+    try {
+      if (!tx) return await this.#connections.run(locked, { transaction: true });
+      const restore = await this.#connections.joinTransaction(tx);
+      const result = await locked(tx);
+      await restore();
+      return result;
+    } catch (error) {
+      throw mapAgeError(error);
+    }
+  }
+}
+
+async function cypher(q: Queryable, text: string, columns: string[], params: Record<string, unknown>): Promise<AgValue[][]> {
+  const statement = cypherStatement(text, columns, params);
+  const { rows } = await q.query<Record<string, string | null>>(statement.sql, statement.params);
+  return rows.map((row) => columns.map((c) => parseAgtype(row[c] ?? null)));
+}
+
+const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
+
+function mapAgeError(error: unknown): unknown {
+  if (isStorytellerError(error)) return error;
+  return new StorytellerError('GRAPH_QUERY_FAILED', `AGE graph query failed: ${(error as Error).message}`, { cause: error });
+}

@@ -1,0 +1,263 @@
+/**
+ * A pure in-memory stand-in for Apache AGE, for unit tests on machines without AGE.
+ * It answers exactly the Cypher templates of `CYPHER` (anything else fails the test),
+ * checks the SQL wrapper and the agtype parameter map, and renders results as AGE's
+ * agtype TEXT (`{…}::vertex`, `::edge`, escaped strings) so AgeGraphStore's parsing,
+ * assembly, ordering and update logic run for real. It does NOT show that AGE itself
+ * accepts the Cypher — only the contract run against a real AGE (AGE_DATABASE_URL) does.
+ */
+import type { Queryable, QueryResult } from '../../src/persistence/database.ts';
+import type { AgeConnections } from '../../src/persistence/graph/age-connections.ts';
+import { AGE_GRAPH, CYPHER } from '../../src/persistence/graph/age-cypher.ts';
+import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from '../../src/persistence/graph/graph-store.ts';
+
+type Props = Record<string, unknown>;
+interface V { gid: number; label: VertexLabel; props: Props }
+interface E { gid: number; label: EdgeLabel; start: number; end: number; props: Props }
+type Row = Record<string, string>;
+
+/** AGE's escape_agtype: JSON escapes, other control characters as \u00XX, the rest raw. */
+export function agString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\b') out += '\\b';
+    else if (ch === '\f') out += '\\f';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (c < 0x20) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+export function agValue(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'string') return agString(v);
+  if (typeof v === 'boolean') return String(v);
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return `[${v.map(agValue).join(', ')}]`;
+  return `{${Object.entries(v as Props)
+    .map(([k, x]) => `${agString(k)}: ${agValue(x)}`)
+    .join(', ')}}`;
+}
+
+const vertexText = (v: V) => `{"id": ${v.gid}, "label": ${agString(v.label)}, "properties": ${agValue(v.props)}}::vertex`;
+const edgeText = (e: E) =>
+  `{"id": ${e.gid}, "label": ${agString(e.label)}, "end_id": ${e.end}, "start_id": ${e.start}, "properties": ${agValue(e.props)}}::edge`;
+
+const SQL_SHAPE = new RegExp(`^SELECT \\* FROM ag_catalog\\.cypher\\('${AGE_GRAPH}', \\$\\$ ([\\s\\S]*) \\$\\$, \\$1\\) AS \\(([a-z_, .]+)\\)$`);
+
+export class SimulatedAge implements AgeConnections {
+  readonly vertices: V[] = [];
+  readonly edges: E[] = [];
+  /** Every SQL statement and parameter list seen, for assertions. */
+  readonly log: Array<{ sql: string; params: readonly unknown[] }> = [];
+  #next = 844_424_930_131_969; // a graphid-sized number (label id << 48)
+  readonly #handlers = new Map<string, (p: Props) => string[][]>();
+
+  constructor() {
+    this.#install();
+  }
+
+  async run<T>(fn: (q: Queryable) => Promise<T>, options: { transaction?: boolean } = {}): Promise<T> {
+    if (!options.transaction) return fn(this.#queryable());
+    // Roll back by snapshot: enough for single-threaded tests.
+    const saved = { v: structuredClone(this.vertices), e: structuredClone(this.edges) };
+    try {
+      return await fn(this.#queryable());
+    } catch (error) {
+      this.vertices.splice(0, this.vertices.length, ...saved.v);
+      this.edges.splice(0, this.edges.length, ...saved.e);
+      throw error;
+    }
+  }
+
+  async joinTransaction(tx: Queryable): Promise<() => Promise<void>> {
+    await tx.query(`LOAD 'age'`);
+    return async () => undefined;
+  }
+
+  /** A Queryable for callers' "transactions" in tests. */
+  queryable(): Queryable {
+    return this.#queryable();
+  }
+
+  #queryable(): Queryable {
+    return {
+      query: async <R extends object>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> => {
+        this.log.push({ sql, params });
+        const rows = this.#answer(sql, params) as unknown as R[];
+        return { rows, rowCount: rows.length };
+      },
+      exec: async () => undefined,
+    };
+  }
+
+  #answer(sql: string, params: readonly unknown[]): Row[] {
+    if (sql.startsWith('SELECT pg_advisory_xact_lock') || sql === `LOAD 'age'`) return [];
+    const m = SQL_SHAPE.exec(sql);
+    if (!m) throw new Error(`simulated AGE: unexpected SQL ${sql}`);
+    if (params.length !== 1 || typeof params[0] !== 'string') throw new Error('simulated AGE: expected exactly one agtype parameter');
+    const cypher = m[1]!;
+    const columns = m[2]!.split(', ').map((c) => {
+      const [name, type] = c.split(' ');
+      if (type !== 'ag_catalog.agtype') throw new Error(`simulated AGE: column ${c} is not agtype`);
+      return name!;
+    });
+    const handler = this.#handlers.get(cypher);
+    if (!handler) throw new Error(`simulated AGE: unknown Cypher ${cypher}`);
+    const p = JSON.parse(params[0]) as Props;
+    return handler(p).map((values) => Object.fromEntries(columns.map((c, i) => [c, values[i]!])));
+  }
+
+  #find(label: VertexLabel, scope: unknown, id: unknown): V | undefined {
+    return this.vertices.find((v) => v.label === label && v.props.scope === scope && v.props.id === id);
+  }
+
+  #install(): void {
+    const h = this.#handlers;
+    const inScope = (label: VertexLabel, scope: unknown) => this.vertices.filter((v) => v.label === label && v.props.scope === scope);
+    const byGid = (gid: number) => this.vertices.find((v) => v.gid === gid)!;
+    const out = (label: EdgeLabel, from: V) => this.edges.filter((e) => e.label === label && e.start === from.gid);
+    const vertexProps = (label: VertexLabel, p: Props): Props =>
+      label === 'Scene'
+        ? { scope: p.scope, id: p.id, name: p.name, scene_type: p.scene_type, authored_mass: p.authored_mass, cast_ids: p.cast_ids }
+        : { scope: p.scope, id: p.id, name: p.name };
+    const edgeProps = (label: EdgeLabel, p: Props): Props =>
+      label === 'RELATES_TO'
+        ? { trust_reliability: p.trust_reliability, trust_competence: p.trust_competence, trust_benevolence: p.trust_benevolence, affection: p.affection, debt: p.debt }
+        : label === 'ADJACENT_TO'
+          ? { traversal_cost: p.traversal_cost }
+          : {};
+    for (const label of VERTEX_LABELS) {
+      h.set(CYPHER.updateVertex(label), (p) => {
+        const v = this.#find(label, p.scope, p.id);
+        if (!v) return [];
+        v.props = vertexProps(label, p);
+        return [[String(v.gid)]];
+      });
+      h.set(CYPHER.createVertex(label), (p) => {
+        const v: V = { gid: this.#next++, label, props: vertexProps(label, p) };
+        this.vertices.push(v);
+        return [[String(v.gid)]];
+      });
+      h.set(CYPHER.verticesOfScope(label), (p) => inScope(label, p.scope).map((v) => [vertexText(v)]));
+    }
+    const shapes: Array<[EdgeLabel, VertexLabel, VertexLabel]> = [
+      ['RELATES_TO', 'Character', 'Character'],
+      ['LEADS_TO', 'Scene', 'Scene'],
+      ['SCENE_AT', 'Scene', 'Setting'],
+      ['ADJACENT_TO', 'Setting', 'Setting'],
+      ['CONTAINS', 'Zone', 'Setting'],
+      ['CONTAINS', 'Setting', 'Setting'],
+    ];
+    for (const [label, fromLabel, toLabel] of shapes) {
+      if (!EDGE_LABELS.includes(label)) throw new Error('label');
+      h.set(CYPHER.updateEdge(label, fromLabel, toLabel), (p) => {
+        const a = this.#find(fromLabel, p.scope, p.from);
+        const b = this.#find(toLabel, p.scope, p.to);
+        const e = a && b && this.edges.find((x) => x.label === label && x.start === a.gid && x.end === b.gid);
+        if (!e) return [];
+        e.props = edgeProps(label, p);
+        return [[String(e.gid)]];
+      });
+      h.set(CYPHER.createEdge(label, fromLabel, toLabel), (p) => {
+        const a = this.#find(fromLabel, p.scope, p.from);
+        const b = this.#find(toLabel, p.scope, p.to);
+        if (!a || !b) return [];
+        const e: E = { gid: this.#next++, label, start: a.gid, end: b.gid, props: edgeProps(label, p) };
+        this.edges.push(e);
+        return [[String(e.gid)]];
+      });
+      h.set(CYPHER.edgesOfScope(label, fromLabel, toLabel), (p) =>
+        inScope(fromLabel, p.scope).flatMap((a) =>
+          out(label, a)
+            .map((e) => [e, byGid(e.end)] as const)
+            .filter(([, b]) => b.label === toLabel)
+            .map(([e, b]) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
+        ),
+      );
+    }
+    h.set(CYPHER.countScope, (p) => [[String(this.vertices.filter((v) => v.props.scope === p.scope).length)]]);
+    h.set(CYPHER.deleteScope, (p) => {
+      const gids = new Set(this.vertices.filter((v) => v.props.scope === p.scope).map((v) => v.gid));
+      this.edges.splice(0, this.edges.length, ...this.edges.filter((e) => !gids.has(e.start) && !gids.has(e.end)));
+      this.vertices.splice(0, this.vertices.length, ...this.vertices.filter((v) => !gids.has(v.gid)));
+      return [];
+    });
+    const rels = (scope: unknown) =>
+      this.edges
+        .filter((e) => e.label === 'RELATES_TO')
+        .map((e) => ({ e, a: byGid(e.start), b: byGid(e.end) }))
+        .filter(({ a }) => a.props.scope === scope);
+    const has = (list: unknown, x: unknown) => Array.isArray(list) && list.includes(x);
+    h.set(CYPHER.characters, (p) => inScope('Character', p.scope).filter((v) => has(p.ids, v.props.id)).map((v) => [vertexText(v)]));
+    h.set(CYPHER.relationsAmong, (p) =>
+      rels(p.scope)
+        .filter(({ a, b }) => has(p.ids, a.props.id) && has(p.ids, b.props.id))
+        .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
+    );
+    h.set(CYPHER.relationsBetween, (p) =>
+      rels(p.scope)
+        .filter(({ a, b }) => has(p.from_ids, a.props.id) && has(p.to_ids, b.props.id))
+        .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
+    );
+    h.set(CYPHER.neighbours, (p) => {
+      const pairs = new Set<string>();
+      for (const { a, b } of rels(p.scope)) {
+        if (has(p.ids, a.props.id)) pairs.add(JSON.stringify([a.props.id, b.props.id]));
+        if (has(p.ids, b.props.id)) pairs.add(JSON.stringify([b.props.id, a.props.id]));
+      }
+      return [...pairs].map((s) => (JSON.parse(s) as unknown[]).map(agValue));
+    });
+    h.set(CYPHER.trusting, (p) =>
+      rels(p.scope)
+        .filter(({ e, b }) => b.props.id === p.target && (e.props.trust_competence as number) > (p.min_competence as number) && (e.props.trust_benevolence as number) > (p.min_benevolence as number))
+        .map(({ e, a }) => [vertexText(a), edgeText(e)]),
+    );
+    // Variable-length match: one row per edge-distinct path, like AGE.
+    const paths = (label: EdgeLabel, start: V, max: number): Array<{ end: V; length: number }> => {
+      const found: Array<{ end: V; length: number }> = [];
+      const walk = (at: V, used: Set<number>, length: number) => {
+        if (length === max) return;
+        for (const e of out(label, at)) {
+          if (used.has(e.gid)) continue;
+          const next = byGid(e.end);
+          found.push({ end: next, length: length + 1 });
+          walk(next, new Set([...used, e.gid]), length + 1);
+        }
+      };
+      walk(start, new Set(), 0);
+      return found;
+    };
+    for (const k of [1, 2, 3] as const) {
+      h.set(CYPHER.reachableScenes(k), (p) => {
+        const s = this.#find('Scene', p.scope, p.id);
+        return s ? paths('LEADS_TO', s, k).filter(({ end }) => end.label === 'Scene').map(({ end, length }) => [vertexText(end), String(length)]) : [];
+      });
+    }
+    const tense = (e: E, p: Props) => (e.props.trust_competence as number) < (p.tension_competence as number) || (e.props.debt as number) > (p.tension_debt as number);
+    h.set(CYPHER.tenseAmong, (p) =>
+      rels(p.scope)
+        .filter(({ e, a, b }) => has(p.ids, a.props.id) && has(p.ids, b.props.id) && tense(e, p))
+        .map(({ a, b }) => [agValue(a.props.id), agValue(b.props.id)]),
+    );
+    h.set(CYPHER.adjacentSettings, (p) => {
+      const s = this.#find('Setting', p.scope, p.id);
+      return s ? out('ADJACENT_TO', s).map((e) => [vertexText(byGid(e.end)), agValue(e.props.traversal_cost)]) : [];
+    });
+    h.set(CYPHER.scenesNearSetting, (p) => {
+      const s = this.#find('Setting', p.scope, p.id);
+      if (!s) return [];
+      return paths('ADJACENT_TO', s, 2).flatMap(({ end, length }) =>
+        this.edges
+          .filter((e) => e.label === 'SCENE_AT' && e.end === end.gid)
+          .map((e) => [vertexText(end), vertexText(byGid(e.start)), String(length)]),
+      );
+    });
+  }
+}
