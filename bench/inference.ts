@@ -13,7 +13,8 @@
  *                                     says how many batches they took
  *   frame_worker_compute50_mean_ms    the worker's own time for a batch of 50 (session.run + decode)
  *   event_loop_max_delay_ms           perf_hooks.monitorEventLoopDelay (1 ms resolution) max while
- *                                     the batch-of-50 loop runs; _p99_ms beside it
+ *                                     the batch-of-50 loop runs; _p99_ms beside it; the same two
+ *                                     over 2 s of idle loop as a control (event_loop_idle_*)
  *   llm_overhead_p50_ms               from bench/llm-overhead.ts (LLM task): the provider layer over
  *                                     a loopback server that answers instantly
  */
@@ -62,6 +63,13 @@ const computer = await OnnxFrameComputer.start({ modelPath: MODEL });
 await timeRuns(WARMUP, (i) => computer.computeFrames(casts[i % casts.length]!));
 await timeRuns(WARMUP, (i) => computer.computeFrames([casts[i % casts.length]![i % 50]!]));
 
+// Control: the same monitor over an idle loop (nothing running) for 2 s. On a loaded
+// machine the idle loop shows delays too; the difference is what the frame path adds.
+const idle = monitorEventLoopDelay({ resolution: 1 });
+idle.enable();
+await new Promise<void>((resolve) => setTimeout(resolve, 2_000));
+idle.disable();
+
 const before = { ...computer.stats };
 const histogram = monitorEventLoopDelay({ resolution: 1 });
 histogram.enable();
@@ -104,6 +112,8 @@ const result = {
   frame_worker_compute50_mean_ms: round(workerMsPerBatch50),
   event_loop_max_delay_ms: round(histogram.max / 1e6),
   event_loop_p99_delay_ms: round(histogram.percentile(99) / 1e6),
+  event_loop_idle_max_delay_ms: round(idle.max / 1e6),
+  event_loop_idle_p99_delay_ms: round(idle.percentile(99) / 1e6),
   ...llm,
   targets: TARGETS,
   runs: { batch50: BATCH_RUNS, single: SINGLE_RUNS, coalesced50: COALESCED_RUNS, warmup: WARMUP },
@@ -126,6 +136,8 @@ const rows: Array<[string, number | null, string]> = [
   ['  of which in the worker, mean (ms)', result.frame_worker_compute50_mean_ms, ''],
   ['event loop max delay during batches (ms)', result.event_loop_max_delay_ms, ''],
   ['event loop p99 delay during batches (ms)', result.event_loop_p99_delay_ms, ''],
+  ['event loop max delay, idle control (ms)', result.event_loop_idle_max_delay_ms, ''],
+  ['event loop p99 delay, idle control (ms)', result.event_loop_idle_p99_delay_ms, ''],
   ['LLM provider overhead, p50 (ms)', result.llm_overhead_p50_ms, ''],
 ];
 console.log('\nmetric                                      value     target');
