@@ -40,6 +40,8 @@ export interface EventWriterOptions {
   logger: Logger;
   /** Writes one batch in one statement (the ledger binds this to `appendRows`). */
   write: (rows: readonly AppendRow[]) => Promise<AppendOutcome[]>;
+  /** Called before each retry of a failed batch (metrics). */
+  onRetry?: () => void;
 }
 
 type Outcome = { ok: true } | { ok: false; error: unknown };
@@ -241,6 +243,7 @@ export class EventWriter {
           return false;
         }
         this.#o.logger.warn({ err: error, attempt }, 'ledger event batch failed; retrying');
+        this.#o.onRetry?.();
         await delay(Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
       }
     }

@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { EventType, LedgerRecord, NewEvent } from '../domain/events.ts';
 import { isStorytellerError, StorytellerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
@@ -5,6 +6,7 @@ import type { Database, Queryable } from './database.ts';
 import { DEFAULT_RETRY, EventWriter, type RetryPolicy, type UnwrittenEvents } from './event-writer.ts';
 import { GroupCommitter, type BatchResult, type GroupCommitStats } from './group-commit.ts';
 import { appendRows, type AppendOutcome, type AppendRow } from './ledger-append.ts';
+import { createLedgerMetrics, measured, type LedgerMetrics } from './ledger-metrics.ts';
 import { ledgerColumnList, rowToRecord } from './ledger-rows.ts';
 import { sessionIdSchema, serialisePayload, validateEvent, validateInput, type ValidInput } from './ledger-validation.ts';
 
@@ -30,6 +32,8 @@ export interface LedgerOptions {
   logger?: Logger;
   /** Retries of a failed asynchronous event batch (default 5 attempts, 25 ms doubling, capped at 2 s). */
   retry?: Partial<RetryPolicy>;
+  /** Prometheus registry for the ledger's metrics (see ledger-metrics.ts); none when absent. */
+  registry?: Registry;
 }
 
 export interface AppendInputRequest {
@@ -85,18 +89,22 @@ export class Ledger {
   readonly #logger: Logger;
   readonly #inputs: GroupCommitter<ValidInput, AppendedInput>;
   readonly #events: EventWriter;
+  readonly #writeInputRows: (rows: readonly AppendRow[]) => Promise<AppendOutcome[]>;
 
   constructor(db: Database, options: LedgerOptions) {
     this.#db = db;
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
+    const metrics: LedgerMetrics | undefined = options.registry ? createLedgerMetrics(options.registry) : undefined;
+    this.#writeInputRows = measured(metrics, 'input', (rows: readonly AppendRow[]) => appendRows(this.#db, rows, 'client_input_id'));
     this.#inputs = new GroupCommitter((batch) => this.#writeInputs(batch), options.maxBatch);
     this.#events = new EventWriter({
       maxBatch: options.maxBatch,
       flushMs: options.flushMs,
       retry: { ...DEFAULT_RETRY, ...options.retry },
       logger: this.#logger,
-      write: (rows) => appendRows(this.#db, rows, 'idempotency_key'),
+      write: measured(metrics, 'events', (rows: readonly AppendRow[]) => appendRows(this.#db, rows, 'idempotency_key')),
+      ...(metrics ? { onRetry: () => metrics.eventRetries.inc() } : {}),
     });
   }
 
@@ -252,7 +260,7 @@ export class Ledger {
     });
     let outcomes: BatchResult<AppendOutcome>[];
     try {
-      const written = await appendRows(this.#db, unique.map(inputRow), 'client_input_id');
+      const written = await this.#writeInputRows(unique.map(inputRow));
       outcomes = written.map((value) => ({ ok: true, value }));
     } catch (error) {
       outcomes = await this.#isolate(unique, error);
@@ -284,7 +292,7 @@ export class Ledger {
 
   async #writeAlone(input: ValidInput): Promise<BatchResult<AppendOutcome>> {
     try {
-      const [value] = await appendRows(this.#db, [inputRow(input)], 'client_input_id');
+      const [value] = await this.#writeInputRows([inputRow(input)]);
       return { ok: true, value: value! };
     } catch (error) {
       return { ok: false, error };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { event } from '../../../src/domain/events.ts';
 import { isStorytellerError } from '../../../src/errors.ts';
 import { PgDatabase } from '../../../src/persistence/pg-database.ts';
@@ -26,7 +27,8 @@ describe.each(DRIVERS)('group commit of player input on %s', (driver) => {
   });
 
   it('commits hundreds of concurrent appends from many sessions in one transaction, ordered per session', async () => {
-    const ledger = newLedger(t.db);
+    const registry = new Registry();
+    const ledger = newLedger(t.db, { registry });
     const sessions = await createSessions(t.db, 30);
     const calls = Array.from({ length: 300 }, (_, i) => ({ sessionId: sessions[i % 30]!, clientInputId: `c-${i}`, text: `input ${i}` }));
     const results = await Promise.all(calls.map((c) => ledger.appendInput({ ...c, sceneId: null, turn: 1 })));
@@ -34,6 +36,9 @@ describe.each(DRIVERS)('group commit of player input on %s', (driver) => {
 
     // One round: every caller arrived before the first write started.
     expect(ledger.inputStats).toMatchObject({ batches: 1, requests: 300, largestBatch: 300 });
+    const batchRows = (await registry.getMetricsAsJSON()).find((m) => m.name === 'storyteller_ledger_batch_rows')!;
+    expect(batchRows.values.find((v) => (v as { metricName?: string }).metricName === 'storyteller_ledger_batch_rows_sum')?.value).toBe(300);
+    expect(batchRows.values.find((v) => (v as { metricName?: string }).metricName === 'storyteller_ledger_batch_rows_count')?.value).toBe(1);
     expect(new Set(results.map((r) => r.id)).size).toBe(300);
     expect(results.every((r) => !r.duplicate)).toBe(true);
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { event, type NewEvent } from '../../../src/domain/events.ts';
 import { isStorytellerError } from '../../../src/errors.ts';
@@ -99,7 +100,8 @@ describe.each(DRIVERS)('asynchronous event writer on %s', (driver) => {
   });
 
   it('retries a batch the database failed once; the events still land exactly once', async () => {
-    const ledger = newLedger(t.db, { flushMs: 60_000 });
+    const registry = new Registry();
+    const ledger = newLedger(t.db, { flushMs: 60_000, registry });
     const [session] = await createSessions(t.db, 1);
     await installFailingEventTrigger(t.db, 1);
     try {
@@ -109,6 +111,12 @@ describe.each(DRIVERS)('asynchronous event writer on %s', (driver) => {
       expect(await countRows(t, session!)).toBe(2);
       const failures = await t.db.query<{ is_called: boolean }>('SELECT is_called FROM ledger_test_failures');
       expect(failures.rows[0]!.is_called).toBe(true); // the failure did happen
+      const metrics = await registry.getMetricsAsJSON();
+      const value = (name: string, labels: Record<string, string> = {}) =>
+        metrics.find((m) => m.name === name)?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+      expect(value('storyteller_ledger_event_retries_total')).toBe(1);
+      expect(value('storyteller_ledger_rows_total', { path: 'events', outcome: 'error' })).toBe(2);
+      expect(value('storyteller_ledger_rows_total', { path: 'events', outcome: 'inserted' })).toBe(2);
     } finally {
       await removeFailingEventTrigger(t.db);
       await ledger.close();
