@@ -27,6 +27,8 @@ export interface OnnxFrameComputerOptions {
   intraOpNumThreads?: number;
   playerId?: string;
   logger?: Logger;
+  /** How many times a dead worker is replaced before the computer gives up. Default 3. */
+  maxRestarts?: number;
   /** Registers frame metrics here when given. */
   registry?: Registry;
 }
@@ -49,6 +51,8 @@ export interface FrameComputerStats {
   rows: number;
   requests: number;
   maxBatchRows: number;
+  /** Workers started again after one died. */
+  restarts: number;
   /** Sum of the worker's own time per batch (session.run + decode), ms. */
   workerMs: number;
 }
@@ -71,8 +75,11 @@ function errorFromWorker(msg: Extract<FromWorker, { type: 'error' }>): Storytell
 
 export class OnnxFrameComputer implements FrameComputer {
   readonly model: ResolvedFrameModel;
-  readonly stats: FrameComputerStats = { batches: 0, rows: 0, requests: 0, maxBatchRows: 0, workerMs: 0 };
-  private readonly worker: Worker;
+  readonly stats: FrameComputerStats = { batches: 0, rows: 0, requests: 0, maxBatchRows: 0, restarts: 0, workerMs: 0 };
+  private worker: Worker | null;
+  private readonly init: WorkerInit;
+  private readonly maxRestarts: number;
+  private respawning: Promise<void> | null = null;
   private readonly maxBatch: number;
   private readonly playerId: string;
   private readonly logger: Logger;
@@ -84,18 +91,71 @@ export class OnnxFrameComputer implements FrameComputer {
   private failure: StorytellerError | null = null;
   private closing: Promise<void> | null = null;
 
-  private constructor(model: ResolvedFrameModel, worker: Worker, options: OnnxFrameComputerOptions) {
+  private constructor(model: ResolvedFrameModel, init: WorkerInit, worker: Worker, options: OnnxFrameComputerOptions) {
     this.model = model;
-    this.worker = worker;
+    this.init = init;
+    this.worker = null;
+    this.maxRestarts = options.maxRestarts ?? 3;
     this.maxBatch = options.maxBatch ?? 256;
     this.playerId = options.playerId ?? DEFAULT_PLAYER_ID;
     this.logger = (options.logger ?? silentLogger).child({ component: 'frame-model' });
     this.metrics = options.registry ? createMetrics(options.registry) : null;
+    this.attach(worker);
+  }
+
+  private attach(worker: Worker): void {
+    this.worker = worker;
+    let reported = false;
+    const died = (why: string, cause?: unknown): void => {
+      if (reported || this.worker !== worker) return;
+      reported = true;
+      this.onWorkerDeath(new StorytellerError('FRAME_MODEL_INVALID', why, cause === undefined ? undefined : { cause }));
+    };
     worker.on('message', (raw: unknown) => this.onMessage(raw));
-    worker.on('error', (error) => this.fail(new StorytellerError('FRAME_MODEL_INVALID', `frame worker crashed: ${error.message}`, { cause: error })));
+    worker.on('error', (error) => died(`frame worker crashed: ${error.message}`, error));
     worker.on('exit', (code) => {
-      if (!this.closing) this.fail(new StorytellerError('FRAME_MODEL_INVALID', `frame worker exited (code ${code})`));
+      if (!this.closing) died(`frame worker exited (code ${code})`);
     });
+  }
+
+  /**
+   * The worker died: the batch it held is lost (its requests reject), queued requests wait
+   * for a fresh worker. After `maxRestarts` deaths the computer gives up and rejects everything.
+   */
+  private onWorkerDeath(error: StorytellerError): void {
+    this.worker = null;
+    const lost = this.inFlight?.requests ?? [];
+    this.inFlight = null;
+    for (const r of lost) r.reject(error);
+    if (this.stats.restarts >= this.maxRestarts) {
+      this.fail(error);
+      return;
+    }
+    this.stats.restarts++;
+    this.logger.error({ err: error, restart: this.stats.restarts }, 'frame worker died; starting a new one');
+    this.respawning = startWorker(this.init).then(
+      (worker) => {
+        this.respawning = null;
+        if (this.closing) {
+          void worker.terminate();
+          return;
+        }
+        this.attach(worker);
+        this.flush();
+      },
+      (startError: unknown) => {
+        this.respawning = null;
+        this.fail(startError instanceof StorytellerError ? startError : new StorytellerError('FRAME_MODEL_INVALID', String(startError)));
+      },
+    );
+  }
+
+  /**
+   * Kills the worker as a crash would (operations, tests): the batch in flight rejects,
+   * a new worker starts and takes the queue.
+   */
+  async terminateWorker(): Promise<void> {
+    await this.worker?.terminate();
   }
 
   /**
@@ -110,40 +170,8 @@ export class OnnxFrameComputer implements FrameComputer {
   static async start(options: OnnxFrameComputerOptions): Promise<OnnxFrameComputer> {
     const model = await resolveFrameModel(options.modelPath);
     const init: WorkerInit = { modelPath: model.modelPath, source: model.source, sha256: model.sha256, intraOpNumThreads: options.intraOpNumThreads ?? 1 };
-    const worker = spawnWorker(init);
-    try {
-      const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
-        const onMessage = (raw: unknown): void => {
-          const msg = fromWorkerSchema.parse(raw);
-          cleanup();
-          if (msg.type === 'ready') resolve(msg);
-          else if (msg.type === 'error') reject(errorFromWorker(msg));
-          else reject(new StorytellerError('FRAME_MODEL_INVALID', 'frame worker answered before it was ready'));
-        };
-        const onError = (error: Error): void => {
-          cleanup();
-          reject(new StorytellerError('FRAME_MODEL_INVALID', `frame worker failed to start: ${error.message}`, { cause: error }));
-        };
-        const onExit = (code: number): void => {
-          cleanup();
-          reject(new StorytellerError('FRAME_MODEL_INVALID', `frame worker exited during start-up (code ${code})`));
-        };
-        const cleanup = (): void => {
-          worker.off('message', onMessage);
-          worker.off('error', onError);
-          worker.off('exit', onExit);
-        };
-        worker.on('message', onMessage);
-        worker.on('error', onError);
-        worker.on('exit', onExit);
-      });
-      // The worker checked too; checking here as well keeps the guarantee in one visible place.
-      assertFrameContract(ready.inputs, ready.outputs, model.source);
-    } catch (error) {
-      await worker.terminate();
-      throw error;
-    }
-    const computer = new OnnxFrameComputer(model, worker, options);
+    const worker = await startWorker(init);
+    const computer = new OnnxFrameComputer(model, init, worker, options);
     computer.logger.info({ model: model.source, version: model.manifest?.version ?? null, sha256: model.sha256 }, 'frame model loaded');
     return computer;
   }
@@ -170,7 +198,7 @@ export class OnnxFrameComputer implements FrameComputer {
   }
 
   private flush(): void {
-    if (this.inFlight || this.queue.length === 0 || this.failure) return;
+    if (this.inFlight || this.queue.length === 0 || this.failure || !this.worker) return;
     const requests: PendingRequest[] = [];
     let rows = 0;
     while (this.queue.length > 0 && (requests.length === 0 || rows + this.queue[0]!.inputs.length <= this.maxBatch)) {
@@ -261,16 +289,57 @@ export class OnnxFrameComputer implements FrameComputer {
   /** Finishes the batch in flight and what is queued, then stops the worker. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      while ((this.inFlight || this.queue.length > 0) && !this.failure) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      while ((this.inFlight || this.queue.length > 0 || this.respawning) && !this.failure) {
+        if (this.respawning) await this.respawning;
+        else await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-      this.worker.postMessage({ type: 'close' });
+      const worker = this.worker;
+      if (!worker) return;
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ type: 'close' });
       await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
-      await this.worker.terminate();
+      await worker.terminate();
     })();
     return this.closing;
   }
+}
+
+/** Spawns a worker and waits until its session is open and matches the contract. */
+async function startWorker(init: WorkerInit): Promise<Worker> {
+  const worker = spawnWorker(init);
+  try {
+    const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
+      const onMessage = (raw: unknown): void => {
+        const msg = fromWorkerSchema.parse(raw);
+        cleanup();
+        if (msg.type === 'ready') resolve(msg);
+        else if (msg.type === 'error') reject(errorFromWorker(msg));
+        else reject(new StorytellerError('FRAME_MODEL_INVALID', 'frame worker answered before it was ready'));
+      };
+      const onError = (error: Error): void => {
+        cleanup();
+        reject(new StorytellerError('FRAME_MODEL_INVALID', `frame worker failed to start: ${error.message}`, { cause: error }));
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(new StorytellerError('FRAME_MODEL_INVALID', `frame worker exited during start-up (code ${code})`));
+      };
+      const cleanup = (): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+    // The worker checked too; checking here as well keeps the guarantee in one visible place.
+    assertFrameContract(ready.inputs, ready.outputs, init.source);
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
+  return worker;
 }
 
 function createMetrics(registry: Registry): Metrics {

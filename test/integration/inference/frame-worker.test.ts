@@ -104,4 +104,18 @@ describe('frame computer limits and shutdown', () => {
     }
     await expect(computer.computeFrames(cast(1, 4))).rejects.toMatchObject({ code: 'ENGINE_SHUTTING_DOWN' });
   });
+
+  it('replaces a worker that dies; after maxRestarts deaths it gives up with FRAME_MODEL_INVALID', async () => {
+    const computer = await OnnxFrameComputer.start({ modelPath: COMMITTED, maxRestarts: 1 });
+    try {
+      await computer.terminateWorker(); // as a crash would
+      const frames = await computer.computeFrames(cast(3, 5)); // waits for the new worker
+      expect(frames.map((f) => f.tokenCount > 0)).toEqual([true, true, true]);
+      expect(computer.stats.restarts).toBe(1);
+      await computer.terminateWorker();
+      await expect(computer.computeFrames(cast(1, 6))).rejects.toMatchObject({ code: 'FRAME_MODEL_INVALID' });
+    } finally {
+      await computer.close();
+    }
+  });
 });
