@@ -91,11 +91,21 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Compiled topic patterns (a story has a bounded set of topics; the cache is capped anyway). */
+const topicPatterns = new Map<string, RegExp>();
+const MAX_TOPIC_PATTERNS = 512;
+
 /** Case-insensitive whole-word (or whole-phrase) occurrence of `topic` in `text`. */
 export function mentionsTopic(text: string, topic: string): boolean {
   const t = topic.trim();
   if (t === '') return false;
-  return new RegExp(`(?<![\\p{L}\\p{N}_])${escapeRegExp(t)}(?![\\p{L}\\p{N}_])`, 'iu').test(text);
+  let re = topicPatterns.get(t);
+  if (re === undefined) {
+    re = new RegExp(`(?<![\\p{L}\\p{N}_])${escapeRegExp(t)}(?![\\p{L}\\p{N}_])`, 'iu');
+    if (topicPatterns.size >= MAX_TOPIC_PATTERNS) topicPatterns.clear();
+    topicPatterns.set(t, re);
+  }
+  return re.test(text);
 }
 
 /** Text of an event that topics are looked for in: PlayerInput text, SpeechAct content. */
@@ -128,13 +138,18 @@ export function matchesEventPattern(e: LedgerRecordLike, pattern: EventPattern):
   return true;
 }
 
-/** History in narrative_ts order (already-ordered input is returned as is). */
+/** How much of a history array is known to be in order (appending keeps the prefix checked). */
+const checkedOrder = new WeakMap<readonly LedgerRecordLike[], number>();
+
+/** History in narrative_ts order (already-ordered input is returned as is, and checked once). */
 export function orderedHistory(history: readonly LedgerRecordLike[]): readonly LedgerRecordLike[] {
-  for (let i = 1; i < history.length; i++) {
+  const from = Math.max(1, checkedOrder.get(history) ?? 1);
+  for (let i = from; i < history.length; i++) {
     if ((history[i - 1] as LedgerRecordLike).narrativeTs > (history[i] as LedgerRecordLike).narrativeTs) {
       return [...history].sort((a, b) => a.narrativeTs - b.narrativeTs);
     }
   }
+  checkedOrder.set(history, history.length);
   return history;
 }
 
@@ -179,12 +194,14 @@ export function sequenceHolds(history: readonly LedgerRecordLike[], patterns: re
 
 /**
  * The truth set after each history row, rebuilt from `base` (the truth set just
- * before history[0]) on demand and shared by every Since in one evaluation. Only the
- * states asked for are materialised; replay resumes from the nearest one below.
+ * before history[0]) on demand and shared by every Since in one evaluation. A cursor
+ * serves the usual forward scan; every 64th state is kept so that a request further
+ * back (a nested Since) replays at most 63 rows. Memory stays O(rows / 64).
  */
 export class Timeline {
-  private readonly cache = new Map<number, TruthSet>();
-  private cursor: { index: number; replayer: TruthSetReplayer } | null = null;
+  static readonly KEEP_EVERY = 64;
+  private readonly kept = new Map<number, TruthSet>();
+  private cursor: { index: number; replayer: TruthSetReplayer; state: TruthSet | null } | null = null;
 
   constructor(
     readonly history: readonly LedgerRecordLike[],
@@ -194,19 +211,27 @@ export class Timeline {
   /** Truth set right after history[index] was applied. */
   stateAfter(index: number): TruthSet {
     if (index < 0 || index >= this.history.length) throw new RangeError(`no history row ${index}`);
-    const cached = this.cache.get(index);
-    if (cached !== undefined) return cached;
+    const kept = this.kept.get(index);
+    if (kept !== undefined) return kept;
     if (this.cursor === null || this.cursor.index > index) {
-      let from = -1;
-      for (const k of this.cache.keys()) if (k < index && k > from) from = k;
-      this.cursor = { index: from, replayer: new TruthSetReplayer(from < 0 ? this.base : (this.cache.get(from) as TruthSet)) };
+      const from = index - (index % Timeline.KEEP_EVERY) - 1; // the nearest kept index below, or -1 (the base)
+      let start = -1;
+      for (let k = from; k >= 0; k -= Timeline.KEEP_EVERY) {
+        if (this.kept.has(k)) {
+          start = k;
+          break;
+        }
+      }
+      this.cursor = { index: start, replayer: new TruthSetReplayer(start < 0 ? this.base : (this.kept.get(start) as TruthSet)), state: null };
     }
-    while (this.cursor.index < index) {
-      this.cursor.index += 1;
-      this.cursor.replayer.apply(this.history[this.cursor.index] as LedgerRecordLike);
+    const c = this.cursor;
+    while (c.index < index) {
+      c.index += 1;
+      c.replayer.apply(this.history[c.index] as LedgerRecordLike);
+      c.state = null;
+      if ((c.index + 1) % Timeline.KEEP_EVERY === 0) this.kept.set(c.index, (c.state = c.replayer.snapshot()));
     }
-    const state = this.cursor.replayer.snapshot();
-    this.cache.set(index, state);
-    return state;
+    c.state ??= c.replayer.snapshot();
+    return c.state;
   }
 }

@@ -54,7 +54,7 @@ export const MAX_JUDGMENTS_PER_PROPOSITION = 16;
 /** Default minimum confidence for an interpretive proposition to hold. */
 export const DEFAULT_MIN_CONFIDENCE = 0.5;
 
-// ---------------------------------------------------------------- canonical JSON
+// ---------------------------------------------------------------- canonical order and JSON
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -79,8 +79,51 @@ export function toCanonicalJson(value: unknown): unknown {
   return text === undefined ? null : sortKeysDeep(JSON.parse(text) as Json);
 }
 
-function propositionKey(predicate: string, args: readonly string[]): string {
-  return JSON.stringify([predicate, ...args]);
+/** Canonical proposition order: predicate, then args position by position (a prefix first). */
+function compareStatements(ap: string, aa: readonly string[], bp: string, ba: readonly string[]): number {
+  const c = compareStrings(ap, bp);
+  if (c !== 0) return c;
+  const n = Math.min(aa.length, ba.length);
+  for (let i = 0; i < n; i++) {
+    const d = compareStrings(aa[i] as string, ba[i] as string);
+    if (d !== 0) return d;
+  }
+  return aa.length - ba.length;
+}
+
+const compareEntries = (a: PropositionEntry, b: PropositionEntry): number => compareStatements(a.predicate, a.args, b.predicate, b.args);
+
+/** Canonical judgment order: category, subject (none first), ts, id — a proposition's judgments are adjacent, oldest first. */
+function compareJudgments(a: JudgmentEntry, b: JudgmentEntry): number {
+  return (
+    compareStrings(a.category, b.category) ||
+    (a.subject === null ? 0 : 1) - (b.subject === null ? 0 : 1) ||
+    compareStrings(a.subject ?? '', b.subject ?? '') ||
+    a.ts - b.ts ||
+    compareStrings(a.id, b.id)
+  );
+}
+
+const sameProposition = (a: JudgmentEntry, b: { category: JudgmentCategory; subject: string | null }): boolean =>
+  a.category === b.category && a.subject === b.subject;
+
+/** First index whose element is not less than the probe. */
+function lowerBound<T>(xs: readonly T[], less: (x: T) => boolean): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (less(xs[mid] as T)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index range [from, to) of the entries with this predicate. */
+function predicateRange(xs: readonly PropositionEntry[], predicate: string): [number, number] {
+  const from = lowerBound(xs, (x) => compareStrings(x.predicate, predicate) < 0);
+  const to = lowerBound(xs, (x) => compareStrings(x.predicate, predicate) <= 0);
+  return [from, to];
 }
 
 function sortedRecord<V>(entries: Iterable<[string, V]>): Record<string, V> {
@@ -89,14 +132,33 @@ function sortedRecord<V>(entries: Iterable<[string, V]>): Record<string, V> {
   return out;
 }
 
-function compareJudgments(a: JudgmentEntry, b: JudgmentEntry): number {
-  return (
-    compareStrings(a.category, b.category) ||
-    compareStrings(a.subject ?? '', b.subject ?? '') ||
-    (a.subject === null ? 0 : 1) - (b.subject === null ? 0 : 1) ||
-    a.ts - b.ts ||
-    compareStrings(a.id, b.id)
-  );
+/**
+ * Puts a structurally valid truth set into canonical form: sorted, de-duplicated
+ * propositions and judgments, sorted keys, world values as JSONB returns them.
+ */
+function canonicalise(raw: TruthSet): TruthSet {
+  const props = (xs: readonly PropositionEntry[]): PropositionEntry[] => {
+    const sorted = xs.map((p) => ({ predicate: p.predicate, args: [...p.args], since: p.since })).sort((a, b) => compareEntries(a, b) || a.since - b.since);
+    return sorted.filter((p, i) => i === 0 || compareEntries(sorted[i - 1] as PropositionEntry, p) !== 0);
+  };
+  const byId = new Map<string, JudgmentEntry>();
+  for (const j of raw.judgments) byId.set(j.id, { ...j, confidence: j.confidence + 0 });
+  return {
+    version: 1,
+    lastNarrativeTs: raw.lastNarrativeTs,
+    turn: raw.turn,
+    completedTurn: raw.completedTurn,
+    scene: raw.scene === null ? null : { id: raw.scene.id, key: raw.scene.key },
+    persistent: props(raw.persistent),
+    momentary: { turn: raw.momentary.turn, propositions: props(raw.momentary.propositions), utterances: [...raw.momentary.utterances] },
+    judgments: [...byId.values()].sort(compareJudgments),
+    accumulators: sortedRecord(Object.entries(raw.accumulators).map(([k, v]): [string, number] => [k, v + 0])),
+    world: sortedRecord(
+      Object.entries(raw.world)
+        .map(([k, v]): [string, unknown] => [k, toCanonicalJson(v)])
+        .filter(([, v]) => v !== null),
+    ),
+  };
 }
 
 // ---------------------------------------------------------------- schema (read-back from checkpoints)
@@ -115,6 +177,7 @@ const judgmentEntrySchema = z.object({
 /**
  * zod schema for a truth set read back from JSON (checkpoints.truth_set). The
  * result is re-canonicalised, so a snapshot edited by hand still compares equal.
+ * A truth set built by hand must go through it before `applyEvent`.
  */
 export const truthSetSchema: z.ZodType<TruthSet> = z
   .object({
@@ -129,10 +192,7 @@ export const truthSetSchema: z.ZodType<TruthSet> = z
     accumulators: z.record(z.string(), z.number()),
     world: z.record(z.string(), z.unknown()),
   })
-  .transform((raw): TruthSet => {
-    const world = Object.fromEntries(Object.entries(raw.world).map(([k, v]) => [k, toCanonicalJson(v)]));
-    return TruthSetDraft.from({ ...(raw as TruthSet), world }).toTruthSet();
-  });
+  .transform((raw): TruthSet => canonicalise(raw as TruthSet));
 
 export function emptyTruthSet(): TruthSet {
   return {
@@ -157,37 +217,108 @@ export function argsMatch(pattern: readonly string[], args: readonly string[]): 
   return pattern.every((p, i) => p === WILDCARD || p === args[i]);
 }
 
-// ---------------------------------------------------------------- the mutable working copy
+// ---------------------------------------------------------------- the working copy
 
-/** @internal Mutable form used while applying many events; converted back to canonical JSON once. */
+/**
+ * A sorted array shared with the truth set it came from until the first change
+ * (copy-on-write): a truth set is never mutated, so unchanged parts of a new truth
+ * set are the very arrays of the old one, and an event costs what it touches.
+ */
+class CowArray<T> {
+  #items: T[];
+  #owned = false;
+
+  constructor(items: readonly T[]) {
+    this.#items = items as T[];
+  }
+
+  get items(): readonly T[] {
+    return this.#items;
+  }
+
+  /** The array to change in place. */
+  mutable(): T[] {
+    if (!this.#owned) {
+      this.#items = this.#items.slice();
+      this.#owned = true;
+    }
+    return this.#items;
+  }
+
+  /** Hands the array out to a truth set: later changes copy again. */
+  share(): T[] {
+    this.#owned = false;
+    return this.#items;
+  }
+}
+
+/** Same idea for the key → value records (accumulators, world), whose keys stay sorted. */
+class CowRecord<V> {
+  #record: Record<string, V>;
+  #owned = false;
+
+  constructor(record: Record<string, V>) {
+    this.#record = record;
+  }
+
+  get(key: string): V | undefined {
+    return Object.hasOwn(this.#record, key) ? this.#record[key] : undefined;
+  }
+
+  set(key: string, value: V): void {
+    if (Object.hasOwn(this.#record, key)) {
+      if (!this.#owned) {
+        this.#record = { ...this.#record };
+        this.#owned = true;
+      }
+      this.#record[key] = value;
+    } else {
+      // A new key: rebuild so the keys stay in canonical order.
+      this.#record = sortedRecord([...Object.entries(this.#record), [key, value]]);
+      this.#owned = true;
+    }
+  }
+
+  delete(key: string): void {
+    if (!Object.hasOwn(this.#record, key)) return;
+    const { [key]: _removed, ...rest } = this.#record;
+    this.#record = rest;
+    this.#owned = true;
+  }
+
+  share(): Record<string, V> {
+    this.#owned = false;
+    return this.#record;
+  }
+}
+
+/** @internal Working copy while applying events; `toTruthSet` hands out canonical JSON sharing unchanged parts. */
 class TruthSetDraft {
-  lastNarrativeTs = 0;
-  turn: number | null = null;
-  completedTurn: number | null = null;
-  scene: { id: string; key: string } | null = null;
-  persistent = new Map<string, PropositionEntry>();
-  momentaryTurn: number | null = null;
-  momentary = new Map<string, PropositionEntry>();
-  utterances: string[] = [];
-  judgments = new Map<string, JudgmentEntry>();
-  accumulators = new Map<string, number>();
-  world = new Map<string, unknown>();
+  lastNarrativeTs: number;
+  turn: number | null;
+  completedTurn: number | null;
+  scene: { id: string; key: string } | null;
+  readonly persistent: CowArray<PropositionEntry>;
+  momentaryTurn: number | null;
+  momentary: CowArray<PropositionEntry>;
+  utterances: CowArray<string>;
+  readonly judgments: CowArray<JudgmentEntry>;
+  readonly accumulators: CowRecord<number>;
+  readonly world: CowRecord<unknown>;
 
-  static from(ts: TruthSet): TruthSetDraft {
-    const d = new TruthSetDraft();
-    d.lastNarrativeTs = ts.lastNarrativeTs;
-    d.turn = ts.turn;
-    d.completedTurn = ts.completedTurn;
-    d.scene = ts.scene === null ? null : { id: ts.scene.id, key: ts.scene.key };
-    for (const p of ts.persistent) d.persistent.set(propositionKey(p.predicate, p.args), { predicate: p.predicate, args: [...p.args], since: p.since });
-    d.momentaryTurn = ts.momentary.turn;
-    for (const p of ts.momentary.propositions) d.momentary.set(propositionKey(p.predicate, p.args), { predicate: p.predicate, args: [...p.args], since: p.since });
-    d.utterances = [...ts.momentary.utterances];
-    for (const j of ts.judgments) d.judgments.set(j.id, { ...j });
-    for (const [k, v] of Object.entries(ts.accumulators)) d.accumulators.set(k, v);
-    // World values are immutable JSON (setWorld replaces, never edits), so they are shared, not copied.
-    for (const [k, v] of Object.entries(ts.world)) if (v !== null && v !== undefined) d.world.set(k, v);
-    return d;
+  /** `ts` must be canonical (from emptyTruthSet, applyEvent or truthSetSchema). */
+  constructor(ts: TruthSet) {
+    this.lastNarrativeTs = ts.lastNarrativeTs;
+    this.turn = ts.turn;
+    this.completedTurn = ts.completedTurn;
+    this.scene = ts.scene;
+    this.persistent = new CowArray(ts.persistent);
+    this.momentaryTurn = ts.momentary.turn;
+    this.momentary = new CowArray(ts.momentary.propositions);
+    this.utterances = new CowArray(ts.momentary.utterances);
+    this.judgments = new CowArray(ts.judgments);
+    this.accumulators = new CowRecord(ts.accumulators);
+    this.world = new CowRecord(ts.world);
   }
 
   apply(e: TruthEvent): void {
@@ -195,25 +326,43 @@ class TruthSetDraft {
     if (e.narrativeTs > this.lastNarrativeTs) this.lastNarrativeTs = e.narrativeTs;
   }
 
+  /** A late row from a turn that is already over (async writes) does not leak into the current turn. */
+  private isStale(e: TruthEvent): boolean {
+    const eventTurn = e.turn ?? null;
+    return e.type !== 'PlayerInput' && eventTurn !== null && this.momentaryTurn !== null && eventTurn < this.momentaryTurn;
+  }
+
+  private assert(target: CowArray<PropositionEntry>, predicate: string, args: readonly string[], since: number): void {
+    const at = lowerBound(target.items, (x) => compareStatements(x.predicate, x.args, predicate, args) < 0);
+    const found = target.items[at];
+    if (found !== undefined && compareStatements(found.predicate, found.args, predicate, args) === 0) return; // already true: keep its `since`
+    target.mutable().splice(at, 0, { predicate, args: [...args], since });
+  }
+
   private applyOp(op: TruthOp, e: TruthEvent): void {
     switch (op.op) {
-      case 'assert': {
-        if (op.scope === 'momentary') {
-          // A late row from a turn that is already over (async writes) does not leak into the current turn.
-          const eventTurn = e.turn ?? null;
-          if (eventTurn !== null && this.momentaryTurn !== null && eventTurn < this.momentaryTurn) return;
-        }
-        const target = op.scope === 'persistent' ? this.persistent : this.momentary;
-        const key = propositionKey(op.predicate, op.args);
-        if (!target.has(key)) target.set(key, { predicate: op.predicate, args: [...op.args], since: e.narrativeTs });
+      case 'assert':
+        if (op.scope === 'momentary' && this.isStale(e)) return;
+        this.assert(op.scope === 'persistent' ? this.persistent : this.momentary, op.predicate, op.args, e.narrativeTs);
+        return;
+      case 'retract': {
+        const [from, to] = predicateRange(this.persistent.items, op.predicate);
+        const doomed: number[] = [];
+        for (let i = from; i < to; i++) if (argsMatch(op.args, (this.persistent.items[i] as PropositionEntry).args)) doomed.push(i);
+        if (doomed.length === 0) return;
+        const items = this.persistent.mutable();
+        for (let k = doomed.length - 1; k >= 0; k--) items.splice(doomed[k] as number, 1);
         return;
       }
-      case 'retract':
-        for (const [key, p] of this.persistent) if (p.predicate === op.predicate && argsMatch(op.args, p.args)) this.persistent.delete(key);
-        return;
       case 'placeWhereHolderIs': {
-        const place = [...this.persistent.values()].find((p) => p.predicate === 'at' && p.args[0] === op.holder)?.args[1];
-        if (place !== undefined) this.applyOp({ op: 'assert', scope: 'persistent', predicate: 'at', args: [op.item, place] }, e);
+        const [from, to] = predicateRange(this.persistent.items, 'at');
+        for (let i = from; i < to; i++) {
+          const p = this.persistent.items[i] as PropositionEntry;
+          if (p.args[0] === op.holder && p.args[1] !== undefined) {
+            this.assert(this.persistent, 'at', [op.item, p.args[1]], e.narrativeTs);
+            return;
+          }
+        }
         return;
       }
       case 'beginTurn':
@@ -224,12 +373,10 @@ class TruthSetDraft {
       case 'clearMomentary':
         this.clearMomentary();
         return;
-      case 'utterance': {
-        const eventTurn = e.turn ?? null;
-        if (e.type !== 'PlayerInput' && eventTurn !== null && this.momentaryTurn !== null && eventTurn < this.momentaryTurn) return;
-        this.utterances.push(op.text);
+      case 'utterance':
+        if (this.isStale(e)) return;
+        this.utterances.mutable().push(op.text);
         return;
-      }
       case 'setScene':
         this.scene = op.scene;
         return;
@@ -240,13 +387,11 @@ class TruthSetDraft {
         return;
       }
       case 'addAccumulator':
-        this.accumulators.set(op.key, (this.accumulators.get(op.key) ?? 0) + op.delta);
+        // `+ 0` turns -0 into 0, as a JSON round trip would.
+        this.accumulators.set(op.key, (this.accumulators.get(op.key) ?? 0) + op.delta + 0);
         return;
       case 'judge':
-        if (op.replaces !== null) this.judgments.delete(op.replaces);
-        // `+ 0` turns -0 into 0, as a JSON round trip would.
-        this.judgments.set(op.judgment.id, { ...op.judgment, confidence: op.judgment.confidence + 0 });
-        this.capJudgments(op.judgment.category, op.judgment.subject);
+        this.judge(op.judgment, op.replaces);
         return;
       case 'completeTurn':
         this.completedTurn = op.turn;
@@ -255,36 +400,40 @@ class TruthSetDraft {
     }
   }
 
-  private clearMomentary(): void {
-    this.momentary.clear();
-    this.utterances = [];
+  private judge(judgment: JudgmentEntry, replaces: string | null): void {
+    const entry: JudgmentEntry = { ...judgment, confidence: judgment.confidence + 0 };
+    const items = this.judgments.mutable();
+    for (const id of replaces === null ? [entry.id] : [replaces, entry.id]) {
+      const i = items.findIndex((j) => j.id === id);
+      if (i >= 0) items.splice(i, 1);
+    }
+    items.splice(lowerBound(items, (x) => compareJudgments(x, entry) < 0), 0, entry);
+    // Cap the proposition's judgments: they are adjacent, oldest first.
+    let from = items.indexOf(entry);
+    while (from > 0 && sameProposition(items[from - 1] as JudgmentEntry, entry)) from--;
+    let to = from;
+    while (to < items.length && sameProposition(items[to] as JudgmentEntry, entry)) to++;
+    const excess = to - from - MAX_JUDGMENTS_PER_PROPOSITION;
+    if (excess > 0) items.splice(from, excess);
   }
 
-  private capJudgments(category: JudgmentCategory, subject: string | null): void {
-    const same = [...this.judgments.values()].filter((j) => j.category === category && j.subject === subject).sort(compareJudgments);
-    for (const j of same.slice(0, Math.max(0, same.length - MAX_JUDGMENTS_PER_PROPOSITION))) this.judgments.delete(j.id);
+  private clearMomentary(): void {
+    if (this.momentary.items.length > 0) this.momentary = new CowArray<PropositionEntry>([]);
+    if (this.utterances.items.length > 0) this.utterances = new CowArray<string>([]);
   }
 
   toTruthSet(): TruthSet {
-    const sortedEntries = (m: Map<string, PropositionEntry>): PropositionEntry[] =>
-      [...m.entries()].sort((a, b) => compareStrings(a[0], b[0])).map(([, p]) => ({ predicate: p.predicate, args: [...p.args], since: p.since }));
     return {
       version: 1,
       lastNarrativeTs: this.lastNarrativeTs,
       turn: this.turn,
       completedTurn: this.completedTurn,
-      scene: this.scene === null ? null : { id: this.scene.id, key: this.scene.key },
-      persistent: sortedEntries(this.persistent),
-      momentary: {
-        turn: this.momentaryTurn,
-        propositions: sortedEntries(this.momentary),
-        utterances: [...this.utterances],
-      },
-      judgments: [...this.judgments.values()]
-        .map((j) => ({ id: j.id, category: j.category, subject: j.subject, confidence: j.confidence, provisional: j.provisional, ts: j.ts, description: j.description }))
-        .sort(compareJudgments),
-      accumulators: sortedRecord([...this.accumulators].map(([k, v]): [string, number] => [k, v === 0 ? 0 : v])),
-      world: sortedRecord(this.world),
+      scene: this.scene,
+      persistent: this.persistent.share(),
+      momentary: { turn: this.momentaryTurn, propositions: this.momentary.share(), utterances: this.utterances.share() },
+      judgments: this.judgments.share(),
+      accumulators: this.accumulators.share(),
+      world: this.world.share(),
     };
   }
 }
@@ -299,7 +448,7 @@ class TruthSetDraft {
  * holds(ts, 'holds', 'player', 'lamp'); // true
  */
 export function applyEvent(ts: TruthSet, e: TruthEvent): TruthSet {
-  const d = TruthSetDraft.from(ts);
+  const d = new TruthSetDraft(ts);
   d.apply(e);
   return d.toTruthSet();
 }
@@ -309,7 +458,7 @@ export function applyEvent(ts: TruthSet, e: TruthEvent): TruthSet {
  * folding `applyEvent`, with the same result).
  */
 export function applyEvents(ts: TruthSet, events: Iterable<TruthEvent>): TruthSet {
-  const d = TruthSetDraft.from(ts);
+  const d = new TruthSetDraft(ts);
   for (const e of events) d.apply(e);
   return d.toTruthSet();
 }
@@ -341,7 +490,7 @@ export class TruthSetReplayer {
   readonly #draft: TruthSetDraft;
 
   constructor(base: TruthSet) {
-    this.#draft = TruthSetDraft.from(base);
+    this.#draft = new TruthSetDraft(base);
   }
 
   apply(e: TruthEvent): void {
@@ -355,8 +504,12 @@ export class TruthSetReplayer {
 
 /** Factual propositions (persistent, then momentary) matching predicate + arg pattern. */
 export function findPropositions(ts: TruthSet, predicate: string, ...args: string[]): PropositionEntry[] {
-  const match = (p: PropositionEntry) => p.predicate === predicate && argsMatch(args, p.args);
-  return [...ts.persistent.filter(match), ...ts.momentary.propositions.filter(match)];
+  const out: PropositionEntry[] = [];
+  for (const xs of [ts.persistent, ts.momentary.propositions]) {
+    const [from, to] = predicateRange(xs, predicate);
+    for (let i = from; i < to; i++) if (argsMatch(args, (xs[i] as PropositionEntry).args)) out.push(xs[i] as PropositionEntry);
+  }
+  return out;
 }
 
 /**
@@ -420,7 +573,6 @@ export function holds(ts: TruthSet, predicate: string, ...args: string[]): boole
 
 /** narrative_ts since which a factual proposition has held (exact args), or null. */
 export function propositionSince(ts: TruthSet, predicate: string, ...args: string[]): number | null {
-  const key = propositionKey(predicate, args);
-  const p = [...ts.persistent, ...ts.momentary.propositions].find((x) => propositionKey(x.predicate, x.args) === key);
+  const p = [...ts.persistent, ...ts.momentary.propositions].find((x) => compareStatements(x.predicate, x.args, predicate, args) === 0);
   return p?.since ?? null;
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { evaluatePredicate } from '../../src/domain/predicate-eval.ts';
 import { triggerPredicateSchema, type EventPattern, type TriggerPredicate } from '../../src/domain/predicates.ts';
@@ -12,7 +13,7 @@ import {
   Timeline,
 } from '../../src/domain/temporal.ts';
 import { applyEvents, emptyTruthSet, reconstructTruthSet, type TruthEvent } from '../../src/domain/truth-set.ts';
-import { HistoryBuilder, SCENE_A } from './truth-set.fixtures.ts';
+import { eventSequence, HistoryBuilder, SCENE_A } from './truth-set.fixtures.ts';
 
 const P = (p: unknown): TriggerPredicate => triggerPredicateSchema.parse(p);
 const now = (records: TruthEvent[]) => ({ truthSet: applyEvents(emptyTruthSet(), records), history: records });
@@ -239,6 +240,15 @@ describe('Sequence', () => {
     expect(sequenceHolds(h.records, [examine, takeKey, unlock], 1)).toBe(false);
   });
 
+  it('a row appended out of order after an evaluation is still put in its place', () => {
+    const h = story();
+    const history = h.records;
+    const p = P({ sequence: { events: [{ type: 'GateFired' }, examine] } });
+    expect(evaluatePredicate(p, { ...now(history), history }).value).toBe(false);
+    history.push({ type: 'GateFired', data: { gateId: 'g0' }, narrativeTs: 0, id: 99 }); // narrative_ts 0: before everything
+    expect(evaluatePredicate(p, { ...now(history), history }).value).toBe(true);
+  });
+
   it('history handed out of order is evaluated in narrative_ts order', () => {
     const h = story();
     expect(evaluatePredicate(P({ sequence: { events: [examine, unlock] } }), { ...now(h.records), history: [...h.records].reverse() }).value).toBe(true);
@@ -261,6 +271,23 @@ describe('Timeline', () => {
     for (const g of ['g1', 'g2', 'g3', 'g4', 'g5', 'g6']) h.add('GateFired', { gateId: g });
     const t = new Timeline(h.records);
     for (const i of [4, 1, 5, 0, 3, 2]) expect(t.stateAfter(i)).toEqual(applyEvents(emptyTruthSet(), h.records.slice(0, i + 1)));
+  });
+
+  it('long histories: any access order gives the fold of the prefix (kept states every 64 rows)', () => {
+    fc.assert(
+      fc.property(
+        eventSequence(300).filter((h) => h.length > 130),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 12 }),
+        (history, picks) => {
+          const t = new Timeline(history);
+          for (const pick of picks) {
+            const i = pick % history.length;
+            expect(t.stateAfter(i)).toEqual(applyEvents(emptyTruthSet(), history.slice(0, i + 1)));
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
   });
 
   it('starts from its base', () => {
