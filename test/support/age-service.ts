@@ -13,7 +13,8 @@ export interface AgeServer {
   stop(): Promise<void>;
 }
 
-export const AGE_IMAGE = 'apache/age';
+/** The image docker-compose.yml runs (kept in step with it). */
+export const AGE_IMAGE = 'apache/age:release_PG16_1.5.0';
 
 export async function resolveAgeServer(env: NodeJS.ProcessEnv = process.env): Promise<AgeServer | null> {
   if (env.AGE_DATABASE_URL) return { url: env.AGE_DATABASE_URL, stop: async () => undefined };
