@@ -86,6 +86,8 @@ export class EventWriter {
   #flushRequested = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Requests that failed for good while no flush() was waiting: the next flush reports them. */
+  #unreported: EventRequest[] = [];
 
   constructor(options: EventWriterOptions) {
     this.#o = options;
@@ -116,16 +118,17 @@ export class EventWriter {
    * once it is durable; rejects with LEDGER_WRITE_FAILED if any of it failed.
    */
   async flush(sessionId?: string): Promise<void> {
-    const targets = [...this.#inFlight, ...this.#queue].filter(
-      (r) => (sessionId === undefined || r.sessionId === sessionId) && (r.state === 'queued' || r.state === 'writing'),
-    );
-    if (targets.length === 0) return;
+    const mine = (r: EventRequest) => sessionId === undefined || r.sessionId === sessionId;
+    const targets = [...this.#inFlight, ...this.#queue].filter((r) => mine(r) && (r.state === 'queued' || r.state === 'writing'));
+    const earlier: Outcome[] = this.#unreported.filter(mine).map((r) => ({ ok: false, error: r.error }));
+    this.#unreported = this.#unreported.filter((r) => !mine(r));
+    if (targets.length === 0 && earlier.length === 0) return;
     const outcomes = Promise.all(targets.map((r) => new Promise<Outcome>((resolve) => r.waiters.push(resolve))));
-    this.#kick(true);
-    const failed = (await outcomes).filter((o): o is { ok: false; error: unknown } => !o.ok);
+    if (targets.length > 0) this.#kick(true);
+    const failed = [...earlier, ...(await outcomes)].filter((o): o is { ok: false; error: unknown } => !o.ok);
     if (failed.length > 0) {
       const first = failed[0]!.error;
-      throw new StorytellerError('LEDGER_WRITE_FAILED', `${failed.length} of ${targets.length} event batches were not written: ${(first as Error).message}`, {
+      throw new StorytellerError('LEDGER_WRITE_FAILED', `${failed.length} of ${targets.length + earlier.length} event requests were not written: ${(first as Error).message}`, {
         cause: first,
         details: {
           failed: failed.length,
@@ -136,7 +139,11 @@ export class EventWriter {
     }
   }
 
-  /** Flushes, stops timers, and rejects (and reports) whatever could not be written. */
+  /**
+   * Flushes, stops timers, and rejects whatever could not be written, handing it back in
+   * the error's `details.unwritten`. Requests that already failed for good (and were
+   * reported to their promise) are only logged here.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     let failure: unknown;
@@ -148,7 +155,10 @@ export class EventWriter {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     const unwritten = this.pending();
-    if (unwritten.length === 0 && failure === undefined) return;
+    if (unwritten.length === 0) {
+      if (failure !== undefined) this.#o.logger.warn({ err: failure }, 'ledger closed; some event requests had failed earlier');
+      return;
+    }
     const error = new StorytellerError('LEDGER_WRITE_FAILED', `ledger closed with ${unwritten.reduce((n, u) => n + u.events.length, 0)} events unwritten`, {
       cause: failure,
       details: { unwritten },
@@ -305,6 +315,7 @@ export class EventWriter {
     request.state = 'failed';
     request.error = error;
     request.reject(error);
+    if (request.waiters.length === 0 && !this.#closed) this.#unreported.push(request);
     for (const wake of request.waiters.splice(0)) wake({ ok: false, error });
   }
 }

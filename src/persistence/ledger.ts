@@ -90,6 +90,7 @@ export class Ledger {
   readonly #inputs: GroupCommitter<ValidInput, AppendedInput>;
   readonly #events: EventWriter;
   readonly #writeInputRows: (rows: readonly AppendRow[]) => Promise<AppendOutcome[]>;
+  #closed = false;
 
   constructor(db: Database, options: LedgerOptions) {
     this.#db = db;
@@ -119,6 +120,7 @@ export class Ledger {
    *         LEDGER_WRITE_FAILED | STORAGE_UNAVAILABLE (outcome unknown: retransmit with the same clientInputId)
    */
   appendInput(req: AppendInputRequest): Promise<AppendedInput> {
+    if (this.#closed) return Promise.reject(new StorytellerError('ENGINE_SHUTTING_DOWN', 'the ledger is closed'));
     let input: ValidInput;
     try {
       input = validateInput(req, this.#options.maxPayloadBytes);
@@ -232,6 +234,7 @@ export class Ledger {
 
   /** Flushes the event writer, waits for in-flight inputs, stops timers. Does not close the database. */
   async close(): Promise<void> {
+    this.#closed = true;
     try {
       await this.#events.close();
     } finally {

@@ -163,6 +163,21 @@ describe.each(DRIVERS)('asynchronous event writer on %s', (driver) => {
     }
   });
 
+  it('reports a failure of fire-and-forget events at the next flush of their session, once', async () => {
+    const ledger = newLedger(t.db, { flushMs: 1 });
+    const [session] = await createSessions(t.db, 1);
+    const ghost = randomUUID();
+    const ignored = ledger.appendEvents(ghost, [goal('nobody')]); // nobody awaits it…
+    expect(isStorytellerError(await caught(ignored), 'SESSION_NOT_FOUND')).toBe(true); // (the test peeks)
+    await ledger.flush(session); // another session: nothing to report there
+    const reported = await caught(ledger.flush(ghost));
+    expect(isStorytellerError(reported, 'LEDGER_WRITE_FAILED')).toBe(true);
+    expect((reported as { details: { codes: string[] } }).details.codes).toEqual(['SESSION_NOT_FOUND']);
+    await ledger.flush(ghost);
+    await ledger.close();
+    expect(isStorytellerError(await caught(ledger.appendInput({ sessionId: session!, clientInputId: 'late', text: 'x', sceneId: null, turn: 0 })), 'ENGINE_SHUTTING_DOWN')).toBe(true);
+  });
+
   it('writeEvents commits with the caller\'s transaction, or not at all', async () => {
     const ledger = newLedger(t.db);
     const [session] = await createSessions(t.db, 1);
