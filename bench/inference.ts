@@ -15,6 +15,8 @@
  *   event_loop_max_delay_ms           perf_hooks.monitorEventLoopDelay (1 ms resolution) max while
  *                                     the batch-of-50 loop runs; _p99_ms beside it; the same two
  *                                     over 2 s of idle loop as a control (event_loop_idle_*)
+ *   inthread_*                        control: the same batches of 50 on the main thread (no worker),
+ *                                     latency and event-loop delay — what the worker keeps off the loop
  *   llm_overhead_p50_ms               from bench/llm-overhead.ts (LLM task): the provider layer over
  *                                     a loopback server that answers instantly
  */
@@ -23,7 +25,10 @@ import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
-import type { FrameInput } from '../src/inference/frame/features.ts';
+import { FRAME_INPUT_NAME, FRAME_OUTPUTS } from '../src/inference/frame/contract.ts';
+import { decodeContextOf, decodeFrame } from '../src/inference/frame/decode.ts';
+import { encodeBatch, FEATURE_DIM, type FrameInput } from '../src/inference/frame/features.ts';
+import { loadOnnxRuntime, openFrameSession } from '../src/inference/frame/frame-model-loader.ts';
 import { OnnxFrameComputer } from '../src/inference/frame/onnx-frame-computer.ts';
 import { createRng } from '../src/inference/frame/prng.ts';
 import { allCells, sampleInput } from '../src/inference/frame/training-data.ts';
@@ -87,6 +92,32 @@ const coalescedBatches = (computer.stats.batches - batchesBefore) / COALESCED_RU
 
 await computer.close();
 
+// Control: the same batches of 50 run on the main thread (session.run is a synchronous
+// native call under its promise, decode is synchronous): what the worker keeps off the loop.
+const ort = await loadOnnxRuntime();
+const inThreadSession = await openFrameSession(computer.model);
+const inThread = async (inputs: FrameInput[]): Promise<void> => {
+  const out = await inThreadSession.run({ [FRAME_INPUT_NAME]: new ort.Tensor('float32', encodeBatch(inputs), [inputs.length, FEATURE_DIM]) });
+  const heads = Object.fromEntries(FRAME_OUTPUTS.map((o) => [o.name, out[o.name]!.data as Float32Array])) as Record<(typeof FRAME_OUTPUTS)[number]['name'], Float32Array>;
+  inputs.forEach((input, r) => {
+    decodeFrame(
+      {
+        action: heads.action.subarray(r * 14, r * 14 + 14),
+        speech: heads.speech.subarray(r * 6, r * 6 + 6),
+        thought: heads.thought.subarray(r * 6, r * 6 + 6),
+        emotion: heads.emotion.subarray(r * 16, r * 16 + 16),
+      },
+      decodeContextOf(input),
+    );
+  });
+};
+await timeRuns(WARMUP, (i) => inThread(casts[i % casts.length]!));
+const inThreadLoop = monitorEventLoopDelay({ resolution: 1 });
+inThreadLoop.enable();
+const inThreadBatch50 = await timeRuns(BATCH_RUNS, (i) => inThread(casts[i % casts.length]!));
+inThreadLoop.disable();
+await inThreadSession.release();
+
 let llm: { llm_overhead_p50_ms: number } | { llm_overhead_p50_ms: null; llm_note: string };
 const llmBench = new URL('./llm-overhead.ts', import.meta.url);
 if (existsSync(llmBench)) {
@@ -112,6 +143,10 @@ const result = {
   frame_worker_compute50_mean_ms: round(workerMsPerBatch50),
   event_loop_max_delay_ms: round(histogram.max / 1e6),
   event_loop_p99_delay_ms: round(histogram.percentile(99) / 1e6),
+  inthread_batch50_p50_ms: round(percentile(inThreadBatch50, 50)),
+  inthread_batch50_p99_ms: round(percentile(inThreadBatch50, 99)),
+  inthread_event_loop_max_delay_ms: round(inThreadLoop.max / 1e6),
+  inthread_event_loop_p99_delay_ms: round(inThreadLoop.percentile(99) / 1e6),
   event_loop_idle_max_delay_ms: round(idle.max / 1e6),
   event_loop_idle_p99_delay_ms: round(idle.percentile(99) / 1e6),
   ...llm,
@@ -138,6 +173,10 @@ const rows: Array<[string, number | null, string]> = [
   ['event loop p99 delay during batches (ms)', result.event_loop_p99_delay_ms, ''],
   ['event loop max delay, idle control (ms)', result.event_loop_idle_max_delay_ms, ''],
   ['event loop p99 delay, idle control (ms)', result.event_loop_idle_p99_delay_ms, ''],
+  ['control: in-thread batch of 50, p50 (ms)', result.inthread_batch50_p50_ms, ''],
+  ['control: in-thread batch of 50, p99 (ms)', result.inthread_batch50_p99_ms, ''],
+  ['control: in-thread event loop max (ms)', result.inthread_event_loop_max_delay_ms, ''],
+  ['control: in-thread event loop p99 (ms)', result.inthread_event_loop_p99_delay_ms, ''],
   ['LLM provider overhead, p50 (ms)', result.llm_overhead_p50_ms, ''],
 ];
 console.log('\nmetric                                      value     target');

@@ -95,11 +95,18 @@ const THOUGHT_GUIDANCE: Record<ThoughtClass, string> = {
 };
 
 function softmax(logits: ArrayLike<number>): number[] {
+  const n = logits.length;
   let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
-  const e = Array.from({ length: logits.length }, (_, i) => Math.exp(logits[i]! - max));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
+  for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
+  const out = new Array<number>(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const e = Math.exp(logits[i]! - max);
+    out[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < n; i++) out[i] = out[i]! / sum;
+  return out;
 }
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
@@ -112,8 +119,20 @@ function p2(v: number): string {
 }
 const signed = (v: number): string => (v < 0 && Math.round(-v * 100) !== 0 ? p2(v) : `+${p2(Math.abs(v))}`);
 
+/** Classes by descending probability (insertion sort: at most 14 entries). */
 function ranked<T extends string>(classes: readonly T[], probs: number[]): Array<{ c: T; p: number }> {
-  return classes.map((c, i) => ({ c, p: probs[i]! })).sort((a, b) => b.p - a.p);
+  const out: Array<{ c: T; p: number }> = [];
+  for (let i = 0; i < classes.length; i++) {
+    const item = { c: classes[i]!, p: probs[i]! };
+    let j = out.length;
+    out.push(item);
+    while (j > 0 && out[j - 1]!.p < item.p) {
+      out[j] = out[j - 1]!;
+      j--;
+    }
+    out[j] = item;
+  }
+  return out;
 }
 
 function normalizedEntropy(probs: number[]): number {
@@ -230,27 +249,37 @@ export const MAX_FRAME_TOKENS = 400;
  * estimateTokens('fear rising 0.74'); // 5
  */
 export function estimateTokens(text: string): number {
-  // One pass over char codes, no allocation (this runs for every frame of every batch).
+  // One pass over char codes with a class table, no allocation (runs for every frame).
   let n = 0;
   let run = 0;
   let runKind = 0; // 0 none, 1 letters, 2 digits
-  const close = (): void => {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const kind = c < 128 ? CHAR_KIND[c]! : 3;
+    if (kind === runKind && kind !== 0 && kind !== 3) {
+      run++;
+      continue;
+    }
     if (runKind === 1) n += Math.ceil(run / 6);
     else if (runKind === 2) n += Math.ceil(run / 3);
     run = 0;
     runKind = 0;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const kind = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) ? 1 : c >= 48 && c <= 57 ? 2 : 0;
-    if (kind !== runKind) close();
-    if (kind === 0) {
-      if (c !== 32 && c !== 10 && c !== 9 && c !== 13) n++;
-    } else {
+    if (kind === 1 || kind === 2) {
       runKind = kind;
-      run++;
-    }
+      run = 1;
+    } else if (kind === 3) n++; // other symbol (incl. non-ASCII)
   }
-  close();
+  if (runKind === 1) n += Math.ceil(run / 6);
+  else if (runKind === 2) n += Math.ceil(run / 3);
   return n;
 }
+
+/** ASCII classes: 0 whitespace, 1 letter, 2 digit, 3 other symbol. */
+const CHAR_KIND: Uint8Array = (() => {
+  const t = new Uint8Array(128).fill(3);
+  for (const c of [9, 10, 11, 12, 13, 32]) t[c] = 0;
+  for (let c = 65; c <= 90; c++) t[c] = 1;
+  for (let c = 97; c <= 122; c++) t[c] = 1;
+  for (let c = 48; c <= 57; c++) t[c] = 2;
+  return t;
+})();
