@@ -79,7 +79,8 @@ export function rowToRecord(raw: unknown): LedgerRecord {
     source: r.source,
     sceneId: r.scene_id,
     turn: r.turn,
-    confidence: r.confidence,
+    // REAL column: read back as the nearest short decimal (0.7, not 0.699999988).
+    confidence: r.confidence === null ? null : Number(r.confidence.toPrecision(7)),
     inputId: r.input_id,
     idempotencyKey: r.idempotency_key,
     id: r.id,

@@ -56,7 +56,7 @@ describe.each(DRIVERS)('asynchronous event writer on %s', (driver) => {
     const records = await Promise.all(promises);
     for (const [s, sessionId] of sessions.entries()) {
       expect(records[s]!.map((r) => r.narrativeTs)).toEqual([2, 3, 4]);
-      expect(records[s]![1]).toMatchObject({ type: 'InterpretiveJudgment', confidence: expect.closeTo(0.7, 5), sessionId });
+      expect(records[s]![1]).toMatchObject({ type: 'InterpretiveJudgment', confidence: 0.7, sessionId });
       expect(await countRows(t, sessionId)).toBe(4);
     }
     const txs = await t.db.query<{ n: number }>(`SELECT count(DISTINCT xmin::text)::int AS n FROM event_ledger WHERE session_id = ANY($1::uuid[]) AND event_type <> 'PlayerInput'`, [sessions]);
