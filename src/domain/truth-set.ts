@@ -530,6 +530,18 @@ export function judgmentConfidence(ts: TruthSet, category: JudgmentCategory, sub
   return best;
 }
 
+/** Every interpretive proposition with its combined confidence, in canonical order (for prompts and inspection). */
+export function interpretivePropositions(ts: TruthSet): Array<{ category: JudgmentCategory; subject: string | null; confidence: number }> {
+  const out: Array<{ category: JudgmentCategory; subject: string | null; confidence: number }> = [];
+  for (const j of ts.judgments) {
+    const last = out[out.length - 1];
+    // Judgments of one proposition are adjacent in canonical order.
+    if (last !== undefined && last.category === j.category && last.subject === j.subject) last.confidence = 1 - (1 - last.confidence) * (1 - j.confidence);
+    else out.push({ category: j.category, subject: j.subject, confidence: j.confidence });
+  }
+  return out;
+}
+
 /** World value of `key`, or null when unset. */
 export function worldValue(ts: TruthSet, key: string): unknown {
   return Object.hasOwn(ts.world, key) ? ts.world[key] : null;

@@ -7,6 +7,7 @@ import {
   applyEvents,
   emptyTruthSet,
   holds,
+  interpretivePropositions,
   judgmentConfidence,
   MAX_JUDGMENTS_PER_PROPOSITION,
   propositionSince,
@@ -302,6 +303,21 @@ const ROWS: Row[] = [
       expect(judgmentConfidence(ts, 'TrustShift', 'mara')).toBe(0);
       expect(judgmentConfidence(ts, 'AffectionShift', 'mara')).toBeCloseTo(0.2);
       expect(ts.judgments.map((j) => j.id)).toEqual(['s4']);
+    },
+  },
+  {
+    name: 'interpretivePropositions lists each judged(category, subject) once with its combined confidence',
+    build: (h) => {
+      h.add('InterpretiveJudgment', judgment('j1', 0.4));
+      h.add('InterpretiveJudgment', judgment('j2', 0.5));
+      h.add('InterpretiveJudgment', judgment('j3', 0.3, { subject: 'tom' }));
+      h.add('InterpretiveJudgment', judgment('j4', 0.9, { category: 'AffectionShift', subject: undefined }));
+    },
+    also: (ts) => {
+      const list = interpretivePropositions(ts);
+      expect(list.map((p) => [p.category, p.subject])).toEqual([['AffectionShift', null], ['TrustShift', 'mara'], ['TrustShift', 'tom']]);
+      expect(list.map((p) => p.confidence)).toEqual([0.9, expect.closeTo(0.7), 0.3]);
+      expect(judgmentConfidence(ts, 'TrustShift')).toBeCloseTo(0.7);
     },
   },
   {
