@@ -466,8 +466,8 @@ export function applyEvents(ts: TruthSet, events: Iterable<TruthEvent>): TruthSe
 /**
  * Seed "Truth Set Reconstruction": the checkpoint's truth set (or empty) plus a
  * replay of the ledger rows after it, in narrative_ts order. Rows at or before the
- * snapshot's `lastNarrativeTs` are already in it and are skipped, so an overlapping
- * read is harmless.
+ * snapshot's `lastNarrativeTs` are already in it and are skipped, and a row given
+ * twice counts once, so an overlapping read is harmless.
  *
  * @example
  * const ts = reconstructTruthSet(checkpoint ? truthSetSchema.parse(checkpoint.truthSet) : null, await ledger.eventsSince(id, checkpoint?.ledgerTs ?? 0));
@@ -478,7 +478,8 @@ export function reconstructTruthSet(fromCheckpoint: TruthSet | null, records: re
   const ordered = pending.every((r, i) => i === 0 || (pending[i - 1] as TruthEvent).narrativeTs <= r.narrativeTs)
     ? pending
     : [...pending].sort((a, b) => a.narrativeTs - b.narrativeTs);
-  return applyEvents(base, ordered);
+  // narrative_ts is unique per session: a row read twice (overlapping pages) is applied once.
+  return applyEvents(base, ordered.filter((r, i) => i === 0 || (ordered[i - 1] as TruthEvent).narrativeTs !== r.narrativeTs));
 }
 
 /**

@@ -71,6 +71,15 @@ describe('truth set reconstruction (seed: "Truth Set Reconstruction")', () => {
     );
   });
 
+  it('a row handed twice (overlapping reads) is applied once', () => {
+    fc.assert(
+      fc.property(eventSequence(30), (events) => {
+        expect(reconstructTruthSet(null, [...events, ...events])).toEqual(incremental(events));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('replays rows in narrative_ts order even when handed out of order', () => {
     fc.assert(
       fc.property(eventSequence(30), fc.nat(), (events, seed) => {
