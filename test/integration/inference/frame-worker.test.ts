@@ -5,6 +5,8 @@ import { decodeContextOf, decodeFrame } from '../../../src/inference/frame/decod
 import { encodeBatch, FEATURE_DIM, type FrameInput } from '../../../src/inference/frame/features.ts';
 import { loadOnnxRuntime, openFrameSession, resolveFrameModel } from '../../../src/inference/frame/frame-model-loader.ts';
 import { OnnxFrameComputer } from '../../../src/inference/frame/onnx-frame-computer.ts';
+import { openFrameComputer } from '../../../src/inference/frame/open-frame-computer.ts';
+import { RuleFrameComputer } from '../../../src/inference/frame/rule-frame-computer.ts';
 import { createRng } from '../../../src/inference/frame/prng.ts';
 import { allCells, sampleInput } from '../../../src/inference/frame/training-data.ts';
 
@@ -117,5 +119,16 @@ describe('frame computer limits and shutdown', () => {
     } finally {
       await computer.close();
     }
+  });
+
+  it('opens the computer from configuration: the ONNX model by path, the rules for "rules"', async () => {
+    const onnx = await openFrameComputer({ frameModelPath: COMMITTED });
+    try {
+      expect(onnx).toBeInstanceOf(OnnxFrameComputer);
+      expect((await onnx.computeFrames(cast(1, 1)))[0]!.action).toHaveLength(14);
+    } finally {
+      await onnx.close();
+    }
+    expect(await openFrameComputer({ frameModelPath: 'rules' })).toBeInstanceOf(RuleFrameComputer);
   });
 });
