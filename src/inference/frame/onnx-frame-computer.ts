@@ -78,6 +78,7 @@ export class OnnxFrameComputer implements FrameComputer {
   readonly stats: FrameComputerStats = { batches: 0, rows: 0, requests: 0, maxBatchRows: 0, restarts: 0, workerMs: 0 };
   private worker: Worker | null;
   private readonly init: WorkerInit;
+  private readonly modelPath: string;
   private readonly maxRestarts: number;
   private respawning: Promise<void> | null = null;
   private readonly maxBatch: number;
@@ -94,6 +95,7 @@ export class OnnxFrameComputer implements FrameComputer {
   private constructor(model: ResolvedFrameModel, init: WorkerInit, worker: Worker, options: OnnxFrameComputerOptions) {
     this.model = model;
     this.init = init;
+    this.modelPath = options.modelPath;
     this.worker = null;
     this.maxRestarts = options.maxRestarts ?? 3;
     this.maxBatch = options.maxBatch ?? 256;
@@ -133,7 +135,15 @@ export class OnnxFrameComputer implements FrameComputer {
     }
     this.stats.restarts++;
     this.logger.error({ err: error, restart: this.stats.restarts }, 'frame worker died; starting a new one');
-    this.respawning = startWorker(this.init).then(
+    // Re-verify the artifact before reopening it: the file may have changed since start-up.
+    this.respawning = resolveFrameModel(this.modelPath)
+      .then((model) => {
+        if (model.sha256 !== this.model.sha256) {
+          throw new StorytellerError('FRAME_MODEL_INVALID', `frame model ${this.model.source} changed on disk since start-up (sha256 ${model.sha256})`);
+        }
+        return startWorker(this.init);
+      })
+      .then(
       (worker) => {
         this.respawning = null;
         if (this.closing) {
@@ -239,6 +249,11 @@ export class OnnxFrameComputer implements FrameComputer {
     }
     const msg = parsed.data;
     if (msg.type === 'ready') return;
+    if (msg.type === 'error' && msg.id === undefined) {
+      // Not about a batch (e.g. a message the worker could not parse): log, keep going.
+      this.logger.error({ code: msg.code, message: msg.message }, 'frame worker error');
+      return;
+    }
     const batch = this.inFlight;
     if (!batch || (msg.id !== undefined && msg.id !== batch.id)) {
       if (msg.type === 'error') this.logger.error({ code: msg.code, message: msg.message }, 'frame worker error');
