@@ -52,6 +52,8 @@ export interface StoryBehaviourServices {
   /** Per-role LLM providers (e.g. `LlmRouter`); default: ScriptedProvider with `storyScript` for every role. */
   llm?: { forRole(role: LlmRole): LlmProvider };
   frames?: FrameComputer;
+  /** Observer of each storykeeper verdict (a terminal client shows gates and goals as they fire). */
+  onStorykeeper?: (sessionId: string, output: StorykeeperOutput) => void;
 }
 
 /** Behaviour-owned extras in `SceneDefinition.data`. */
@@ -227,6 +229,7 @@ export class StoryBehaviour implements SceneBehaviour {
     const world = worldTurnOf(w, ts, inputEvents, facts);
     const verdict = storykeeperVerdict(w.data, w.entities, ts, [...inputEvents, ...facts, ...judgments, ...world.events]);
     const output: StorykeeperOutput = { released: verdict.released, goalsCompleted: verdict.goalsCompleted, exit: verdict.exit, hint: currentHint(w.data, verdict.truthSet) };
+    this.#services.onStorykeeper?.(req.session.sessionId, output);
     const result: AgentResult = { output, events: verdict.events };
     if (verdict.exit) result.sceneExit = { reason: verdict.exit.reason, nextSceneKey: verdict.exit.nextSceneKey };
     return result;

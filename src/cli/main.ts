@@ -4,6 +4,7 @@ import { isStorytellerError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { migrate } from '../persistence/migrations.ts';
+import { registerStoryCommands } from './story-commands.ts';
 
 const program = new Command()
   .name('storyteller')
@@ -32,6 +33,8 @@ program
     const { startEngineProcess } = await import('./start.ts');
     await startEngineProcess(loadConfig());
   });
+
+registerStoryCommands(program);
 
 try {
   await program.parseAsync(process.argv);

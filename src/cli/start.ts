@@ -1,14 +1,11 @@
 import type { Config } from '../config.ts';
-import { createLogger } from '../logger.ts';
-import { migrate } from '../persistence/migrations.ts';
-import { openDatabase } from '../persistence/open-database.ts';
 
-/** `npm start`: migrate the database (embedded PGlite by default) and serve. */
+/**
+ * `npm start`: with no configuration, migrate the embedded PGlite database under
+ * ./data, load the default story (STORYTELLER_STORY) and play it in the terminal with
+ * the engine in-process. (The gateway adds the web client.)
+ */
 export async function startEngineProcess(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
-  const db = await openDatabase(config);
-  const report = await migrate(db);
-  logger.info({ driver: db.driver, applied: report.applied }, 'database ready');
-  logger.info('storyteller engine ready');
-  await db.close();
+  const { playInTerminal } = await import('./play.ts');
+  await playInTerminal(config);
 }

@@ -95,7 +95,7 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       const blocked = story(verb, p.entity);
       if (blocked) return blocked;
       if (verb === 'take') {
-        if (!e) return refuse('take', p.entity ? 'That is not something you can take.' : 'Take what?', 'physical');
+        if (!e) return refuse('take', p.entity ? 'That is not something you can take.' : p.keywords.length > 0 ? 'You do not see that here.' : 'Take what?', 'physical');
         const why = checkTake(view, e, where, names);
         if (why) return refuse('take', why, 'physical');
         return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: 'take', target: e.id }, source: 'stage2' }]);

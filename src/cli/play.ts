@@ -1,0 +1,277 @@
+import { createInterface } from 'node:readline';
+import type { Config } from '../config.ts';
+import { LocalSession } from '../actors/local-session.ts';
+import { StoryBehaviour, type StorykeeperOutput } from '../actors/story-behaviour.ts';
+import { storyScript } from '../actors/agents/scripted-script.ts';
+import { loadStoryFile } from '../domain/story/loader.ts';
+import type { Story } from '../domain/story/schema.ts';
+import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
+import { loadLlmConfig } from '../inference/llm/config.ts';
+import { LlmRouter } from '../inference/llm/router.ts';
+import { createLogger } from '../logger.ts';
+import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
+import { migrate } from '../persistence/migrations.ts';
+import { openDatabase } from '../persistence/open-database.ts';
+import { storeStory } from '../persistence/story-store.ts';
+
+/**
+ * The terminal client: `storyteller play` / `npm start`. With no configuration it opens
+ * the embedded PGlite database under ./data, migrates it, loads the default story,
+ * starts the session engine in-process and plays in the terminal: streamed narration,
+ * the input acknowledgement, gates and goals as they fire, `/help`, `/hint`, `/save`,
+ * `/quit`. Non-TTY stdin works (one input per line), so a game can be scripted:
+ *
+ *   printf 'look\nask Ewan about the light\n' | npm start
+ *
+ * `--local` plays the same story fully in memory (no database, no engine).
+ */
+export interface PlayOptions {
+  storyPath?: string;
+  /** In-memory play without database and engine. */
+  local?: boolean;
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+interface TurnOutcome {
+  ended: boolean;
+}
+
+/** What the terminal talks to: the real engine, or a LocalSession. */
+interface Backend {
+  start(): Promise<void>;
+  send(text: string): Promise<TurnOutcome>;
+  save(): Promise<string>;
+  close(): Promise<void>;
+}
+
+interface Ui {
+  scene(key: string): void;
+  chunk(text: string): void;
+  ack(inputId: number): void;
+  verdict(output: StorykeeperOutput): void;
+  /** The narration of a turn is complete (before any scene change is shown). */
+  answered(): void;
+}
+
+export async function playInTerminal(config: Config, options: PlayOptions = {}): Promise<void> {
+  const out = options.output ?? process.stdout;
+  const tty = out.isTTY === true;
+  const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
+  const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
+  const write = (s: string) => out.write(s);
+  const story = await loadStoryFile(options.storyPath ?? config.storyPath);
+  let lastHint: string | null = story.scenes.find((s) => s.id === story.start)?.hints[0] ?? null;
+  let verdict: StorykeeperOutput | null = null;
+
+  const ui: Ui = {
+    scene(key) {
+      const scene = story.scenes.find((s) => s.id === key);
+      if (!scene) return;
+      lastHint = scene.hints[0] ?? null;
+      write(`\n${bold(`── ${scene.name} ──`)}\n${wrap(scene.description)}\n`);
+    },
+    chunk: (text) => write(text),
+    ack: (inputId) => write(dim(`  (input #${inputId} saved)\n`)),
+    verdict(output) {
+      verdict = output;
+    },
+    answered() {
+      write('\n');
+      if (!verdict) return;
+      for (const r of verdict.released) write(dim(`  ◆ revealed: ${r.gateId}\n`));
+      for (const g of verdict.goalsCompleted) if (g.visibility === 'overt' || g.visibility === 'signaled') write(dim(`  ★ goal complete: ${g.description}\n`));
+      if (verdict.hint) lastHint = verdict.hint;
+      verdict = null;
+    },
+  };
+
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const backend = options.local ? localBackend(story, ui) : await engineBackend(config, story, ui, logger);
+
+  write(`\n${bold(story.title.toUpperCase())}\n\n${wrap(story.intro)}\n${dim('(Type /help for commands.)')}\n`);
+  await backend.start();
+
+  const rl = createInterface({ input: options.input ?? process.stdin, terminal: false });
+  const prompt = () => write(tty ? '\n> ' : '\n');
+  prompt();
+  let ended = false;
+  try {
+    for await (const raw of rl) {
+      const line = raw.trim();
+      if (!tty) write(`> ${line}\n`);
+      if (line.length === 0) {
+        prompt();
+        continue;
+      }
+      if (line === '/quit' || line === '/exit') break;
+      if (line === '/help') {
+        write(HELP);
+        prompt();
+        continue;
+      }
+      if (line === '/hint') {
+        write(`${lastHint ? `Hint: ${lastHint}` : 'No hint here — look around, and talk to people.'}\n`);
+        prompt();
+        continue;
+      }
+      if (line === '/save') {
+        write(`${await backend.save()}\n`);
+        prompt();
+        continue;
+      }
+      const outcome = await backend.send(line);
+      if (outcome.ended) {
+        ended = true;
+        write(`\n${bold('THE END')}\n`);
+        break;
+      }
+      prompt();
+    }
+  } finally {
+    rl.close();
+    if (!ended) write(dim('\nYour place is kept. Goodbye.\n'));
+    await backend.close();
+  }
+}
+
+const HELP = `Talk and act in plain words, for example:
+  look                      examine the tide table       ask Ewan about the light
+  give the letter to Ada    take the key                 go to the inn
+  unlock the door           light the lamp               say "who are you?"
+Commands: /hint (a nudge), /save (checkpoint), /help, /quit
+`;
+
+function wrap(text: string, width = 88): string {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line.length + word.length + 1 > width && line.length > 0) {
+      out.push(line);
+      line = word;
+    } else line = line.length === 0 ? word : `${line} ${word}`;
+  }
+  if (line) out.push(line);
+  return out.join('\n');
+}
+
+function localBackend(story: Story, ui: Ui): Backend {
+  const behaviour = new StoryBehaviour({ stories: async () => story, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const session = new LocalSession(behaviour, { sessionId: 'local', storyId: story.id });
+  return {
+    async start() {
+      await session.start();
+      ui.scene(session.sceneKey as string);
+    },
+    async send(text) {
+      const turn = await session.send(text, ui.chunk);
+      ui.answered();
+      if (turn.enteredScene) ui.scene(turn.enteredScene);
+      return { ended: turn.ended };
+    },
+    async save() {
+      return 'In-memory play (--local) has nothing to save to.';
+    },
+    async close() {},
+  };
+}
+
+async function engineBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>): Promise<Backend> {
+  const db = await openDatabase(config);
+  await migrate(db);
+  const graph = await openGraphStore(db, config);
+  await storeStory(db, graph, story);
+  const router = LlmRouter.fromConfig(loadLlmConfig(config.env), { logger, script: storyScript });
+  const behaviour = new StoryBehaviour({ stories: async () => story, llm: router, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const engine = new SessionEngine({
+    db,
+    behaviour,
+    graph,
+    logger,
+    gracePeriodMs: config.gracePeriodMs,
+    ledgerOptions: { maxPayloadBytes: config.ledger.maxPayloadBytes, maxBatch: config.ledger.maxBatch, flushMs: config.ledger.eventFlushMs, logger },
+  });
+  let handle: SessionHandle | null = null;
+  let seq = 0;
+  let ended = false;
+  let pendingAnswer: { resolve: (o: TurnOutcome) => void; reject: (e: Error) => void; clientInputId: string } | null = null;
+
+  return {
+    async start() {
+      handle = await engine.createSession({ storyId: story.id });
+      const h = handle;
+      let markEntered: () => void = () => {};
+      const entered = new Promise<void>((resolve) => {
+        markEntered = resolve;
+      });
+      h.on('sceneEntered', (e) => {
+        ui.scene(e.sceneKey);
+        markEntered();
+      });
+      h.on('ack', (a) => {
+        if (!a.duplicate) ui.ack(a.inputId);
+      });
+      h.on('chunk', (c) => ui.chunk(c.text));
+      h.on('sceneExited', (e) => {
+        if (e.nextSceneKey === null) ended = true;
+      });
+      h.on('answer', (a) => {
+        if (pendingAnswer?.clientInputId !== a.clientInputId) return;
+        ui.answered();
+        const p = pendingAnswer;
+        pendingAnswer = null;
+        // The answer arrives before the scene exit; let the exit (and the next scene's entry) land first.
+        setImmediate(() => p.resolve({ ended }));
+      });
+      const fail = (message: string) => {
+        if (pendingAnswer) pendingAnswer.reject(new Error(message));
+      };
+      h.on('inputRejected', (r) => fail(`${r.error.code}: ${r.error.message}`));
+      h.on('failed', (f) => fail(`the session failed: ${f.error.code}: ${f.error.message}`));
+      await entered;
+    },
+    async send(text) {
+      if (!handle) throw new Error('not started');
+      seq += 1;
+      const clientInputId = `tty-${Date.now()}-${seq}`;
+      const h = handle;
+      const outcome = await new Promise<TurnOutcome>((resolve, reject) => {
+        pendingAnswer = { resolve, reject, clientInputId };
+        h.input(clientInputId, text);
+      });
+      // A scene change (exit transaction, next scene's entry) finishes before the next input is read.
+      await settled(h);
+      return { ended: outcome.ended || ended || h.lifecycle === 'ended' };
+    },
+    async save() {
+      if (!handle) return 'Nothing to save yet.';
+      const h = handle;
+      const saved = new Promise<string>((resolve) => {
+        const off = h.on('checkpointed', (c) => {
+          off();
+          resolve(`Saved (checkpoint ${c.checkpointId.slice(0, 8)}).`);
+        });
+      });
+      h.save();
+      return saved;
+    },
+    async close() {
+      await engine.shutdown();
+      await graph.close();
+      await db.close();
+    },
+  };
+}
+
+/** Resolves when the session is back in play (after a scene change) or has stopped. */
+function settled(h: SessionHandle): Promise<void> {
+  const done = () => ['playing', 'ended', 'failed', 'suspended'].includes(h.lifecycle);
+  return new Promise((resolve) => {
+    if (done()) return resolve();
+    const sub = h.actor.subscribe(() => {
+      if (!done()) return;
+      sub.unsubscribe();
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEmptyPgDatabase } from '../../support/test-database.ts';
+import { SAMPLE_STORY_PATH, WALKTHROUGH } from '../../support/story.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'storyteller-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Result { code: number; stdout: string; stderr: string }
+async function cli(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Result> {
+  const merged: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
+  const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: merged, maxBuffer: 8 * 1024 * 1024 });
+  if (input !== undefined) child.stdin?.end(input);
+  else child.stdin?.end();
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  return { code, stdout, stderr };
+}
+
+describe('CLI: storyteller story load / check / play', () => {
+  it('an invalid story file exits 1 and names the paths', async () => {
+    const bad = join(tmp, 'bad.yaml');
+    writeFileSync(bad, readFileSync(SAMPLE_STORY_PATH, 'utf8').replace('    setting: harbour\n', '    setting: nowhere\n'));
+    const r = await cli(['story', 'load', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/STORY_INVALID/);
+    expect(r.stderr).toMatch(/bad\.yaml:\d+: scenes\[0\]\.setting: unknown setting "nowhere"/);
+  });
+
+  it('loads the sample story into PostgreSQL, and reloading changes nothing', async () => {
+    const url = await createEmptyPgDatabase();
+    const first = await cli(['story', 'load', SAMPLE_STORY_PATH], { DATABASE_URL: url });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^loaded: the_lighthouse_keeper .* 5 scenes/);
+    const again = await cli(['story', 'load', SAMPLE_STORY_PATH], { DATABASE_URL: url });
+    expect(again.stdout).toMatch(/^unchanged: the_lighthouse_keeper/);
+  });
+
+  it('`play` with piped stdin (no configuration: PGlite under the data dir) plays the story to its end', async () => {
+    const r = await cli(['play'], { STORYTELLER_DATA_DIR: join(tmp, 'data'), DATABASE_URL: undefined }, `${WALKTHROUGH.join('\n')}\n`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('── The Lamp Room ──');
+    expect(r.stdout).toMatch(/\(input #\d+ saved\)/);
+    expect(r.stdout).toContain('★ goal complete: Get the spare key to the lighthouse from Ada.');
+    expect(r.stdout).toContain('The light at Gannet Head is burning again.');
+    expect(r.stdout).toContain('THE END');
+  });
+});
