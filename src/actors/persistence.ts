@@ -176,6 +176,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
     let stopped = false;
     let chain: Promise<void> = Promise.resolve();
     let eventsInFlight = 0;
+    let inputsWaiting = 0;
     const reply = (event: PersistenceReply): void => {
       if (!stopped) sendBack(event);
     };
@@ -194,8 +195,10 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
       switch (request.type) {
         case 'persist.input': {
           // An input must not wait behind the event writer's flush timer.
+          inputsWaiting += 1;
           if (eventsInFlight > 0) void deps.storage.flush(sessionId).catch(() => undefined);
           enqueue('input', async () => {
+            inputsWaiting -= 1;
             try {
               const durable = await deps.storage.appendInput({ sessionId, epoch: request.epoch, clientInputId: request.clientInputId, text: request.text, sceneId: request.sceneId, turn: request.turn });
               deps.fault('input.afterAppend', sessionId);
@@ -207,19 +210,12 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
           return;
         }
         case 'persist.events': {
+          // Submitted in chain order: narrative_ts is allocated in the order the machine folds the replies.
           eventsInFlight += 1;
-          // Validation happens synchronously in the ledger; the write itself is awaited in order.
-          let pending: Promise<DurableRecord[]>;
-          try {
-            pending = deps.storage.appendEvents(sessionId, request.events);
-          } catch (error) {
-            eventsInFlight -= 1;
-            reply({ type: 'persist.failed', op: 'events', error: errorInfo(error) });
-            return;
-          }
-          pending.catch(() => undefined);
           enqueue('events', async () => {
             try {
+              const pending = deps.storage.appendEvents(sessionId, request.events);
+              if (inputsWaiting > 0) void deps.storage.flush(sessionId).catch(() => undefined);
               const records = await pending;
               reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });
             } finally {

@@ -21,7 +21,7 @@ import { event, type NewEvent } from '../domain/events.ts';
  * A small deterministic SceneBehaviour for tests and benchmarks: a few scenes held in
  * memory; every turn emits simple events (a SpeechAct or an ActionPerformed "take", a
  * provisional judgment, one relationship shift per cast member, a stage-4 judgment),
- * the storykeeper ends a scene after `exitAfterTurns` turns (or when the player says
+ * the storykeeper ends a scene at turn `exitAtTurn` (or when the player says
  * "leave"), and the narrator streams two chunks. Faults per member ('throw' | 'hang')
  * exercise the degraded paths.
  *
@@ -34,13 +34,18 @@ export interface MinimalScene {
   cast: string[];
   /** Null: the story ends after this scene. */
   next: string | null;
-  exitAfterTurns: number;
+  /**
+   * The storykeeper ends the scene at the turn whose (session-wide) number reaches this.
+   * Derived from durable state only, so a scene re-entered after a crash or a
+   * suspension ends where an uninterrupted run would.
+   */
+  exitAtTurn: number;
 }
 
 export const MINIMAL_SCENES: readonly MinimalScene[] = [
-  { key: 'harbour', cast: ['mara'], next: 'lighthouse', exitAfterTurns: 3 },
-  { key: 'lighthouse', cast: ['mara', 'tomas'], next: 'summit', exitAfterTurns: 3 },
-  { key: 'summit', cast: [], next: null, exitAfterTurns: 2 },
+  { key: 'harbour', cast: ['mara'], next: 'lighthouse', exitAtTurn: 3 },
+  { key: 'lighthouse', cast: ['mara', 'tomas'], next: 'summit', exitAtTurn: 6 },
+  { key: 'summit', cast: [], next: null, exitAtTurn: 8 },
 ];
 
 export type MemberFault = 'throw' | 'hang';
@@ -62,9 +67,7 @@ export function sceneUuid(storyId: string | null, sceneKey: string): string {
 
 interface SceneData {
   next: string | null;
-  exitAfterTurns: number;
-  /** Turns completed when the scene was entered. */
-  enteredAtTurn: number;
+  exitAtTurn: number;
 }
 
 function hang(signal: AbortSignal): Promise<never> {
@@ -101,7 +104,7 @@ export function createMinimalBehaviour(options: MinimalBehaviourOptions = {}): S
       entry('loadSceneDefinition', req, (): SceneDefinition => {
         const scene = scenes.get(req.sceneKey);
         if (!scene) throw new Error(`no scene ${req.sceneKey}`);
-        const d: SceneData = { next: scene.next, exitAfterTurns: scene.exitAfterTurns, enteredAtTurn: req.turn };
+        const d: SceneData = { next: scene.next, exitAtTurn: scene.exitAtTurn };
         return { sceneId: sceneUuid(req.session.storyId, scene.key), sceneKey: scene.key, cast: [...scene.cast], data: d };
       }),
     loadEntityState: (req) => entry('loadEntityState', req, (): Json => ({ carried: req.entityState ?? null, cast: req.warm.definition?.cast ?? [] })),
@@ -169,7 +172,7 @@ export function createMinimalBehaviour(options: MinimalBehaviourOptions = {}): S
     storykeeper: (req) =>
       turn('storykeeper', req, (): AgentResult => {
         const d = data(req);
-        const done = req.input.turn - d.enteredAtTurn >= d.exitAfterTurns || words(req)[0] === 'leave';
+        const done = req.input.turn >= d.exitAtTurn || words(req)[0] === 'leave';
         return done ? { output: { exit: true }, events: [], sceneExit: { reason: 'goal_completed', nextSceneKey: d.next } } : { output: { exit: false }, events: [] };
       }),
     world: (req) => turn('world', req, (): AgentResult => ({ output: null, events: [] })),
