@@ -402,17 +402,28 @@ export class StoryBehaviour implements SceneBehaviour {
 
 // ---------------------------------------------------------------- pure helpers
 
+// The same truth-set and warm-scene objects reach every member of a turn: validate each once.
+const checkedTruth = new WeakMap<object, TruthSet>();
+const checkedWarm = new WeakSet<object>();
+
 function truthOf(value: unknown): TruthSet {
-  if (value === null || value === undefined) return emptyTruthSet();
+  if (value === null || typeof value !== 'object') return emptyTruthSet();
+  const cached = checkedTruth.get(value);
+  if (cached) return cached;
   const parsed = truthSetSchema.safeParse(value);
-  return parsed.success ? parsed.data : emptyTruthSet();
+  const ts = parsed.success ? parsed.data : emptyTruthSet();
+  checkedTruth.set(value, ts);
+  return ts;
 }
 
 const warmShape = z.object({ definition: z.object({ data: z.object({ sceneKey: z.string(), cast: z.array(z.string()) }).passthrough() }).passthrough() }).passthrough();
 
 function warmOf(scene: WarmScene): Warm {
-  // Shape check once per call at the seam: the warm scene is our own JSON, possibly restored from a snapshot.
-  warmShape.parse(scene);
+  // Shape check at the seam (once per warm-scene object): our own JSON, possibly restored from a snapshot.
+  if (!checkedWarm.has(scene)) {
+    warmShape.parse(scene);
+    checkedWarm.add(scene);
+  }
   return {
     data: scene.definition.data as StorySceneData,
     entities: scene.entities as SceneEntities,

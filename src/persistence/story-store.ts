@@ -195,3 +195,25 @@ export async function startSessionFromStory(db: Database, graph: GraphStore, inp
     return session;
   });
 }
+
+/**
+ * A `StoryBehaviour` story source over the database: each story is read (and validated)
+ * once per process; `storyId` null (a session without a stored story) → `defaultStoryId`.
+ *
+ * @example
+ * const behaviour = new StoryBehaviour({ stories: storySource(db, { defaultStoryId: 'the_lighthouse_keeper' }) });
+ */
+export function storySource(q: Queryable, options: { defaultStoryId?: string } = {}): (storyId: string | null) => Promise<Story> {
+  const cache = new Map<string, Promise<Story>>();
+  return (storyId) => {
+    const id = storyId ?? options.defaultStoryId;
+    if (!id) return Promise.reject(new StorytellerError('STORY_NOT_FOUND', 'the session has no story and no default story is configured'));
+    let story = cache.get(id);
+    if (!story) {
+      story = loadStoredStory(q, id);
+      cache.set(id, story);
+      story.catch(() => cache.delete(id));
+    }
+    return story;
+  };
+}

@@ -5,7 +5,7 @@ import { reconstructTruthSet, holds, worldValue } from '../../../src/domain/trut
 import { openGraphStore } from '../../../src/persistence/graph/open-graph-store.ts';
 import type { GraphStore } from '../../../src/persistence/graph/graph-store.ts';
 import { Ledger } from '../../../src/persistence/ledger.ts';
-import { storeStory, loadStoredStory } from '../../../src/persistence/story-store.ts';
+import { storeStory, storySource } from '../../../src/persistence/story-store.ts';
 import { TestingKit } from '../../../src/testing/testing-kit.ts';
 import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/test-database.ts';
 import { sampleStory, WALKTHROUGH } from '../../support/story.ts';
@@ -29,7 +29,7 @@ describe.each(DRIVERS)('engine playthrough of The Lighthouse Keeper (%s)', (driv
     await t?.close();
   });
 
-  const behaviourOf = (): StoryBehaviour => new StoryBehaviour({ stories: (id) => loadStoredStory(t.db, id ?? storyId) });
+  const behaviourOf = (): StoryBehaviour => new StoryBehaviour({ stories: storySource(t.db, { defaultStoryId: storyId }) });
 
   it('plays from the first scene to the last; gates, goals, scenes and cross-scene propositions are in the ledger', async () => {
     const kit = await TestingKit.create({ db: t.db, behaviour: behaviourOf(), storyId, graph });

@@ -1,0 +1,192 @@
+/**
+ * `npm run bench:turn`: per-stage timings of the story turn pipeline (StoryBehaviour
+ * members, called as the session runtime calls them) with the scripted LLM provider,
+ * and scene entry for a generated 20-character cast. Prints a table, writes
+ * bench/results/turn.json. Targets (issue 4): stages 1–3 together p99 ≤ 2 ms; scene
+ * entry p99 ≤ 25 ms. In-process, no network; bounded to well under 2 minutes.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { CharacterRequest, TurnRequest, TurnResults, WarmScene } from '../src/actors/behaviour.ts';
+import { LocalSession } from '../src/actors/local-session.ts';
+import { StoryBehaviour } from '../src/actors/story-behaviour.ts';
+import { loadStoryFile } from '../src/domain/story/loader.ts';
+import type { Character, Relation, Story } from '../src/domain/story/schema.ts';
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 2_000);
+const ENTRY_ITERATIONS = Number(process.env.BENCH_ENTRY_ITERATIONS ?? 300);
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+function summary(samples: number[]): { p50: number; p99: number; max: number; n: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return { p50: r(percentile(s, 50)), p99: r(percentile(s, 99)), max: r(s.at(-1) ?? 0), n: s.length };
+}
+
+async function timed<T>(samples: number[], fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const out = await fn();
+  samples.push(performance.now() - t0);
+  return out;
+}
+
+/** The sample story with the inn's cast grown to 20 generated characters, all related to each other. */
+function twentyCharacterStory(base: Story): Story {
+  const template = base.characters.find((c) => c.id === 'ada') as Character;
+  const extra: Character[] = Array.from({ length: 18 }, (_, i) => ({
+    ...template,
+    id: `villager_${i + 1}`,
+    name: `Villager ${i + 1}`,
+    aliases: [`villager ${i + 1}`],
+    axes: template.axes.map((a, j) => ({ ...a, central: Math.max(a.low, Math.min(a.high, a.central + ((i + j) % 3) * 0.05)) })),
+    motivations: template.motivations.map((m) => ({ ...m, id: `${m.id}_${i + 1}` })),
+    echoes: template.echoes.map((e) => ({ ...e, id: `${e.id}_${i + 1}` })),
+  }));
+  const cast = ['ada', 'silas', ...extra.map((c) => c.id)];
+  const relations: Relation[] = [...base.relations];
+  for (const from of cast) {
+    for (const to of ['player', ...cast.slice(0, 4)]) {
+      if (from === to || relations.some((r) => r.from === from && r.to === to)) continue;
+      relations.push({ from, to, trust_reliability: 0.1, trust_competence: 0.2, trust_benevolence: 0.1, affection: 0, debt: 0, knows: [], believes: [], blindTo: [] });
+    }
+  }
+  return {
+    ...base,
+    characters: [...base.characters, ...extra],
+    relations,
+    scenes: base.scenes.map((s) => (s.id === 'the_drowned_bell' ? { ...s, cast: { ...s.cast, required: cast }, entityBudget: 64 } : s)),
+  };
+}
+
+const INPUTS = ['look', 'ask Ewan about the light', 'examine the tide table', 'take the cobles', 'thank you, friend', 'go to the inn', 'what happened to Davey?', 'read the letter'];
+
+async function main(): Promise<void> {
+  const story = await loadStoryFile('db/stories/the-lighthouse-keeper.yaml');
+  const behaviour = new StoryBehaviour({ stories: async () => story });
+  const session = new LocalSession(behaviour, { sessionId: 'bench', storyId: story.id });
+  const scene = (await session.start()) as WarmScene;
+  const truthSet = session.truthSet;
+
+  const stage1: number[] = [];
+  const stage2: number[] = [];
+  const stage3: number[] = [];
+  const stages123: number[] = [];
+  const agents: number[] = [];
+  const narrator: number[] = [];
+  const signal = new AbortController().signal;
+  const cast = scene.definition.cast;
+
+  const WARMUP = 300;
+  for (let i = -WARMUP; i < ITERATIONS; i++) {
+    if (i === 0) for (const list of [stage1, stage2, stage3, stages123, agents, narrator]) list.length = 0;
+    const text = INPUTS[(i + WARMUP) % INPUTS.length] as string;
+    const results: TurnResults = {};
+    const req = (): TurnRequest => ({
+      session: session.session,
+      scene,
+      truthSet,
+      input: { inputId: i + WARMUP + 1, clientInputId: `b${i}`, text, turn: 1, narrativeTs: truthSet.lastNarrativeTs + 1 },
+      results: { ...results },
+      signal,
+    });
+    const t0 = performance.now();
+    results.stage1 = await timed(stage1, () => behaviour.stage1(req()));
+    results.stage2 = await timed(stage2, () => behaviour.stage2(req()));
+    results.stage3 = await timed(stage3, () => behaviour.stage3(req()));
+    stages123.push(performance.now() - t0);
+    const [chars, sk, world] = await timed(agents, async () => {
+      const out = await Promise.all([
+        Promise.all(cast.map((id) => behaviour.character({ ...req(), characterId: id } as CharacterRequest))),
+        behaviour.storykeeper(req()),
+        behaviour.world(req()),
+      ]);
+      return out;
+    });
+    results.characters = Object.fromEntries(cast.map((id, k) => [id, chars[k]!]));
+    results.storykeeper = sk;
+    results.world = world;
+    results.reconciler = await behaviour.reconciler(req());
+    await timed(narrator, () => behaviour.narrator(req(), () => {}));
+  }
+
+  // Scene entry for a 20-character cast: the six steps, as the engine runs them.
+  const big = twentyCharacterStory(story);
+  const bigBehaviour = new StoryBehaviour({ stories: async () => big });
+  const entry: number[] = [];
+  const steps = ['loadSceneDefinition', 'loadEntityState', 'loadGraphContext', 'computeFrames', 'buildSensitivityMap', 'warmNarratorContext'] as const;
+  const field = { loadSceneDefinition: 'definition', loadEntityState: 'entities', loadGraphContext: 'graph', computeFrames: 'frames', buildSensitivityMap: 'sensitivity', warmNarratorContext: 'narrator' } as const;
+  let castSize = 0;
+  for (let i = -30; i < ENTRY_ITERATIONS; i++) {
+    if (i === 0) entry.length = 0;
+    await timed(entry, async () => {
+      const warm: Partial<WarmScene> = {};
+      for (const step of steps) {
+        const value = await bigBehaviour[step]({
+          session: { sessionId: 'bench', storyId: big.id },
+          sceneKey: 'the_drowned_bell',
+          turn: 3,
+          truthSet,
+          entityState: null,
+          worldState: null,
+          deferredResults: [],
+          warm: { ...warm },
+          signal,
+        });
+        (warm as Record<string, unknown>)[field[step]] = value;
+      }
+      castSize = (warm.definition?.cast ?? []).length;
+    });
+  }
+
+  const result = {
+    benchmark: 'turn',
+    date: new Date().toISOString(),
+    node: process.version,
+    provider: 'scripted',
+    iterations: ITERATIONS,
+    entry_iterations: ENTRY_ITERATIONS,
+    scene: scene.definition.sceneKey,
+    entry_cast_size: castSize,
+    stage1_p99_ms: summary(stage1).p99,
+    stage2_p99_ms: summary(stage2).p99,
+    stage3_p99_ms: summary(stage3).p99,
+    stages_1_3_p99_ms: summary(stages123).p99,
+    agents_p99_ms: summary(agents).p99,
+    narrator_p99_ms: summary(narrator).p99,
+    scene_entry_p99_ms: summary(entry).p99,
+    detail: {
+      stage1: summary(stage1),
+      stage2: summary(stage2),
+      stage3: summary(stage3),
+      stages_1_3: summary(stages123),
+      agents: summary(agents),
+      narrator: summary(narrator),
+      scene_entry_20_cast: summary(entry),
+    },
+    targets: { stages_1_3_p99_ms: 2, scene_entry_p99_ms: 25 },
+  };
+  const pass = (v: number, t: number) => (v <= t ? 'ok' : 'OVER');
+  const rows: Array<[string, { p50: number; p99: number; max: number; n: number }, string]> = [
+    ['stage 1 (structural parse)', result.detail.stage1, ''],
+    ['stage 2 (factual + constraints)', result.detail.stage2, ''],
+    ['stage 3 (sensitivity match)', result.detail.stage3, ''],
+    ['stages 1–3 together', result.detail.stages_1_3, `target ≤ 2 ms: ${pass(result.stages_1_3_p99_ms, 2)}`],
+    [`agents (${cast.length} char + sk + world)`, result.detail.agents, ''],
+    ['narrator (scripted, streamed)', result.detail.narrator, ''],
+    [`scene entry (${castSize}-char cast)`, result.detail.scene_entry_20_cast, `target ≤ 25 ms: ${pass(result.scene_entry_p99_ms, 25)}`],
+  ];
+  process.stdout.write(`\nturn pipeline (${ITERATIONS} turns, ${ENTRY_ITERATIONS} scene entries; scripted LLM)\n`);
+  process.stdout.write(`${'measure'.padEnd(34)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'max ms'.padStart(10)}${'n'.padStart(7)}  \n`);
+  for (const [name, s, note] of rows) {
+    process.stdout.write(`${name.padEnd(34)}${s.p50.toFixed(3).padStart(10)}${s.p99.toFixed(3).padStart(10)}${s.max.toFixed(3).padStart(10)}${String(s.n).padStart(7)}  ${note}\n`);
+  }
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/turn.json', `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write('\nwrote bench/results/turn.json\n');
+}
+
+await main();
