@@ -143,14 +143,7 @@ export class LocalSession {
     results.reconciler = await guarded('reconciler', () => this.behaviour.reconciler(request()), empty() as AgentResult);
     const narration = await guarded(
       'narrator',
-      async () => {
-        const chunks: string[] = [];
-        const r = await this.behaviour.narrator(request(), (c) => {
-          chunks.push(c);
-          onChunk(c);
-        });
-        return r;
-      },
+      () => this.behaviour.narrator(request(), onChunk),
       { text: this.behaviour.fallbackNarration?.(request()) ?? 'The moment passes.', events: [] },
     );
     if (degraded.includes('narrator')) onChunk(narration.text);

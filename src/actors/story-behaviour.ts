@@ -395,7 +395,7 @@ export class StoryBehaviour implements SceneBehaviour {
       firstMeeting: (w.data.firstMeetings ?? []).includes(character.id),
       sceneName: w.data.scene.name,
       addressed: parsed.addressee === character.id || parsed.recipient === character.id || parsed.mentions.some((m) => m.id === character.id),
-      refusedByMe: facts?.refusal?.kind === 'physical' && facts.refusal.text.startsWith(character.name),
+      refusedByMe: facts?.blockedBy === character.id,
     };
   }
 }

@@ -30,6 +30,8 @@ export interface FactResult {
   refusal: { text: string; kind: 'physical' | 'story'; constraint: string } | null;
   /** What the player examined, for the narrator. */
   examined: { id: string; name: string; description: string } | null;
+  /** The character whose hold on an item stopped the player (they may answer for it). */
+  blockedBy?: string;
 }
 
 export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
@@ -97,7 +99,8 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       if (verb === 'take') {
         if (!e) return refuse('take', p.entity ? 'That is not something you can take.' : p.keywords.length > 0 ? 'You do not see that here.' : 'Take what?', 'physical');
         const why = checkTake(view, e, where, names);
-        if (why) return refuse('take', why, 'physical');
+        const holder = view.holders[e.id];
+        if (why) return { ...refuse('take', why, 'physical'), ...(holder && holder !== PLAYER_ID && c.cast.includes(holder) ? { blockedBy: holder } : {}) };
         return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: 'take', target: e.id }, source: 'stage2' }]);
       }
       if (verb === 'give' || verb === 'show') {
