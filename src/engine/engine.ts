@@ -51,7 +51,7 @@ export interface SessionEngineOptions {
   logger?: Logger;
   faults?: FaultPoints;
   /** Inspection observer (see startInspector) attached to session root actors. */
-  inspect?: Observer<InspectionEvent>;
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Which sessions to inspect (default all when `inspect` is given). */
   inspectSession?: (sessionId: string) => boolean;
   /** Deferred dispatch after a scene-exit transaction (the outbox relay's wake-up). */

@@ -40,7 +40,7 @@ export interface TestingKitOptions {
   flushMs?: number;
   /** Simulated start time (ms since epoch) — the injected wall clock. */
   startAt?: number;
-  inspect?: Observer<InspectionEvent>;
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
 export interface AnswerRecord {
