@@ -12,6 +12,8 @@
  *                                     turns): time until all 50 resolve; frame_coalesced50_batches
  *                                     says how many batches they took
  *   frame_worker_compute50_mean_ms    the worker's own time for a batch of 50 (session.run + decode)
+ *   main_thread_busy_per_batch50_ms   event-loop busy time per batch of 50 (performance.eventLoopUtilization):
+ *                                     what the frame path costs the loop itself
  *   event_loop_max_delay_ms           perf_hooks.monitorEventLoopDelay (1 ms resolution) max while
  *                                     the batch-of-50 loop runs; _p99_ms beside it; the same two
  *                                     over 2 s of idle loop as a control (event_loop_idle_*)
@@ -78,11 +80,13 @@ idle.disable();
 const before = { ...computer.stats };
 const histogram = monitorEventLoopDelay({ resolution: 1 });
 histogram.enable();
+const eluBefore = performance.eventLoopUtilization();
 const batch50 = await timeRuns(BATCH_RUNS, async (i) => {
   const frames = await computer.computeFrames(casts[i % casts.length]!);
   if (frames.length !== 50) throw new Error('short batch');
 });
 histogram.disable();
+const elu = performance.eventLoopUtilization(eluBefore);
 const workerMsPerBatch50 = (computer.stats.workerMs - before.workerMs) / (computer.stats.batches - before.batches);
 const single = await timeRuns(SINGLE_RUNS, (i) => computer.computeFrames([casts[i % casts.length]![i % 50]!]));
 
@@ -114,7 +118,9 @@ const inThread = async (inputs: FrameInput[]): Promise<void> => {
 await timeRuns(WARMUP, (i) => inThread(casts[i % casts.length]!));
 const inThreadLoop = monitorEventLoopDelay({ resolution: 1 });
 inThreadLoop.enable();
+const inThreadEluBefore = performance.eventLoopUtilization();
 const inThreadBatch50 = await timeRuns(BATCH_RUNS, (i) => inThread(casts[i % casts.length]!));
+const inThreadElu = performance.eventLoopUtilization(inThreadEluBefore);
 inThreadLoop.disable();
 await inThreadSession.release();
 
@@ -141,10 +147,12 @@ const result = {
   frame_coalesced50_p99_ms: round(percentile(coalesced, 99)),
   frame_coalesced50_batches: round(coalescedBatches),
   frame_worker_compute50_mean_ms: round(workerMsPerBatch50),
+  main_thread_busy_per_batch50_ms: round(elu.active / BATCH_RUNS),
   event_loop_max_delay_ms: round(histogram.max / 1e6),
   event_loop_p99_delay_ms: round(histogram.percentile(99) / 1e6),
   inthread_batch50_p50_ms: round(percentile(inThreadBatch50, 50)),
   inthread_batch50_p99_ms: round(percentile(inThreadBatch50, 99)),
+  inthread_main_thread_busy_per_batch50_ms: round(inThreadElu.active / BATCH_RUNS),
   inthread_event_loop_max_delay_ms: round(inThreadLoop.max / 1e6),
   inthread_event_loop_p99_delay_ms: round(inThreadLoop.percentile(99) / 1e6),
   event_loop_idle_max_delay_ms: round(idle.max / 1e6),
@@ -169,12 +177,14 @@ const rows: Array<[string, number | null, string]> = [
   ['50 concurrent singles, p99 (ms)', result.frame_coalesced50_p99_ms, ''],
   ['  batches per 50 concurrent singles', result.frame_coalesced50_batches, ''],
   ['  of which in the worker, mean (ms)', result.frame_worker_compute50_mean_ms, ''],
+  ['  main-thread busy per batch (ms, ELU)', result.main_thread_busy_per_batch50_ms, ''],
   ['event loop max delay during batches (ms)', result.event_loop_max_delay_ms, ''],
   ['event loop p99 delay during batches (ms)', result.event_loop_p99_delay_ms, ''],
   ['event loop max delay, idle control (ms)', result.event_loop_idle_max_delay_ms, ''],
   ['event loop p99 delay, idle control (ms)', result.event_loop_idle_p99_delay_ms, ''],
   ['control: in-thread batch of 50, p50 (ms)', result.inthread_batch50_p50_ms, ''],
   ['control: in-thread batch of 50, p99 (ms)', result.inthread_batch50_p99_ms, ''],
+  ['control: in-thread main-thread busy (ms)', result.inthread_main_thread_busy_per_batch50_ms, ''],
   ['control: in-thread event loop max (ms)', result.inthread_event_loop_max_delay_ms, ''],
   ['control: in-thread event loop p99 (ms)', result.inthread_event_loop_p99_delay_ms, ''],
   ['LLM provider overhead, p50 (ms)', result.llm_overhead_p50_ms, ''],
