@@ -11,6 +11,7 @@ import { OnnxFrameComputer } from '../../../src/inference/frame/onnx-frame-compu
 import { createRng } from '../../../src/inference/frame/prng.ts';
 import { forward, initWeights, type FrameMlpWeights } from '../../../src/inference/frame/trainer.ts';
 import { allCells, sampleInput } from '../../../src/inference/frame/training-data.ts';
+import { ruleScores } from '../../../src/inference/frame/rules.ts';
 
 // Real onnxruntime-node on the committed artifact (models/frame/current) and on models
 // written here with the same exporter: wrong contracts, external data, tampered manifests.
@@ -147,5 +148,43 @@ describe('frame model on onnxruntime-node', () => {
     expect(model.modelPath).toBe(join(dir, 'external.onnx'));
     await writeFile(join(dir, 'bad-ptr'), '/etc/passwd\n');
     await expect(resolveFrameModel(join(dir, 'bad-ptr'))).rejects.toMatchObject({ code: 'FRAME_MODEL_INVALID' });
+  });
+
+  it('the committed model follows the rules it was trained on (fresh characters, not the training data)', async () => {
+    const session = await openFrameSession(await resolveFrameModel(COMMITTED));
+    try {
+      const inputs = cast(400, 77);
+      const out = await runSession(session, encodeBatch(inputs), inputs.length);
+      const argmax = (a: ArrayLike<number>, o: number, n: number): number => {
+        let best = 0;
+        for (let k = 1; k < n; k++) if (a[o + k]! > a[o + best]!) best = k;
+        return best;
+      };
+      const agreement = (head: 'action' | 'speech' | 'thought', n: number): number =>
+        inputs.filter((x, r) => argmax(out[head]!, r * n, n) === argmax(ruleScores(x)[head], 0, n)).length / inputs.length;
+      // Measured 0.72 / 0.67 / 0.84; the class-prior baseline is ≈ 0.17 / 0.22 / 0.28.
+      expect(agreement('action', 14)).toBeGreaterThan(0.6);
+      expect(agreement('speech', 6)).toBeGreaterThan(0.55);
+      expect(agreement('thought', 6)).toBeGreaterThan(0.7);
+
+      // Same characters, the player's words hostile vs warm: the shifts and tendencies move the rules' way.
+      const withEvent = (hostility: number, warmth: number): FrameInput[] =>
+        inputs.map((x) => ({ ...x, playerEvent: { kind: 'speech', addressedToMe: true, hostility, warmth, mentionsMe: true } }));
+      const hostile = await runSession(session, encodeBatch(withEvent(0.9, 0)), inputs.length);
+      const warm = await runSession(session, encodeBatch(withEvent(0, 0.9)), inputs.length);
+      const mean = (o: Record<string, Float32Array>, head: string, width: number, k: number): number => {
+        let sum = 0;
+        for (let r = 0; r < inputs.length; r++) sum += 1 / (1 + Math.exp(-o[head]![r * width + k]!));
+        return sum / inputs.length;
+      };
+      const count = (o: Record<string, Float32Array>, head: string, width: number, k: number): number =>
+        inputs.filter((_, r) => argmax(o[head]!, r * width, width) === k).length;
+      expect(mean(hostile, 'emotion', 16, 12)).toBeGreaterThan(mean(warm, 'emotion', 16, 12) + 0.3); // anger+
+      expect(mean(warm, 'emotion', 16, 0)).toBeGreaterThan(mean(hostile, 'emotion', 16, 0) + 0.3); // joy+
+      expect(count(hostile, 'action', 14, 2)).toBeGreaterThan(2 * count(warm, 'action', 14, 2)); // confront
+      expect(count(warm, 'action', 14, 0)).toBeGreaterThan(2 * count(hostile, 'action', 14, 0)); // approach
+    } finally {
+      await session.release();
+    }
   });
 });
