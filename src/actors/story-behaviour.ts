@@ -132,7 +132,9 @@ export class StoryBehaviour implements SceneBehaviour {
         .filter((s) => s.id !== req.sceneKey && holds(ts, 'visited', s.id))
         .flatMap((s) => [...s.cast.required, ...s.cast.contingent.map((c) => c.character)]),
     );
-    const firstMeetings = cast.filter((id) => !metBefore.has(id));
+    // Re-entering a scene (a resumed game) greets nobody again.
+    const reentry = holds(ts, 'visited', req.sceneKey);
+    const firstMeetings = reentry ? [] : cast.filter((id) => !metBefore.has(id));
     const full: StorySceneData = { ...data, cast, entryTurn: req.turn, entryAccumulators, firstMeetings };
     return { sceneId: data.sceneId, sceneKey: data.sceneKey, cast, data: full };
   }

@@ -29,6 +29,8 @@ export interface PlayOptions {
   storyPath?: string;
   /** In-memory play without database and engine. */
   local?: boolean;
+  /** Start a new game even if an unfinished one of this story exists (default: resume it). */
+  fresh?: boolean;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -39,6 +41,8 @@ interface TurnOutcome {
 
 /** What the terminal talks to: the real engine, or a LocalSession. */
 interface Backend {
+  /** An unfinished game will be resumed by start(). */
+  readonly resumes: boolean;
   start(): Promise<void>;
   send(text: string): Promise<TurnOutcome>;
   save(): Promise<string>;
@@ -87,10 +91,23 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   };
 
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const backend = options.local ? localBackend(story, ui) : await engineBackend(config, story, ui, logger);
+  const backend = options.local ? localBackend(story, ui) : await engineBackend(config, story, ui, logger, options.fresh === true);
 
-  write(`\n${bold(story.title.toUpperCase())}\n\n${wrap(story.intro)}\n${dim('(Type /help for commands.)')}\n`);
+  write(`\n${bold(story.title.toUpperCase())}\n`);
+  const resumed = backend.resumes;
+  const intro = () => write(`\n${wrap(story.intro)}\n${dim('(Type /help for commands.)')}\n`);
+  // The intro comes before the first scene; a resumed game says so instead.
+  ui.scene = ((show) => (key: string) => {
+    if (!resumed && !introShown) {
+      introShown = true;
+      intro();
+    }
+    show(key);
+  })(ui.scene);
+  let introShown = false;
+  if (resumed) write(dim('\n(Resuming your unfinished game.)\n'));
   await backend.start();
+  if (resumed) write(dim('(`npm run play -- --new` starts over.)\n'));
 
   const rl = createInterface({ input: options.input ?? process.stdin, terminal: false });
   const prompt = () => write(tty ? '\n> ' : '\n');
@@ -159,6 +176,7 @@ function localBackend(story: Story, ui: Ui): Backend {
   const behaviour = new StoryBehaviour({ stories: async () => story, onStorykeeper: (_id, o) => ui.verdict(o) });
   const session = new LocalSession(behaviour, { sessionId: 'local', storyId: story.id });
   return {
+    resumes: false,
     async start() {
       await session.start();
       ui.scene(session.sceneKey as string);
@@ -176,7 +194,7 @@ function localBackend(story: Story, ui: Ui): Backend {
   };
 }
 
-async function engineBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>): Promise<Backend> {
+async function engineBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>, fresh: boolean): Promise<Backend> {
   const db = await openDatabase(config);
   await migrate(db);
   const graph = await openGraphStore(db, config);
@@ -196,9 +214,15 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   let ended = false;
   let pendingAnswer: { resolve: (o: TurnOutcome) => void; reject: (e: Error) => void; clientInputId: string } | null = null;
 
+  // Resume the newest unfinished game of this story (its checkpoint + ledger), unless asked for a new one.
+  const { rows } = fresh
+    ? { rows: [] }
+    : await db.query<{ id: string }>(`SELECT id FROM sessions WHERE story_id = $1 AND status <> 'ended' ORDER BY updated_at DESC LIMIT 1`, [story.id]);
+  const resumeId = rows[0]?.id;
   return {
+    resumes: resumeId !== undefined,
     async start() {
-      handle = await engine.createSession({ storyId: story.id });
+      handle = resumeId ? await engine.open(resumeId) : await engine.createSession({ storyId: story.id });
       const h = handle;
       let markEntered: () => void = () => {};
       const entered = new Promise<void>((resolve) => {

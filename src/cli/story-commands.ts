@@ -54,8 +54,9 @@ export function registerStoryCommands(program: Command): void {
     .description('play a story in the terminal (embedded database and engine in-process)')
     .option('-s, --story <file>', 'story file (default: STORYTELLER_STORY)')
     .option('--local', 'play fully in memory: no database, no engine')
-    .action(async (opts: { story?: string; local?: boolean }) => {
+    .option('--new', 'start a new game instead of resuming the unfinished one')
+    .action(async (opts: { story?: string; local?: boolean; new?: boolean }) => {
       const { playInTerminal } = await import('./play.ts');
-      await playInTerminal(loadConfig(), { ...(opts.story ? { storyPath: opts.story } : {}), ...(opts.local ? { local: true } : {}) });
+      await playInTerminal(loadConfig(), { ...(opts.story ? { storyPath: opts.story } : {}), ...(opts.local ? { local: true } : {}), ...(opts.new ? { fresh: true } : {}) });
     });
 }
