@@ -7,15 +7,16 @@ import { LEDGER_COLUMNS } from './ledger-rows.ts';
  * point of group commit. Everything that could make one row fail is decided per row
  * inside the statement instead of raising, so a bad row never takes its neighbours
  * down:
- *   - a retransmitted row (same dedupe key, already stored) returns the stored row
- *     (`duplicate`);
  *   - narrative_ts comes from `sessions.last_narrative_ts`, bumped once per session by
- *     the number of new rows; the row lock that UPDATE takes orders concurrent writers
+ *     the batch's row count; the row lock that UPDATE takes orders concurrent writers
  *     and re-reads `owner_epoch`, so fencing is checked against the committed owner;
  *   - an unknown session gets no allocation and no insert (`no_session`, never an FK
  *     violation); a stale epoch gets no insert (`fenced`);
- *   - a row lost to a concurrent writer of the same key (another engine) comes back as
- *     `conflict` and the caller retries it alone.
+ *   - a row whose dedupe key is already stored is skipped by `ON CONFLICT DO NOTHING`
+ *     on the key's unique index; only then (a retransmission, rare) a second statement
+ *     fetches the stored rows (`duplicate`). The skipped row leaves a gap in
+ *     narrative_ts, which is allowed. No ledger lookup is on the happy path, so no plan
+ *     can turn it into a scan of the (growing) ledger.
  * Ids (BIGSERIAL) and narrative_ts follow the batch order within each session.
  */
 export type AppendStatus = 'inserted' | 'duplicate' | 'no_session' | 'fenced' | 'conflict';
@@ -48,32 +49,19 @@ export interface AppendOutcome {
 export type DedupeKey = 'client_input_id' | 'idempotency_key';
 
 function buildSql(key: DedupeKey): string {
-  const pick = LEDGER_COLUMNS.map((c) => `COALESCE(x.${c}, n.${c}) AS ${c}`).join(',\n    ');
-  const cols = LEDGER_COLUMNS.map((c) => `e.${c}`).join(', ');
   return `WITH input AS (
   SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::real[], $8::text[],
                        $9::text[], $10::bigint[], $11::text[], $12::bigint[])
     AS t(ord, session_id, scene_id, turn, event_type, event_data, confidence, source,
          client_input_id, input_id, idempotency_key, epoch)
 ),
-existing AS (
-  SELECT i.ord, s.owner_epoch, ${cols}
-  FROM input i
-  JOIN event_ledger e ON e.session_id = i.session_id AND e.${key} = i.${key}
-  JOIN sessions s ON s.id = i.session_id
-),
-fresh AS (
-  SELECT i.*, row_number() OVER (PARTITION BY i.session_id ORDER BY i.ord) AS rank
-  FROM input i
-  WHERE NOT EXISTS (SELECT 1 FROM existing x WHERE x.ord = i.ord)
-),
 counts AS (
-  SELECT session_id, count(*)::bigint AS n FROM fresh GROUP BY session_id
+  SELECT session_id, count(*)::bigint AS n FROM input GROUP BY session_id
 ),
 -- Lock the sessions in id order first: two writers (the input and event paths, or two
 -- engines) with overlapping sessions then queue behind each other instead of deadlocking.
 locked AS (
-  SELECT s.id FROM sessions s WHERE s.id IN (SELECT session_id FROM counts) ORDER BY s.id FOR UPDATE
+  SELECT s.id FROM sessions s WHERE s.id = ANY (ARRAY(SELECT session_id FROM counts)) ORDER BY s.id FOR UPDATE
 ),
 alloc AS (
   UPDATE sessions s SET last_narrative_ts = s.last_narrative_ts + c.n
@@ -82,8 +70,8 @@ alloc AS (
   RETURNING s.id AS session_id, s.last_narrative_ts - c.n AS base, s.owner_epoch
 ),
 planned AS (
-  SELECT f.*, a.base + f.rank AS narrative_ts, a.owner_epoch
-  FROM fresh f JOIN alloc a ON a.session_id = f.session_id
+  SELECT i.*, a.base + row_number() OVER (PARTITION BY i.session_id ORDER BY i.ord) AS narrative_ts, a.owner_epoch
+  FROM input i JOIN alloc a ON a.session_id = i.session_id
 ),
 ins AS (
   INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts,
@@ -93,24 +81,20 @@ ins AS (
   FROM planned p
   WHERE p.epoch IS NULL OR p.epoch = p.owner_epoch
   ORDER BY p.ord
-  ON CONFLICT DO NOTHING
+  ON CONFLICT (session_id, ${key}) WHERE ${key} IS NOT NULL DO NOTHING
   RETURNING ${LEDGER_COLUMNS.join(', ')}
 )
 SELECT i.ord,
   CASE
-    WHEN x.ord IS NOT NULL AND i.epoch IS NOT NULL AND i.epoch <> x.owner_epoch THEN 'fenced'
-    WHEN x.ord IS NOT NULL THEN 'duplicate'
     WHEN n.id IS NOT NULL THEN 'inserted'
     WHEN a.session_id IS NULL THEN 'no_session'
     WHEN i.epoch IS NOT NULL AND i.epoch <> a.owner_epoch THEN 'fenced'
     ELSE 'conflict'
   END AS status,
-  COALESCE(x.owner_epoch, a.owner_epoch) AS owner_epoch,
-    ${pick}
+  a.owner_epoch, ${LEDGER_COLUMNS.map((c) => `n.${c}`).join(', ')}
 FROM input i
-LEFT JOIN existing x ON x.ord = i.ord
-LEFT JOIN planned p ON p.ord = i.ord
 LEFT JOIN alloc a ON a.session_id = i.session_id
+LEFT JOIN planned p ON p.ord = i.ord
 LEFT JOIN ins n ON n.session_id = p.session_id AND n.narrative_ts = p.narrative_ts
 ORDER BY i.ord`;
 }
@@ -118,20 +102,12 @@ ORDER BY i.ord`;
 /**
  * The same logic for exactly one row, with scalar parameters: no unnest, no window.
  * A lone caller (one client, no contention) is the latency-critical case, and this
- * shape plans and runs in about the time of a plain INSERT.
+ * shape runs in about the time of a plain INSERT.
  */
 function buildSingleRowSql(key: DedupeKey): string {
-  const pick = LEDGER_COLUMNS.map((c) => `COALESCE(x.${c}, n.${c}) AS ${c}`).join(', ');
-  const cols = LEDGER_COLUMNS.map((c) => `e.${c}`).join(', ');
-  const keyParam = key === 'client_input_id' ? '$9' : '$11';
-  return `WITH existing AS (
-  SELECT s.owner_epoch, ${cols}
-  FROM event_ledger e JOIN sessions s ON s.id = e.session_id
-  WHERE e.session_id = $1::uuid AND e.${key} = ${keyParam}::text
-),
-alloc AS (
+  return `WITH alloc AS (
   UPDATE sessions SET last_narrative_ts = last_narrative_ts + 1
-  WHERE id = $1::uuid AND NOT EXISTS (SELECT 1 FROM existing)
+  WHERE id = $1::uuid
   RETURNING last_narrative_ts, owner_epoch
 ),
 ins AS (
@@ -140,28 +116,36 @@ ins AS (
   SELECT $1::uuid, $2::uuid, $3::int, $4::text, $5::jsonb, $6::real, $7::text, a.last_narrative_ts, $9::text, $10::bigint, $11::text
   FROM alloc a
   WHERE $8::bigint IS NULL OR a.owner_epoch = $8::bigint
-  ON CONFLICT DO NOTHING
+  ON CONFLICT (session_id, ${key}) WHERE ${key} IS NOT NULL DO NOTHING
   RETURNING ${LEDGER_COLUMNS.join(', ')}
 )
 SELECT 0 AS ord,
   CASE
-    WHEN x.id IS NOT NULL AND $8::bigint IS NOT NULL AND x.owner_epoch <> $8::bigint THEN 'fenced'
-    WHEN x.id IS NOT NULL THEN 'duplicate'
     WHEN n.id IS NOT NULL THEN 'inserted'
     WHEN a.owner_epoch IS NULL THEN 'no_session'
     WHEN $8::bigint IS NOT NULL AND a.owner_epoch <> $8::bigint THEN 'fenced'
     ELSE 'conflict'
   END AS status,
-  COALESCE(x.owner_epoch, a.owner_epoch) AS owner_epoch, ${pick}
+  a.owner_epoch, ${LEDGER_COLUMNS.map((c) => `n.${c}`).join(', ')}
 FROM (SELECT 1) AS one
-LEFT JOIN existing x ON true
 LEFT JOIN alloc a ON true
 LEFT JOIN ins n ON true`;
 }
 
-const SQL: Record<DedupeKey, { one: string; many: string }> = {
-  client_input_id: { one: buildSingleRowSql('client_input_id'), many: buildSql('client_input_id') },
-  idempotency_key: { one: buildSingleRowSql('idempotency_key'), many: buildSql('idempotency_key') },
+/** The stored rows for keys that conflicted: one unique-index probe each. */
+function buildLookupSql(key: DedupeKey): string {
+  return `SELECT k.ord, ${LEDGER_COLUMNS.map((c) => `l.${c}`).join(', ')}
+FROM unnest($1::int[], $2::uuid[], $3::text[]) AS k(ord, session_id, key)
+CROSS JOIN LATERAL (
+  SELECT ${LEDGER_COLUMNS.join(', ')} FROM event_ledger e
+  WHERE e.session_id = k.session_id AND e.${key} = k.key
+  LIMIT 1
+) l`;
+}
+
+const SQL: Record<DedupeKey, { one: string; many: string; lookup: string }> = {
+  client_input_id: { one: buildSingleRowSql('client_input_id'), many: buildSql('client_input_id'), lookup: buildLookupSql('client_input_id') },
+  idempotency_key: { one: buildSingleRowSql('idempotency_key'), many: buildSql('idempotency_key'), lookup: buildLookupSql('idempotency_key') },
 };
 
 interface OutcomeRow extends Record<string, unknown> {
@@ -189,7 +173,17 @@ export async function appendRows(q: Queryable, rows: readonly AppendRow[], key: 
   const outcomes: AppendOutcome[] = rows.map(() => ({ status: 'conflict', row: null, ownerEpoch: null }));
   for (const r of result.rows) {
     const { ord, status, owner_epoch: ownerEpoch, ...row } = r;
-    outcomes[ord] = { status, row: status === 'inserted' || status === 'duplicate' ? row : null, ownerEpoch };
+    outcomes[ord] = { status, row: status === 'inserted' ? row : null, ownerEpoch };
+  }
+  // Skipped by ON CONFLICT: a retransmission of a stored row (or a race another writer won).
+  const skipped = outcomes.flatMap((o, i) => (o.status === 'conflict' ? [i] : []));
+  if (skipped.length > 0) {
+    const found = await q.query<{ ord: number } & Record<string, unknown>>(SQL[key].lookup, [
+      skipped,
+      skipped.map((i) => rows[i]!.sessionId),
+      skipped.map((i) => (key === 'client_input_id' ? rows[i]!.clientInputId : rows[i]!.idempotencyKey)),
+    ]);
+    for (const { ord, ...row } of found.rows) outcomes[ord] = { status: 'duplicate', row, ownerEpoch: outcomes[ord]!.ownerEpoch };
   }
   return outcomes;
 }
