@@ -43,11 +43,16 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(again.stdout).toMatch(/^unchanged: the_lighthouse_keeper/);
   });
 
-  it('`play` with piped stdin (no configuration: PGlite under the data dir) plays the story to its end', async () => {
-    const r = await cli(['play'], { STORYTELLER_DATA_DIR: join(tmp, 'data'), DATABASE_URL: undefined }, `${WALKTHROUGH.join('\n')}\n`);
+  it('`play` with piped stdin (no configuration: PGlite under the data dir) plays the story to its end, resuming a quit game', async () => {
+    const env = { STORYTELLER_DATA_DIR: join(tmp, 'data'), DATABASE_URL: undefined };
+    const first = await cli(['play'], env, `${WALKTHROUGH.slice(0, 4).join('\n')}\n/quit\n`);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('── The Drowned Bell ──');
+    expect(first.stdout).toMatch(/\(input #\d+ saved\)/);
+    const r = await cli(['play'], env, `${WALKTHROUGH.slice(4).join('\n')}\n`);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('(Resuming your unfinished game.)');
     expect(r.stdout).toContain('── The Lamp Room ──');
-    expect(r.stdout).toMatch(/\(input #\d+ saved\)/);
     expect(r.stdout).toContain('★ goal complete: Get the spare key to the lighthouse from Ada.');
     expect(r.stdout).toContain('The light at Gannet Head is burning again.');
     expect(r.stdout).toContain('THE END');
