@@ -154,6 +154,11 @@ export class TestingKit {
     this.#engine.faults.arm(point, () => this.crash(), sessionId);
   }
 
+  /** The database becomes unreachable for the current engine, which keeps running (storage outage). */
+  loseDatabase(): void {
+    this.#handle.fence();
+  }
+
   /** Resolves at the next crash. */
   nextCrash(): Promise<void> {
     return new Promise((resolve) => this.#crashWaiters.push(resolve));
@@ -187,6 +192,15 @@ export class TestingKit {
     if (!this.#engine.crashed) await this.#engine.shutdown();
   }
 
+  readonly #inputNumbers = new Map<string, number>();
+
+  /** @internal Numbering of automatic client input ids per session. */
+  nextInputNumber(sessionId: string): number {
+    const n = (this.#inputNumbers.get(sessionId) ?? 0) + 1;
+    this.#inputNumbers.set(sessionId, n);
+    return n;
+  }
+
   /** Answers delivered for one input (across engines). */
   answersFor(sessionId: string, clientInputId: string): AnswerRecord[] {
     return this.answers.filter((a) => a.sessionId === sessionId && a.clientInputId === clientInputId);
@@ -198,7 +212,6 @@ export class TestSession {
   readonly handle: SessionHandle;
   readonly generation: number;
   readonly #kit: TestingKit;
-  #seq = 0;
 
   constructor(kit: TestingKit, handle: SessionHandle, generation: number) {
     this.#kit = kit;
@@ -210,10 +223,9 @@ export class TestSession {
     return this.handle.id;
   }
 
-  /** Next automatic client input id. */
+  /** Next automatic client input id (`c-1`, `c-2`, … per session, continued across engines). */
   nextClientInputId(): string {
-    this.#seq += 1;
-    return `c-${this.#seq}`;
+    return `c-${this.#kit.nextInputNumber(this.id)}`;
   }
 
   /** Sends an input and resolves with its answer (or rejects when the input is rejected / the session fails). */

@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SceneBehaviour } from '../../../src/actors/behaviour.ts';
+import { loadNewestCheckpoint } from '../../../src/persistence/checkpoints.ts';
+import { createMinimalBehaviour } from '../../../src/testing/minimal-behaviour.ts';
+import { TestingKit } from '../../../src/testing/testing-kit.ts';
+import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/test-database.ts';
+
+describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdown (%s)', (driver) => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase(driver);
+  });
+  afterAll(async () => {
+    await tdb.close();
+  });
+
+  const degradedInLedger = async (sessionId: string) =>
+    (
+      await tdb.db.query<{ degraded: string[] }>(
+        `SELECT event_data->'degraded' AS degraded FROM event_ledger WHERE session_id = $1 AND event_type = 'TurnCompleted' ORDER BY narrative_ts`,
+        [sessionId],
+      )
+    ).rows.map((r) => r.degraded);
+
+  it('a failing agent yields a degraded but valid turn, recorded in TurnCompleted.degraded', async () => {
+    const kit = await TestingKit.create({ db: tdb.db, behaviour: createMinimalBehaviour({ faults: { world: 'throw', stage1: 'throw' } }) });
+    const s = await kit.createSession();
+    const answer = await s.play('hello');
+    expect(answer.degraded.sort()).toEqual(['stage1', 'world']);
+    expect(answer.text).toContain('hello');
+    await s.whenIdle();
+    expect(await degradedInLedger(s.id)).toEqual([['stage1', 'world']]);
+    await kit.shutdown();
+  });
+
+  it('a hanging character and narrator time out on the simulated clock; the turn still answers', async () => {
+    const kit = await TestingKit.create({
+      db: tdb.db,
+      behaviour: createMinimalBehaviour({ faults: { character: 'hang', narrator: 'hang' } }),
+      timeouts: { character: 1_000, narrator: 2_000 },
+    });
+    const s = await kit.createSession();
+    const answered = s.answered('c-1');
+    s.send('hello', 'c-1');
+    await s.next('turnStarted');
+    await s.whenLifecycle('playing');
+    // Nothing can answer until simulated time passes.
+    await waitUntil(() => s.handle.actor.getSnapshot().matches({ lifecycle: { playing: { turn: 'agents' } } }));
+    kit.advance(1_000);
+    await waitUntil(() => s.handle.actor.getSnapshot().matches({ lifecycle: { playing: { turn: 'narrator' } } }));
+    kit.advance(2_000);
+    const answer = await answered;
+    expect(answer.degraded).toEqual(['character:mara', 'narrator']);
+    expect(answer.text).toBe('A moment passes; the scene holds its breath.');
+    await kit.shutdown();
+  });
+
+  it('stage 4 never blocks the answer; its judgments apply from a later turn', async () => {
+    let release: (() => void) | undefined;
+    const base = createMinimalBehaviour();
+    const behaviour: SceneBehaviour = {
+      ...base,
+      stage4: async (req) => {
+        if (req.input.turn === 1) await new Promise<void>((r) => (release = r));
+        return base.stage4(req);
+      },
+    };
+    const kit = await TestingKit.create({ db: tdb.db, behaviour });
+    const s = await kit.createSession();
+    const first = await s.play('hello'); // answered while stage 4 of turn 1 is still running
+    expect(first.degraded).toEqual([]);
+    const judged = () => (s.handle.actor.getSnapshot().context.truthSet?.judgments ?? []).map((j) => j.id);
+    await s.whenIdle();
+    expect(judged()).not.toContain('j-t1-s4');
+    release?.();
+    await waitUntil(() => judged().includes('j-t1-s4'));
+    const second = await s.play('again');
+    expect(second.degraded).toEqual([]);
+    await kit.shutdown();
+  });
+
+  it('inputs arriving during a turn are acked once durable and answered in order', async () => {
+    const kit = await TestingKit.create({ db: tdb.db, behaviour: createMinimalBehaviour({ faults: { world: 'hang' } }), timeouts: { world: 5_000 } });
+    const s = await kit.createSession();
+    await s.whenIdle();
+    const events: string[] = [];
+    s.handle.on('ack', (a) => events.push(`ack:${a.clientInputId}`));
+    s.handle.on('answer', (a) => events.push(`answer:${a.clientInputId}`));
+    const answers = ['c-1', 'c-2', 'c-3'].map((c) => s.answered(c));
+    s.send('one', 'c-1');
+    s.send('two', 'c-2');
+    s.send('three', 'c-3');
+    await waitUntil(() => events.length === 3);
+    expect(events).toEqual(['ack:c-1', 'ack:c-2', 'ack:c-3']); // all durable and acked while turn 1 waits on the world agent
+    for (let i = 0; i < 3; i++) {
+      await waitUntil(() => s.handle.actor.getSnapshot().matches({ lifecycle: { playing: { turn: 'agents' } } }));
+      kit.advance(5_000);
+      await answers[i];
+    }
+    expect(events.filter((e) => e.startsWith('answer'))).toEqual(['answer:c-1', 'answer:c-2', 'answer:c-3']);
+    // A retransmission is acked again (duplicate) and not answered twice.
+    const dup = s.next('ack', (a) => a.clientInputId === 'c-2');
+    s.send('two', 'c-2');
+    expect((await dup).duplicate).toBe(true);
+    await s.whenIdle();
+    expect(kit.answersFor(s.id, 'c-2')).toHaveLength(1);
+    await kit.shutdown();
+  });
+
+  it('scene exit cancels running agents through their AbortSignal', async () => {
+    const aborted: string[] = [];
+    const base = createMinimalBehaviour();
+    const behaviour: SceneBehaviour = {
+      ...base,
+      stage4: (req) =>
+        new Promise((_, reject) => {
+          req.signal.addEventListener('abort', () => {
+            aborted.push(`stage4:${req.input.turn}`);
+            reject(new Error('aborted'));
+          });
+        }),
+    };
+    const kit = await TestingKit.create({ db: tdb.db, behaviour });
+    const s = await kit.createSession();
+    await s.play('one');
+    await s.play('two');
+    expect(aborted).toEqual([]);
+    const exited = s.next('sceneExited');
+    await s.play('leave'); // turn 3 ends the harbour scene
+    await exited;
+    expect(aborted.sort()).toEqual(['stage4:1', 'stage4:2', 'stage4:3']);
+    await kit.shutdown();
+  });
+
+  it('graceful shutdown flushes every session, checkpoints it and marks it suspended; inputs are refused meanwhile', async () => {
+    const kit = await TestingKit.create({ db: tdb.db });
+    const sessions = await Promise.all([kit.createSession(), kit.createSession(), kit.createSession()]);
+    await Promise.all(sessions.map((s) => s.play('hello')));
+    const refused = sessions[0]!.next('inputRejected');
+    const done = kit.engine.shutdown();
+    sessions[0]!.send('too late', 'c-late');
+    expect((await refused).error.code).toBe('ENGINE_SHUTTING_DOWN');
+    await done;
+    for (const s of sessions) {
+      const cp = await loadNewestCheckpoint(tdb.db, s.id);
+      expect(cp?.type).toBe('suspend');
+      const row = (await tdb.db.query<{ status: string }>('SELECT status FROM sessions WHERE id = $1', [s.id])).rows[0];
+      expect(row?.status).toBe('suspended');
+      const completed = (await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM event_ledger WHERE session_id = $1 AND event_type = 'TurnCompleted'`, [s.id])).rows[0];
+      expect(completed?.n).toBe(1);
+    }
+    // A new engine resumes them mid-scene from the checkpoint.
+    kit.restart();
+    const resumed = await kit.open(sessions[0]!.id);
+    const entered = await resumed.next('sceneEntered');
+    expect(entered.sceneKey).toBe('harbour');
+    expect(resumed.handle.actor.getSnapshot().context.turn).toBe(1);
+    await resumed.play('back');
+    await kit.shutdown();
+  });
+
+  it('many sessions play at once in one engine', async () => {
+    const kit = await TestingKit.create({ db: tdb.db });
+    const sessions = await Promise.all(Array.from({ length: 25 }, () => kit.createSession()));
+    expect(Object.keys(kit.engine.registry.getSnapshot().context.sessions)).toHaveLength(25);
+    await Promise.all(
+      sessions.map(async (s) => {
+        for (let i = 0; i < 4; i++) await s.play(`say ${i}`);
+        await s.whenIdle();
+      }),
+    );
+    const { rows } = await tdb.db.query<{ session_id: string; n: number }>(
+      `SELECT session_id, count(*)::int AS n FROM event_ledger WHERE session_id = ANY($1::uuid[]) AND event_type = 'TurnCompleted' GROUP BY session_id`,
+      [sessions.map((s) => s.id)],
+    );
+    expect(rows).toHaveLength(25);
+    expect(rows.every((r) => r.n === 4)).toBe(true);
+    expect(sessions.every((s) => s.handle.actor.getSnapshot().context.sceneKey === 'lighthouse')).toBe(true);
+    await kit.shutdown();
+    expect(kit.engine.size).toBe(0);
+  });
+});
+
+/** Yields to the event loop until `condition` holds (bounded; no timers). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 5_000; i++) {
+    if (condition()) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error('condition never held');
+}
