@@ -3,6 +3,7 @@ import type { NewEvent } from '../domain/events.ts';
 import { PLAYER_ID, type Story } from '../domain/story/schema.ts';
 import { accumulatorValue, applyEvents, holds, truthSetSchema, emptyTruthSet, type TruthSet } from '../domain/truth-set.ts';
 import type { FrameComputer } from '../inference/frame/features.ts';
+import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { RuleFrameComputer } from '../inference/frame/rule-frame-computer.ts';
 import type { LlmProvider, LlmRole } from '../inference/llm/provider.ts';
 import { ScriptedProvider } from '../inference/llm/scripted.ts';
@@ -52,6 +53,12 @@ export interface StoryBehaviourServices {
   /** Per-role LLM providers (e.g. `LlmRouter`); default: ScriptedProvider with `storyScript` for every role. */
   llm?: { forRole(role: LlmRole): LlmProvider };
   frames?: FrameComputer;
+  /**
+   * The graph store: scene entry reads the session's own relational subgraph (scope = session
+   * id, forked from the story and updated at every scene exit). Without it, the story's
+   * authored relations are used.
+   */
+  graph?: Pick<GraphStore, 'relationalSubgraph'>;
   /** Observer of each storykeeper verdict (a terminal client shows gates and goals as they fire). */
   onStorykeeper?: (sessionId: string, output: StorykeeperOutput) => void;
 }
@@ -148,7 +155,30 @@ export class StoryBehaviour implements SceneBehaviour {
   async loadGraphContext(req: SceneEntryRequest): Promise<Json> {
     const story = await this.#services.stories(req.session.storyId);
     const data = req.warm.definition?.data as StorySceneData;
-    return buildSceneGraph(story, data, data.cast);
+    const authored = buildSceneGraph(story, data, data.cast);
+    const graph = this.#services.graph;
+    if (!graph) return authored;
+    const sub = await graph.relationalSubgraph(req.session.sessionId, [PLAYER_ID, ...data.cast]);
+    // A session without its own graph scope (not forked) keeps the authored web.
+    if (sub.characters.length === 0) return authored;
+    const edges = sub.edges
+      .filter((e) => e.from !== e.to)
+      .map((e) => {
+        const a = authored.edges.find((r) => r.from === e.from && r.to === e.to);
+        return {
+          from: e.from,
+          to: e.to,
+          trust_reliability: e.trust_reliability,
+          trust_competence: e.trust_competence,
+          trust_benevolence: e.trust_benevolence,
+          affection: e.affection,
+          debt: e.debt,
+          knows: a?.knows ?? [],
+          believes: a?.believes ?? [],
+          blindTo: a?.blindTo ?? [],
+        };
+      });
+    return { ...authored, edges } satisfies SceneGraph;
   }
 
   async computeFrames(req: SceneEntryRequest): Promise<Json> {

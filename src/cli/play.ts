@@ -200,7 +200,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   const graph = await openGraphStore(db, config);
   await storeStory(db, graph, story);
   const router = LlmRouter.fromConfig(loadLlmConfig(config.env), { logger, script: storyScript });
-  const behaviour = new StoryBehaviour({ stories: async () => story, llm: router, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const behaviour = new StoryBehaviour({ stories: async () => story, llm: router, graph, onStorykeeper: (_id, o) => ui.verdict(o) });
   const engine = new SessionEngine({
     db,
     behaviour,

@@ -29,13 +29,20 @@ describe.each(DRIVERS)('engine playthrough of The Lighthouse Keeper (%s)', (driv
     await t?.close();
   });
 
-  const behaviourOf = (): StoryBehaviour => new StoryBehaviour({ stories: storySource(t.db, { defaultStoryId: storyId }) });
+  const behaviourOf = (): StoryBehaviour => new StoryBehaviour({ stories: storySource(t.db, { defaultStoryId: storyId }), graph });
 
   it('plays from the first scene to the last; gates, goals, scenes and cross-scene propositions are in the ledger', async () => {
     const kit = await TestingKit.create({ db: t.db, behaviour: behaviourOf(), storyId, graph });
     const s = await kit.createSession();
     const scenes: string[] = [];
-    s.handle.on('sceneEntered', (e) => scenes.push(e.sceneKey));
+    let nellAtTheDoor: { affection: number } | undefined;
+    s.handle.on('sceneEntered', (e) => {
+      scenes.push(e.sceneKey);
+      if (e.sceneKey !== 'the_keepers_door') return;
+      // Scene entry reads the session's graph: Nell's warmth from the cliff path (+0.4) is there.
+      const graphContext = s.handle.actor.getSnapshot().context.warm.graph as { edges: Array<{ from: string; to: string; affection: number }> };
+      nellAtTheDoor = graphContext.edges.find((x) => x.from === 'nell' && x.to === 'player');
+    });
     const ended = s.whenLifecycle('ended');
     const texts: string[] = [];
     for (const line of WALKTHROUGH) {
@@ -48,6 +55,7 @@ describe.each(DRIVERS)('engine playthrough of The Lighthouse Keeper (%s)', (driv
 
     expect(scenes).toEqual(['the_quay', 'the_drowned_bell', 'the_cliff_path', 'the_keepers_door', 'the_lamp_room']);
     expect(texts.at(-1)).toContain('The light at Gannet Head is burning again.');
+    expect(nellAtTheDoor?.affection).toBeCloseTo(0.5, 5);
     expect(texts[4]).toContain('Ada Marsh is holding the iron key');
 
     const ledger = new Ledger(t.db, { maxPayloadBytes: 65_536, maxBatch: 64, flushMs: 5 });
@@ -63,6 +71,9 @@ describe.each(DRIVERS)('engine playthrough of The Lighthouse Keeper (%s)', (driv
       expect(holds(ts, 'knows', 'player', 'why_the_light_is_dark')).toBe(true);
       expect(worldValue(ts, 'great_lamp')).toBe('lit');
       expect((await ledger.eventsByType(s.id, 'ConstraintViolation')).length).toBe(3);
+      // Stage 4 ran beside the agents and its refinements reached the ledger.
+      const judgments = await ledger.eventsByType(s.id, 'InterpretiveJudgment');
+      expect(judgments.some((j) => j.type === 'InterpretiveJudgment' && j.data.replaces !== undefined)).toBe(true);
     } finally {
       await ledger.close();
     }
