@@ -23,8 +23,8 @@ import { PgDatabase } from '../src/persistence/pg-database.ts';
 
 const LATENCY_SAMPLES = 2_000;
 const WARMUP = 300;
-const THROUGHPUT_MS = 3_000;
-const ROUNDS = 2;
+const THROUGHPUT_MS = 2_500;
+const ROUNDS = 3;
 const CONCURRENCY = 100;
 
 const baseUrl = process.env.DATABASE_URL;
@@ -37,7 +37,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 async function main(): Promise<void> {

@@ -78,8 +78,6 @@ CREATE UNIQUE INDEX idx_ledger_client_input ON event_ledger(session_id, client_i
     WHERE client_input_id IS NOT NULL;
 CREATE UNIQUE INDEX idx_ledger_idempotency ON event_ledger(session_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
--- Added: per-session reads by type (eventsByType, unanswered-input replay) in narrative order.
-CREATE INDEX idx_ledger_session_type ON event_ledger(session_id, event_type, narrative_ts);
 -- Added: TurnCompleted / effects of one PlayerInput (crash replay finds unanswered inputs).
 CREATE INDEX idx_ledger_session_input ON event_ledger(session_id, input_id) WHERE input_id IS NOT NULL;
 
