@@ -41,7 +41,8 @@ export function frameInputFor(
 }
 
 export function playerEventFor(characterId: string, p: ParsedInput): FramePlayerEvent {
-  const words = new Set(p.keywords);
+  // Tone words include stop words ("please"), so look at the raw text, not the keywords.
+  const words = new Set(p.raw.toLowerCase().split(/[^a-z']+/).filter((w) => w.length > 0));
   const count = (list: readonly string[]) => list.filter((w) => words.has(w)).length;
   return {
     kind: p.kind,

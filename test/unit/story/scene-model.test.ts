@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { frameInputFor } from '../../../src/actors/agents/frame-input.ts';
+import { assembleCast, buildSceneData, buildSceneEntities, buildSceneGraph } from '../../../src/actors/scene-model.ts';
+import { buildLexicon, parseInput } from '../../../src/actors/classifiers/stage1.ts';
+import { applyEvents, emptyTruthSet, type TruthEvent } from '../../../src/domain/truth-set.ts';
+import { RuleFrameComputer } from '../../../src/inference/frame/rule-frame-computer.ts';
+import { sampleStory } from '../../support/story.ts';
+
+const fired = (...gates: string[]) =>
+  applyEvents(emptyTruthSet(), gates.map((gateId, i): TruthEvent => ({ type: 'GateFired', data: { gateId }, narrativeTs: i + 1 })));
+
+describe('scene model: cast assembly, entities, graph, frames', () => {
+  it.each([
+    [[], ['silas']],
+    [['nell_gives_lamp'], ['nell', 'silas']],
+    [['nell_gives_lamp', 'silas_slips'], ['nell']],
+    [['silas_slips'], []],
+  ])('the keeper’s door with gates %j fired has cast %j (contingent members)', async (gates, cast) => {
+    const story = await sampleStory();
+    const data = buildSceneData(story, 'the_keepers_door');
+    expect(assembleCast(data.scene, fired(...gates), data.setting.features)).toEqual(cast);
+  });
+
+  it('scene data: deterministic scene UUID, adjacency, departure settings', async () => {
+    const data = buildSceneData(await sampleStory(), 'the_cliff_path');
+    expect(data.sceneId).toBe(buildSceneData(await sampleStory(), 'the_cliff_path').sceneId);
+    expect(data.adjacent.map((a) => a.id)).toEqual(['harbour', 'village_inn', 'keepers_yard']);
+    expect(data.departureSettings).toEqual({ the_keepers_door: 'keepers_yard' });
+  });
+
+  it('entities in reach: objects lying here and things held by the player or the cast', async () => {
+    const story = await sampleStory();
+    const data = buildSceneData(story, 'the_cliff_path');
+    const entities = buildSceneEntities(story, data, ['nell'], emptyTruthSet());
+    expect(entities.objects.map((o) => o.id).sort()).toEqual(['board_letter', 'brass_lamp', 'cairn']);
+    expect(entities.characters.map((c) => c.id)).toEqual(['nell']);
+  });
+
+  it('graph context: edges among player and cast only', async () => {
+    const story = await sampleStory();
+    const graph = buildSceneGraph(story, buildSceneData(story, 'the_lamp_room'), ['tobias', 'nell']);
+    expect(graph.edges.map((e) => `${e.from}>${e.to}`).sort()).toEqual(['nell>player', 'nell>tobias', 'tobias>nell', 'tobias>player']);
+    expect(graph.posteriors).toEqual([]);
+  });
+
+  it('frame input: the edge toward the player first; the frame model (rules) turns it into a frame text', async () => {
+    const story = await sampleStory();
+    const tobias = story.characters.find((c) => c.id === 'tobias')!;
+    const scene = story.scenes.find((s) => s.id === 'the_lamp_room')!;
+    const lexicon = buildLexicon({ characters: [tobias], objects: [], settings: [story.settings[4]!] });
+    const input = frameInputFor(tobias, story.relations, scene, { turn: 2, castSize: 1 }, parseInput('ask Tobias about Davey, please', lexicon));
+    expect(input.edges[0]?.to).toBe('player');
+    expect(input.playerEvent).toMatchObject({ kind: 'question', addressedToMe: true, mentionsMe: true });
+    expect(input.playerEvent?.warmth).toBeGreaterThan(0);
+    const [frame] = await new RuleFrameComputer().computeFrames([input]);
+    expect(frame?.text.length).toBeGreaterThan(50);
+  });
+});
