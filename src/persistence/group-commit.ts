@@ -48,9 +48,10 @@ export class GroupCommitter<Req, Res> {
       this.#queue.push({ request, resolve, reject });
       if (!this.#running) {
         this.#running = true;
-        // setImmediate, not a microtask: callers woken by the same I/O event (and their
-        // promise chains) all get into the first batch; costs microseconds, not a timer.
-        setImmediate(() => void this.#drain());
+        // nextTick, not a microtask: it runs once the current microtask queue has drained,
+        // so callers woken by the same I/O event (and their promise chains) all get into the
+        // first batch. No timer: nothing waits, and fake timers in tests do not stall it.
+        process.nextTick(() => void this.#drain());
       }
     });
   }
