@@ -308,13 +308,14 @@ export class StoryBehaviour implements SceneBehaviour {
     const beatsOut = ((req.results.reconciler?.output ?? null) as { beats?: Beat[] } | null)?.beats ?? [];
     const names = nameMap(w);
     const hint = parsed.kind === 'meta' && (parsed.command === 'hint' || parsed.command === 'help') ? sk?.hint ?? w.narrator.hint : null;
+    const inventory = parsed.kind === 'meta' && parsed.command === 'inventory' ? inventoryText(w, truthOf(req.truthSet), names) : null;
     return {
       kind: 'narrator',
       title: w.data.storyTitle,
       sceneName: w.data.scene.name,
       atmosphere: w.data.setting.atmosphere,
       playerText: req.input.text,
-      act: hint ? `Hint: ${hint}` : describeAct(parsed, facts, names),
+      act: inventory ?? (hint ? `Hint: ${hint}` : describeAct(parsed, facts, names)),
       refusal: facts?.refusal?.text ?? null,
       examined: facts?.examined ? { name: facts.examined.name, description: facts.examined.description } : null,
       worldNotes: world?.notes ?? [],
@@ -494,6 +495,15 @@ function withInput(req: TurnRequest): { ts: TruthSet; inputEvents: NewEvent[] } 
 function worldTurnOf(w: Warm, ts: TruthSet, inputEvents: readonly NewEvent[], facts: readonly NewEvent[]) {
   const before = applyEvents(ts, stampAll(ts, [...inputEvents, ...facts.filter((e) => e.type === 'DeferredResultApplied')]));
   return worldConsequences(w.data, w.entities.objects, before, facts.filter((e) => e.type !== 'DeferredResultApplied'));
+}
+
+function inventoryText(w: Warm, ts: TruthSet, names: Record<string, string>): string {
+  const view = worldView(w.data.baseline, ts);
+  const held = Object.entries(view.holders)
+    .filter(([, holder]) => holder === PLAYER_ID)
+    .map(([id]) => names[id] ?? id);
+  if (held.length === 0) return 'You are carrying nothing.';
+  return `You are carrying ${held.length === 1 ? held[0] : `${held.slice(0, -1).join(', ')} and ${held.at(-1)}`}.`;
 }
 
 function nameMap(w: Warm): Record<string, string> {

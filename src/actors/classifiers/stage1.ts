@@ -153,6 +153,9 @@ export function parseInput(raw: string, lexicon: Lexicon): ParsedInput {
     const command = normalise(trimmed.slice(1)).split(' ')[0] ?? '';
     return { raw, kind: 'meta', verb: command, command, mentions: [], keywords: [] };
   }
+  if (/^(i|inv|inventory|what do i have|what am i carrying)\??$/i.test(trimmed)) {
+    return { raw, kind: 'meta', verb: 'inventory', command: 'inventory', mentions: [], keywords: [] };
+  }
   const quoted = /["“]([^"”]+)["”]/.exec(trimmed)?.[1];
   let text = normalise(trimmed.replace(/^(let me |please |then |now )+/i, ''));
   // "I take the key" → "take the key"; "I am afraid" stays speech.

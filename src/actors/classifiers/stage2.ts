@@ -80,9 +80,14 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       return ok([{ type: 'ExaminationAction', data: { actor: PLAYER_ID, target }, source: 'stage2' }], { id: e.id, name: e.name, description: e.description });
     }
     case 'movement': {
-      const why = checkMove(c.data, view, p.destination);
+      // "leave", "go on": toward the one departure that is open, if there is exactly one.
+      const destination = p.destination ?? onlyOpenDeparture(c);
+      if (destination === undefined && p.mentions.every((m) => m.kind !== 'setting')) {
+        return refuse('go', 'Not yet — something here is not finished. (Type /hint if you are stuck.)', 'story', 'scene_not_finished');
+      }
+      const why = checkMove(c.data, view, destination);
       if (why) return refuse('go', why, 'physical');
-      const to = p.destination as string;
+      const to = destination as string;
       const blocked = story('go', to);
       if (blocked) return blocked;
       // The story holds the player in the scene until a departure toward that place is open.
@@ -114,6 +119,15 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
         const why = checkDrop(view, e);
         if (why) return refuse('drop', why, 'physical');
         return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: 'drop', target: e.id }, source: 'stage2' }]);
+      }
+      if (e && verb === 'use') {
+        // "use the key on the door": the affordance of the other object that requires this one.
+        const other = p.mentions.filter((m) => m.kind === 'entity' && m.id !== e.id).map((m) => entity(m.id)).find((o) => o?.affordances.some((a) => a.requires === e.id));
+        const affordance = other?.affordances.find((a) => a.requires === e.id);
+        if (other && affordance) return classifyFacts({ ...p, verb: affordance.action, entity: other.id }, c);
+        // "use the letter on Ada": showing it to her.
+        const person = p.mentions.find((m) => m.kind === 'character')?.id;
+        if (person) return classifyFacts({ ...p, verb: 'show', recipient: person }, c);
       }
       if (e) {
         const target = affordanceTarget(e, verb, p, c, view, where);
@@ -149,4 +163,11 @@ function affordanceTarget(e: StoryEntity, verb: string, p: ParsedInput, c: FactC
       [o.name, ...o.aliases].some((n) => n.toLowerCase().split(/[^a-z0-9']+/).some((w) => words.has(w))),
   );
   return candidates.length === 1 ? (candidates[0] as StoryEntity) : e;
+}
+
+function onlyOpenDeparture(c: FactContext): string | undefined {
+  const open = [...new Set(c.data.scene.departures.map((d) => c.data.departureSettings[d.to]).filter((s): s is string => s !== undefined && s !== c.data.setting.id))].filter(
+    (setting) => departureToward(c.data, c.truthSet, setting) !== null,
+  );
+  return open.length === 1 ? open[0] : undefined;
 }

@@ -47,6 +47,8 @@ const table: Array<[string, Expect]> = [
   ['go to the inn', { kind: 'movement', destination: 'village_inn' }],
   ['/save', { kind: 'meta', command: 'save' }],
   ['/hint please', { kind: 'meta', command: 'hint' }],
+  ['inventory', { kind: 'meta', command: 'inventory' }],
+  ['i', { kind: 'meta', command: 'inventory' }],
 ];
 
 describe('stage 1: structural parsing', () => {

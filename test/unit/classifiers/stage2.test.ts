@@ -30,6 +30,9 @@ const table: Row[] = [
   ['the_cliff_path', 'go to the harbour', { type: 'ConstraintViolation', refusal: /Not yet/ }],
   ['the_keepers_door', 'go up', { type: 'ConstraintViolation', refusal: /tower door is locked/ }],
   ['the_keepers_door', 'unlock the door', { type: 'ActionPerformed', data: { action: 'unlock', target: 'tower_door' } }],
+  ['the_keepers_door', 'use the key on the door', { type: 'ActionPerformed', data: { action: 'unlock', target: 'tower_door' } }],
+  ['the_drowned_bell', 'use the letter on Ada', { type: 'ActionPerformed', data: { action: 'show', target: 'board_letter', recipient: 'ada' } }],
+  ['the_quay', 'leave', { type: 'ConstraintViolation', refusal: /Not yet/ }],
   ['the_keepers_door', 'drop the key', { type: 'ActionPerformed', data: { action: 'drop', target: 'iron_key' } }],
   // The great lamp is not in this scene's lexicon: "lamp" resolves to the lamp the player carries.
   ['the_keepers_door', 'light the great lamp', { type: 'ActionPerformed', data: { action: 'light', target: 'brass_lamp' } }],
