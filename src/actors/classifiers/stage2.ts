@@ -82,7 +82,8 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
     case 'movement': {
       // "leave", "go on": toward the one departure that is open, if there is exactly one.
       const destination = p.destination ?? onlyOpenDeparture(c);
-      if (destination === undefined && p.mentions.every((m) => m.kind !== 'setting')) {
+      // A bare "leave" with nowhere open is the story holding the player; a named unknown place is not a way.
+      if (destination === undefined && p.keywords.length <= 1) {
         return refuse('go', 'Not yet — something here is not finished. (Type /hint if you are stuck.)', 'story', 'scene_not_finished');
       }
       const why = checkMove(c.data, view, destination);
