@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { event } from '../../../src/domain/events.ts';
 import { isStorytellerError } from '../../../src/errors.ts';
+import type { AppendedInput, AppendInputRequest } from '../../../src/persistence/ledger.ts';
 import { migrate } from '../../../src/persistence/migrations.ts';
 import { PgDatabase } from '../../../src/persistence/pg-database.ts';
 import { PgliteDatabase } from '../../../src/persistence/pglite-database.ts';
@@ -142,6 +143,61 @@ describe('acknowledged input survives an abrupt stop', () => {
       expect(reread.map((r) => r.narrativeTs)).toEqual(Array.from({ length: 12 }, (_, k) => k + 1));
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('pg: a connection dying mid-batch loses no acked input, fails only that batch, and retransmission is safe', async () => {
+    const t = await createTestDatabase('pg');
+    const sessions = await createSessions(t.db, 20);
+    // The backend kills itself while inserting the first 'kill-7' row: the batch dies before COMMIT.
+    await t.db.exec(`
+      CREATE SEQUENCE ledger_test_kill;
+      CREATE FUNCTION ledger_test_kill() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.client_input_id = 'kill-7' AND nextval('ledger_test_kill') = 1 THEN
+          PERFORM pg_terminate_backend(pg_backend_pid());
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER ledger_test_kill BEFORE INSERT ON event_ledger FOR EACH ROW EXECUTE FUNCTION ledger_test_kill();`);
+    const ledger = newLedger(t.db);
+    const acked = new Map<string, AppendedInput>();
+    const failed: Array<{ request: AppendInputRequest; error: unknown }> = [];
+    try {
+      await Promise.all(
+        sessions.map(async (sessionId) => {
+          for (let k = 0; k < 15; k += 1) {
+            const request = { sessionId, clientInputId: `kill-${k}`, text: `t${k}`, sceneId: null, turn: k };
+            try {
+              acked.set(`${sessionId}/${request.clientInputId}`, await ledger.appendInput(request));
+            } catch (error) {
+              failed.push({ request, error });
+            }
+          }
+        }),
+      );
+      expect(failed.length).toBeGreaterThan(0);
+      expect(acked.size + failed.length).toBe(300);
+      for (const { error } of failed) expect(isStorytellerError(error, 'STORAGE_UNAVAILABLE')).toBe(true);
+      // The outcome of a failed append is unknown to the client: it retransmits with the same id.
+      for (const { request } of failed) {
+        const again = await ledger.appendInput(request);
+        expect(again.duplicate).toBe(false); // this batch never committed
+        acked.set(`${request.sessionId}/${request.clientInputId}`, again);
+      }
+      expect((await ledger.appendInput({ sessionId: sessions[0]!, clientInputId: 'kill-3', text: 't3', sceneId: null, turn: 3 })).duplicate).toBe(true);
+      await ledger.close();
+      const fresh = new PgDatabase({ connectionString: t.url! });
+      try {
+        const { rows } = await fresh.query<{ id: number; session_id: string; client_input_id: string }>('SELECT id, session_id, client_input_id FROM event_ledger');
+        expect(rows).toHaveLength(300);
+        const stored = new Map(rows.map((r) => [`${r.session_id}/${r.client_input_id}`, r.id]));
+        for (const [key, a] of acked) expect(stored.get(key)).toBe(a.id);
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await t.close().catch(() => undefined);
     }
   });
 
