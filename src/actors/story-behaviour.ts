@@ -358,8 +358,10 @@ export class StoryBehaviour implements SceneBehaviour {
         components: { heldBy: view.holders[o.id] ?? null, location: view.locations[o.id] ?? null, persistence: o.persistence },
       })),
     ];
+    // Only the story's ending ends it; an exit for another reason (grace expired, shutdown) without a
+    // departure keeps the player in this scene, re-entered on resume.
     const ended = req.reason === 'ending';
-    const nextSceneKey = ended ? null : req.requestedNextSceneKey;
+    const nextSceneKey = ended ? null : (req.requestedNextSceneKey ?? w.data.sceneKey);
     return {
       entitySnapshots,
       edgeUpdates,

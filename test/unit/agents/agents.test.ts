@@ -128,3 +128,22 @@ describe('each member’s failure or timeout yields a degraded but valid turn', 
     if (member !== 'stage2' && member !== 'storykeeper') expect(holds(s.truthSet, 'gate_fired', 'why_the_light_is_dark')).toBe(true);
   });
 });
+
+describe('scene exit plan', () => {
+  it('ends the story only on its ending; other exits without a departure stay in the scene', async () => {
+    const story = await sampleStory();
+    const behaviour = new StoryBehaviour({ stories: async () => story });
+    const s = new LocalSession(behaviour, { sessionId: 'exit-plan', storyId: story.id });
+    const scene = await s.start();
+    await s.send('ask Ewan about the light');
+    const plan = (reason: string, requested: string | null) =>
+      behaviour.planSceneExit({ session: s.session, scene, truthSet: s.truthSet, turn: s.turn, reason, requestedNextSceneKey: requested, signal: new AbortController().signal });
+    expect((await plan('grace_expired', null)).nextSceneKey).toBe('the_quay');
+    expect((await plan('departure', 'the_drowned_bell')).nextSceneKey).toBe('the_drowned_bell');
+    expect((await plan('ending', null)).nextSceneKey).toBeNull();
+    const p = await plan('departure', 'the_drowned_bell');
+    expect(p.edgeUpdates).toEqual([{ from: 'ewan', to: 'player', deltas: { trust_reliability: 0.2 } }]);
+    expect(p.entitySnapshots.find((e) => e.entityId === 'board_letter')?.components).toMatchObject({ heldBy: 'player' });
+    expect(p.narrativePosition).toMatchObject({ sceneKey: 'the_quay', goalsCompleted: ['learn_why_dark'] });
+  });
+});
