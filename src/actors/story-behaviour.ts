@@ -23,6 +23,7 @@ import type {
   WarmScene,
 } from './behaviour.ts';
 import { characterIntent, fallbackIntent, type CharacterIntent, type CharacterTurn } from './agents/character.ts';
+import { emotionsNow } from './agents/emotions.ts';
 import { frameInputFor } from './agents/frame-input.ts';
 import { composeNarration, narrateTurn, type NarrationContext } from './agents/narrator.ts';
 import { sequenceIntents, type Beat } from './agents/reconciler.ts';
@@ -185,7 +186,8 @@ export class StoryBehaviour implements SceneBehaviour {
     const data = req.warm.definition?.data as StorySceneData;
     const entities = req.warm.entities as SceneEntities;
     const graph = req.warm.graph as SceneGraph;
-    const inputs = entities.characters.map((c) => frameInputFor(c, graph.edges, data.scene, { turn: 0, castSize: entities.characters.length }));
+    const ts = truthOf(req.truthSet);
+    const inputs = entities.characters.map((c) => frameInputFor({ ...c, emotions: emotionsNow(c, ts) }, graph.edges, data.scene, { turn: 0, castSize: entities.characters.length }));
     const frames = await this.#frames.computeFrames(inputs);
     return Object.fromEntries(frames.map((f) => [f.characterId, { text: f.text, tokenCount: f.tokenCount }]));
   }
@@ -350,7 +352,7 @@ export class StoryBehaviour implements SceneBehaviour {
       ...w.entities.characters.map((c) => ({
         entityId: c.id,
         kind: 'character',
-        components: { emotions: c.emotions, axes: c.axes, persistence: c.persistence, communicability: c.communicability, lastScene: w.data.sceneKey },
+        components: { emotions: emotionsNow(c, ts), axes: c.axes, persistence: c.persistence, communicability: c.communicability, lastScene: w.data.sceneKey },
       })),
       ...w.entities.objects.map((o) => ({
         entityId: o.id,
@@ -415,7 +417,7 @@ export class StoryBehaviour implements SceneBehaviour {
     const sceneTurn = req.input.turn - w.data.entryTurn;
     let frameText = w.frames[character.id]?.text ?? '';
     try {
-      const [frame] = await this.#frames.computeFrames([frameInputFor(character, w.graph.edges, w.data.scene, { turn: sceneTurn, castSize: w.data.cast.length }, parsed)]);
+      const [frame] = await this.#frames.computeFrames([frameInputFor({ ...character, emotions: emotionsNow(character, ts) }, w.graph.edges, w.data.scene, { turn: sceneTurn, castSize: w.data.cast.length }, parsed)]);
       if (frame) frameText = frame.text;
     } catch {
       // The entry frame stands in for the per-turn one.

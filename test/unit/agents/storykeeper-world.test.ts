@@ -108,3 +108,20 @@ describe('world agent: physical possibility, world changes, movement', () => {
     expect(worldView(data.baseline, s.truthSet).holders).toMatchObject({ iron_key: 'player', brass_lamp: 'player', board_letter: 'ada' });
   });
 });
+
+describe('emotional states move with the judgments about a character', () => {
+  it('warmth toward Nell raises her trust; older judgments count less', async () => {
+    const { emotionsNow } = await import('../../../src/actors/agents/emotions.ts');
+    const s = await sessionAt('the_cliff_path');
+    const nell = warmParts(s.scene!).entities.characters.find((c) => c.id === 'nell')!;
+    const before = emotionsNow(nell, s.truthSet);
+    await s.send('thank you, Nell, you are very brave');
+    const after = emotionsNow(nell, s.truthSet);
+    expect(after.trust ?? 0).toBeGreaterThan(before.trust ?? 0);
+    expect(after.fear).toBeLessThanOrEqual(before.fear ?? 1);
+    for (let i = 0; i < 5; i++) await s.send('wait');
+    const later = emotionsNow(nell, s.truthSet);
+    expect(later.trust ?? 0).toBeLessThan(after.trust ?? 0);
+    expect(later.trust ?? 0).toBeGreaterThan(before.trust ?? 0);
+  });
+});
