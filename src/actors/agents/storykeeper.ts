@@ -112,6 +112,7 @@ export function storykeeperVerdict(data: SceneData, _entities: SceneEntities, be
       if (holds(ts, 'gate_fired', gate.id)) continue;
       if (!gate.after.every((g) => holds(ts, 'gate_fired', g))) continue;
       if (!predicateHolds(gate.condition, ctx(data, ts, history))) continue;
+      if (!deliverable(gate, ts, turnEvents)) continue;
       push([
         { type: 'GateFired', data: { gateId: gate.id, sceneId: data.sceneId }, source: 'storykeeper' },
         { type: 'InformationRevealed', data: { gateId: gate.id, recipient: PLAYER_ID, content: gate.content }, source: 'storykeeper' },
@@ -144,6 +145,17 @@ export function storykeeperVerdict(data: SceneData, _entities: SceneEntities, be
     }
   }
   return { events, released, goalsCompleted, exit, truthSet: ts };
+}
+
+/**
+ * Delivery modes (domain.md: information release `urgency`): `immediate` releases on the turn
+ * the condition holds; `if_prompted` waits until the player speaks to the gate's speaker;
+ * `when_natural` waits for a quiet turn — not one where the player was refused or is moving.
+ */
+export function deliverable(gate: Gate, ts: TruthSet, turnEvents: readonly NewEvent[]): boolean {
+  if (gate.delivery === 'if_prompted' && gate.speaker) return holds(ts, 'said', PLAYER_ID, gate.speaker);
+  if (gate.delivery === 'when_natural') return !turnEvents.some((e) => e.type === 'ConstraintViolation' || (e.type === 'MovementAction' && e.data.actor === PLAYER_ID));
+  return true;
 }
 
 /** The hint for the player's current position in the scene: the first, or the next once a primary goal completed. */

@@ -125,3 +125,21 @@ describe('emotional states move with the judgments about a character', () => {
     expect(later.trust ?? 0).toBeGreaterThan(before.trust ?? 0);
   });
 });
+
+describe('gate delivery modes', () => {
+  it('if_prompted waits for the player to speak to the speaker; when_natural skips a refused turn', async () => {
+    const { deliverable } = await import('../../../src/actors/agents/storykeeper.ts');
+    const s = await sessionAt('the_keepers_door');
+    const gate = { ...warmParts(s.scene!).data.scene.gates[0]!, speaker: 'nell' };
+    const refused: NewEvent = { type: 'ConstraintViolation', data: { actor: 'player', action: 'go', constraint: 'x' }, source: 't' };
+    expect(deliverable({ ...gate, delivery: 'immediate' }, s.truthSet, [refused])).toBe(true);
+    expect(deliverable({ ...gate, delivery: 'when_natural' }, s.truthSet, [refused])).toBe(false);
+    expect(deliverable({ ...gate, delivery: 'when_natural' }, s.truthSet, [])).toBe(true);
+    expect(deliverable({ ...gate, delivery: 'if_prompted' }, s.truthSet, [])).toBe(false);
+    const spoken = applyEvents(s.truthSet, [
+      { type: 'PlayerInput', data: { clientInputId: 'z', text: 'hello nell' }, narrativeTs: s.truthSet.lastNarrativeTs + 1, turn: 999 },
+      { type: 'SpeechAct', data: { speaker: 'player', addressee: 'nell', content: 'hello' }, narrativeTs: s.truthSet.lastNarrativeTs + 2, turn: 999 },
+    ]);
+    expect(deliverable({ ...gate, delivery: 'if_prompted' }, spoken, [])).toBe(true);
+  });
+});
