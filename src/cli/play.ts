@@ -6,6 +6,8 @@ import { storyScript } from '../actors/agents/scripted-script.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
+import type { FrameComputer } from '../inference/frame/features.ts';
+import { RuleFrameComputer } from '../inference/frame/rule-frame-computer.ts';
 import { loadLlmConfig } from '../inference/llm/config.ts';
 import { LlmRouter } from '../inference/llm/router.ts';
 import { createLogger } from '../logger.ts';
@@ -200,7 +202,8 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   const graph = await openGraphStore(db, config);
   await storeStory(db, graph, story);
   const router = LlmRouter.fromConfig(loadLlmConfig(config.env), { logger, script: storyScript });
-  const behaviour = new StoryBehaviour({ stories: async () => story, llm: router, graph, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const frames = await openFrames(config, logger);
+  const behaviour = new StoryBehaviour({ stories: async () => story, llm: router, graph, frames, onStorykeeper: (_id, o) => ui.verdict(o) });
   const engine = new SessionEngine({
     db,
     behaviour,
@@ -281,10 +284,22 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
     },
     async close() {
       await engine.shutdown();
+      await frames.close();
       await graph.close();
       await db.close();
     },
   };
+}
+
+/** The ONNX frame model (worker thread) when its artifact loads; the rule-based computer otherwise. */
+async function openFrames(config: Config, logger: ReturnType<typeof createLogger>): Promise<FrameComputer> {
+  try {
+    const { OnnxFrameComputer } = await import('../inference/frame/onnx-frame-computer.ts');
+    return await OnnxFrameComputer.start({ modelPath: config.frameModelPath, logger });
+  } catch (error) {
+    logger.warn({ err: error }, 'frame model unavailable; using the rule-based frames');
+    return new RuleFrameComputer();
+  }
 }
 
 /** Resolves when the session is back in play (after a scene change) or has stopped. */
