@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { LlmProvider } from '../../inference/llm/provider.ts';
+import { jsonReply } from './json-reply.ts';
 import type { Character } from '../../domain/story/schema.ts';
 import type { ParsedInput } from '../classifiers/stage1.ts';
 import type { CharacterKnowledge } from './storykeeper.ts';
@@ -92,7 +93,7 @@ export async function characterIntent(llm: LlmProvider, t: CharacterTurn, signal
       ...(signal ? { signal } : {}),
       context: { kind: 'character', characterId: t.character.id, fallback },
     });
-    const parsed = characterIntentSchema.safeParse(JSON.parse(response.text));
+    const parsed = characterIntentSchema.safeParse(jsonReply(response.text));
     if (!parsed.success) return { intent: fallback, degraded: true };
     return { intent: parsed.data, degraded: false };
   } catch (error) {

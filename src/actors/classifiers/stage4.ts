@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { judgmentCategory, type NewEvent } from '../../domain/events.ts';
 import type { LlmProvider } from '../../inference/llm/provider.ts';
+import { jsonReply } from '../agents/json-reply.ts';
 
 /**
  * Stage 4 — deep interpretation (domain.md: "Classification stages", 0.5–2 s, async).
@@ -76,7 +77,7 @@ export async function deepInterpretation(llm: LlmProvider, input: Stage4Input, s
   });
   let parsed: RefinedJudgments;
   try {
-    parsed = refinedJudgmentsSchema.parse(JSON.parse(response.text));
+    parsed = refinedJudgmentsSchema.parse(jsonReply(response.text));
   } catch {
     return [];
   }

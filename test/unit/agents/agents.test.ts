@@ -33,6 +33,11 @@ describe('character agent: structured intent through the LLM, validated, with a 
     expect(await characterIntent(llm, turnOf())).toEqual({ intent: { action: 'speak', speech: 'The light, aye.', tone: 'guarded' }, degraded: false });
   });
 
+  it('JSON wrapped in a code fence and chatter is still read', async () => {
+    const llm = new ScriptedProvider({ script: () => 'Here you go:\n```json\n{"action":"gesture","gesture":"Ewan nods."}\n```' });
+    expect((await characterIntent(llm, turnOf())).intent).toMatchObject({ action: 'gesture', gesture: 'Ewan nods.' });
+  });
+
   it.each([
     ['not JSON', 'Ewan nods.'],
     ['JSON of the wrong shape', JSON.stringify({ action: 'dance' })],
