@@ -39,6 +39,12 @@ import { edgeEndpoints, lastWins, pathEdges } from './graph-rows.ts';
 /** Rows per INSERT … SELECT FROM jsonb_to_recordset (keeps one parameter a few MB at most). */
 const WRITE_CHUNK = 5_000;
 const REL_COLUMNS = RELATIONAL_ATTRIBUTES.join(', ');
+/**
+ * The distinct ids of $2 as rows `c(id)`. Queries drive index lookups from this small
+ * side through LATERAL joins, so their plans do not hinge on fresh statistics (a just-forked
+ * session scope has none; without this a scan of the whole scope was chosen).
+ */
+const CAST_IDS = '(SELECT DISTINCT id FROM unnest($2::text[]) AS id) c';
 
 interface SceneRow { id: string; name: string; scene_type: string; authored_mass: number; cast_ids: string[] }
 type EdgeRow = { from_id: string; to_id: string } & Record<(typeof RELATIONAL_ATTRIBUTES)[number], number>;
@@ -118,7 +124,7 @@ export class SqlGraphStore implements GraphStore {
            SELECT $1, e.label, e.from_label, e.from_id, e.to_label, e.to_id, ${REL_COLUMNS.replaceAll(/(\w+)/g, 'e.$1')}, e.traversal_cost
            FROM jsonb_to_recordset($2::jsonb) AS e(label TEXT, from_label TEXT, from_id TEXT, to_label TEXT, to_id TEXT,
              trust_reliability FLOAT8, trust_competence FLOAT8, trust_benevolence FLOAT8, affection FLOAT8, debt FLOAT8, traversal_cost FLOAT8)
-           ON CONFLICT (scope, label, from_id, to_id, from_label) DO UPDATE SET
+           ON CONFLICT (from_id, scope, label, to_id, from_label) DO UPDATE SET
              ${RELATIONAL_ATTRIBUTES.map((a) => `${a} = EXCLUDED.${a}`).join(', ')}, traversal_cost = EXCLUDED.traversal_cost`,
           [scope, JSON.stringify(rows.slice(i, i + WRITE_CHUNK))],
         );
@@ -133,10 +139,13 @@ export class SqlGraphStore implements GraphStore {
     return this.#write(tx, async (q) => {
       // Read (and lock) the current values, compose the batch in order, write the finals.
       const { rows } = await q.query<EdgeRow>(
-        `SELECT from_id, to_id, ${REL_COLUMNS} FROM graph_edges
-         WHERE scope = $1 AND label = 'RELATES_TO'
-           AND (from_id, to_id) IN (SELECT f, t FROM unnest($2::text[], $3::text[]) AS u(f, t))
-         FOR UPDATE`,
+        `SELECT e.from_id, e.to_id, ${RELATIONAL_ATTRIBUTES.map((a) => `e.${a}`).join(', ')}
+         FROM (SELECT DISTINCT f, t FROM unnest($2::text[], $3::text[]) AS u(f, t)) u
+         CROSS JOIN LATERAL (
+           SELECT * FROM graph_edges
+           WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = u.f AND to_id = u.t
+           FOR UPDATE
+         ) e`,
         [scope, valid.map((u) => u.from), valid.map((u) => u.to)],
       );
       const current = new Map(rows.map((r) => [pairKey(r.from_id, r.to_id), pickValues(r)]));
@@ -171,8 +180,12 @@ export class SqlGraphStore implements GraphStore {
         [fromScope, toScope],
       );
       const edges = await q.query(
+        // Driven from the scope's vertices: graph_edges has no index on scope alone (see 0002).
         `INSERT INTO graph_edges (scope, label, from_label, from_id, to_label, to_id, ${REL_COLUMNS}, traversal_cost)
-         SELECT $2, label, from_label, from_id, to_label, to_id, ${REL_COLUMNS}, traversal_cost FROM graph_edges WHERE scope = $1`,
+         SELECT $2, e.label, e.from_label, e.from_id, e.to_label, e.to_id, ${RELATIONAL_ATTRIBUTES.map((a) => `e.${a}`).join(', ')}, e.traversal_cost
+         FROM graph_vertices v
+         CROSS JOIN LATERAL (SELECT * FROM graph_edges WHERE from_id = v.id AND scope = $1 AND from_label = v.label) e
+         WHERE v.scope = $1`,
         [fromScope, toScope],
       );
       return { vertices: vertices.rowCount, edges: edges.rowCount };
@@ -182,7 +195,7 @@ export class SqlGraphStore implements GraphStore {
   async deleteScope(scope: string, tx?: Queryable): Promise<number> {
     validateId(scope, 'scope');
     return this.#write(tx, async (q) => {
-      await q.query('DELETE FROM graph_edges WHERE scope = $1', [scope]);
+      // The edges go by ON DELETE CASCADE (probes on the id-led indexes; no scope scan).
       return (await q.query('DELETE FROM graph_vertices WHERE scope = $1', [scope])).rowCount;
     });
   }
@@ -196,12 +209,14 @@ export class SqlGraphStore implements GraphStore {
     const { rows } = await this.#read<{ characters: Array<{ id: string; name: string }> | null; edges: EdgeRow[] | null }>(
       `SELECT
          (SELECT json_agg(json_build_object('id', v.id, 'name', v.name) ORDER BY v.id COLLATE "C")
-            FROM graph_vertices v WHERE v.scope = $1 AND v.label = 'Character' AND v.id = ANY($2::text[])) AS characters,
+            FROM ${CAST_IDS} CROSS JOIN LATERAL (
+              SELECT id, name FROM graph_vertices WHERE scope = $1 AND label = 'Character' AND id = c.id) v) AS characters,
          (SELECT json_agg(json_build_object('from_id', e.from_id, 'to_id', e.to_id,
                    ${RELATIONAL_ATTRIBUTES.map((a) => `'${a}', e.${a}`).join(', ')})
                    ORDER BY e.from_id COLLATE "C", e.to_id COLLATE "C")
-            FROM graph_edges e
-           WHERE e.scope = $1 AND e.label = 'RELATES_TO' AND e.from_id = ANY($2::text[]) AND e.to_id = ANY($2::text[])) AS edges`,
+            FROM ${CAST_IDS} CROSS JOIN LATERAL (
+              SELECT * FROM graph_edges
+              WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = c.id AND to_id = ANY($2::text[])) e) AS edges`,
       [scope, ids],
     );
     const row = rows[0]!;
@@ -214,9 +229,11 @@ export class SqlGraphStore implements GraphStore {
     const to = validateId(toId, 'toId');
     const ids = await findShortestRelationalPath(from, to, async (frontier) => {
       const { rows } = await this.#read<{ a: string; b: string }>(
-        `SELECT from_id AS a, to_id AS b FROM graph_edges WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = ANY($2::text[])
+        `SELECT e.from_id AS a, e.to_id AS b FROM ${CAST_IDS}
+           CROSS JOIN LATERAL (SELECT from_id, to_id FROM graph_edges WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = c.id) e
          UNION
-         SELECT to_id AS a, from_id AS b FROM graph_edges WHERE scope = $1 AND label = 'RELATES_TO' AND to_id = ANY($2::text[])`,
+         SELECT e.to_id AS a, e.from_id AS b FROM ${CAST_IDS}
+           CROSS JOIN LATERAL (SELECT from_id, to_id FROM graph_edges WHERE scope = $1 AND label = 'RELATES_TO' AND to_id = c.id) e`,
         [scope, frontier],
       );
       return rows.map((r) => [r.a, r.b] as const);
@@ -266,9 +283,12 @@ export class SqlGraphStore implements GraphStore {
        SELECT v.id, v.name, v.scene_type, v.authored_mass, v.cast_ids, w.hops, count(*) AS tension_edges
        FROM (SELECT id, min(hops) AS hops FROM walk GROUP BY id) w
        JOIN graph_vertices v ON v.scope = $1 AND v.label = 'Scene' AND v.id = w.id
-       JOIN graph_edges r ON r.scope = $1 AND r.label = 'RELATES_TO'
-        AND r.from_id = ANY(v.cast_ids) AND r.to_id = ANY(v.cast_ids)
-        AND (r.trust_competence < $4::float8 OR r.debt > $5::float8)
+       CROSS JOIN LATERAL (SELECT DISTINCT m FROM unnest(v.cast_ids) AS m) c
+       CROSS JOIN LATERAL (
+         SELECT 1 FROM graph_edges r
+         WHERE r.scope = $1 AND r.label = 'RELATES_TO' AND r.from_id = c.m AND r.to_id = ANY(v.cast_ids)
+           AND (r.trust_competence < $4::float8 OR r.debt > $5::float8)
+       ) r
        GROUP BY v.id, v.name, v.scene_type, v.authored_mass, v.cast_ids, w.hops
        ORDER BY tension_edges DESC, w.hops, v.id COLLATE "C"`,
       [scope, start, 2, TENSION_TRUST_COMPETENCE_BELOW, TENSION_DEBT_ABOVE],
@@ -314,11 +334,15 @@ export class SqlGraphStore implements GraphStore {
     const session = validateUuid(sessionId);
     const { rows } = await this.#read<EdgeRow & { from_components: unknown; to_components: unknown }>(
       `SELECT r.from_id, r.to_id, ${RELATIONAL_ATTRIBUTES.map((a) => `r.${a}`).join(', ')},
-              f.components AS from_components, t.components AS to_components
-       FROM graph_edges r
-       JOIN entity_snapshots f ON f.session_id = $2::uuid AND f.entity_id = r.from_id
-       LEFT JOIN entity_snapshots t ON t.session_id = $2::uuid AND t.entity_id = r.to_id
-       WHERE r.scope = $1 AND r.label = 'RELATES_TO' AND (r.trust_competence < $3::float8 OR r.debt > $4::float8)
+              f.components AS from_components,
+              (SELECT t.components FROM entity_snapshots t WHERE t.session_id = $2::uuid AND t.entity_id = r.to_id) AS to_components
+       FROM entity_snapshots f
+       CROSS JOIN LATERAL (
+         SELECT * FROM graph_edges
+         WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = f.entity_id
+           AND (trust_competence < $3::float8 OR debt > $4::float8)
+       ) r
+       WHERE f.session_id = $2::uuid
        ORDER BY r.from_id COLLATE "C", r.to_id COLLATE "C"`,
       [scope, session, TENSION_TRUST_COMPETENCE_BELOW, TENSION_DEBT_ABOVE],
     );
