@@ -2,19 +2,14 @@ import { createInterface } from 'node:readline';
 import type { Config } from '../config.ts';
 import { LocalSession } from '../actors/local-session.ts';
 import { StoryBehaviour, type StorykeeperOutput } from '../actors/story-behaviour.ts';
-import { storyScript } from '../actors/agents/scripted-script.ts';
+import { createStoryBehaviour } from '../actors/create-story-behaviour.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
-import type { FrameComputer } from '../inference/frame/features.ts';
-import { RuleFrameComputer } from '../inference/frame/rule-frame-computer.ts';
-import { loadLlmConfig } from '../inference/llm/config.ts';
-import { LlmRouter } from '../inference/llm/router.ts';
 import { createLogger } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
-import { storeStory } from '../persistence/story-store.ts';
 
 /**
  * The terminal client: `storyteller play` / `npm start`. With no configuration it opens
@@ -200,10 +195,8 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   const db = await openDatabase(config);
   await migrate(db);
   const graph = await openGraphStore(db, config);
-  await storeStory(db, graph, story);
-  const router = LlmRouter.fromConfig(loadLlmConfig(config.env), { logger, script: storyScript });
-  const frames = await openFrames(config, logger);
-  const behaviour = new StoryBehaviour({ stories: async () => story, llm: router, graph, frames, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const setup = await createStoryBehaviour({ db, graph, config, logger, story, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const behaviour = setup.behaviour;
   const engine = new SessionEngine({
     db,
     behaviour,
@@ -284,22 +277,11 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
     },
     async close() {
       await engine.shutdown();
-      await frames.close();
+      await setup.close();
       await graph.close();
       await db.close();
     },
   };
-}
-
-/** The ONNX frame model (worker thread) when its artifact loads; the rule-based computer otherwise. */
-async function openFrames(config: Config, logger: ReturnType<typeof createLogger>): Promise<FrameComputer> {
-  try {
-    const { OnnxFrameComputer } = await import('../inference/frame/onnx-frame-computer.ts');
-    return await OnnxFrameComputer.start({ modelPath: config.frameModelPath, logger });
-  } catch (error) {
-    logger.warn({ err: error }, 'frame model unavailable; using the rule-based frames');
-    return new RuleFrameComputer();
-  }
 }
 
 /** Resolves when the session is back in play (after a scene change) or has stopped. */
