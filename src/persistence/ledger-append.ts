@@ -82,16 +82,9 @@ ins AS (
   WHERE p.epoch IS NULL OR p.epoch = p.owner_epoch
   ORDER BY p.ord
   ON CONFLICT (session_id, ${key}) WHERE ${key} IS NOT NULL DO NOTHING
-  RETURNING ${LEDGER_COLUMNS.join(', ')}
+  RETURNING id, session_id, narrative_ts, created_at
 )
-SELECT i.ord,
-  CASE
-    WHEN n.id IS NOT NULL THEN 'inserted'
-    WHEN a.session_id IS NULL THEN 'no_session'
-    WHEN i.epoch IS NOT NULL AND i.epoch <> a.owner_epoch THEN 'fenced'
-    ELSE 'conflict'
-  END AS status,
-  a.owner_epoch, ${LEDGER_COLUMNS.map((c) => `n.${c}`).join(', ')}
+SELECT i.ord, a.owner_epoch, n.id, n.narrative_ts, n.created_at
 FROM input i
 LEFT JOIN alloc a ON a.session_id = i.session_id
 LEFT JOIN planned p ON p.ord = i.ord
@@ -117,16 +110,9 @@ ins AS (
   FROM alloc a
   WHERE $8::bigint IS NULL OR a.owner_epoch = $8::bigint
   ON CONFLICT (session_id, ${key}) WHERE ${key} IS NOT NULL DO NOTHING
-  RETURNING ${LEDGER_COLUMNS.join(', ')}
+  RETURNING id, narrative_ts, created_at
 )
-SELECT 0 AS ord,
-  CASE
-    WHEN n.id IS NOT NULL THEN 'inserted'
-    WHEN a.owner_epoch IS NULL THEN 'no_session'
-    WHEN $8::bigint IS NOT NULL AND a.owner_epoch <> $8::bigint THEN 'fenced'
-    ELSE 'conflict'
-  END AS status,
-  a.owner_epoch, ${LEDGER_COLUMNS.map((c) => `n.${c}`).join(', ')}
+SELECT 0 AS ord, a.owner_epoch, n.id, n.narrative_ts, n.created_at
 FROM (SELECT 1) AS one
 LEFT JOIN alloc a ON true
 LEFT JOIN ins n ON true`;
@@ -148,10 +134,39 @@ const SQL: Record<DedupeKey, { one: string; many: string; lookup: string }> = {
   idempotency_key: { one: buildSingleRowSql('idempotency_key'), many: buildSql('idempotency_key'), lookup: buildLookupSql('idempotency_key') },
 };
 
-interface OutcomeRow extends Record<string, unknown> {
+interface OutcomeRow {
   ord: number;
-  status: AppendStatus;
   owner_epoch: number | null;
+  id: number | null;
+  narrative_ts: number | null;
+  created_at: Date | null;
+}
+
+/** The stored row of an inserted AppendRow: only id, narrative_ts and created_at come back from the database. */
+function storedRow(r: AppendRow, o: OutcomeRow): Record<string, unknown> {
+  return {
+    id: o.id,
+    session_id: r.sessionId,
+    scene_id: r.sceneId,
+    turn: r.turn,
+    event_type: r.eventType,
+    event_data: JSON.parse(r.json) as unknown,
+    // As the REAL column holds it, so a returned record equals the same row read back.
+    confidence: r.confidence === null ? null : Math.fround(r.confidence),
+    source: r.source,
+    created_at: o.created_at,
+    narrative_ts: o.narrative_ts,
+    client_input_id: r.clientInputId,
+    input_id: r.inputId,
+    idempotency_key: r.idempotencyKey,
+  };
+}
+
+function statusOf(r: AppendRow, o: OutcomeRow): AppendStatus {
+  if (o.id !== null) return 'inserted';
+  if (o.owner_epoch === null) return 'no_session';
+  if (r.epoch !== null && r.epoch !== o.owner_epoch) return 'fenced';
+  return 'conflict';
 }
 
 /**
@@ -171,9 +186,10 @@ export async function appendRows(q: Queryable, rows: readonly AppendRow[], key: 
       )
     : await q.query<OutcomeRow>(SQL[key].many, batchParams(rows), { name: `ledger_append_many_${key}` });
   const outcomes: AppendOutcome[] = rows.map(() => ({ status: 'conflict', row: null, ownerEpoch: null }));
-  for (const r of result.rows) {
-    const { ord, status, owner_epoch: ownerEpoch, ...row } = r;
-    outcomes[ord] = { status, row: status === 'inserted' ? row : null, ownerEpoch };
+  for (const o of result.rows) {
+    const r = rows[o.ord]!;
+    const status = statusOf(r, o);
+    outcomes[o.ord] = { status, row: status === 'inserted' ? storedRow(r, o) : null, ownerEpoch: o.owner_epoch };
   }
   // Skipped by ON CONFLICT: a retransmission of a stored row (or a race another writer won).
   const skipped = outcomes.flatMap((o, i) => (o.status === 'conflict' ? [i] : []));

@@ -100,6 +100,23 @@ describe.each(DRIVERS)('ledger on %s', (driver) => {
     await ledger.close();
   });
 
+  it('returns records equal to the same rows read back', async () => {
+    const ledger = newLedger(t.db);
+    const [session] = await createSessions(t.db, 1);
+    const sceneId = randomUUID();
+    const input = await ledger.appendInput({ sessionId: session!, clientInputId: 'eq', text: 'Ask about the lamp.', sceneId, turn: 2 });
+    const written = await ledger.appendEvents(session!, [
+      event('InterpretiveJudgment', {
+        id: 'j', category: 'IntentInferred', subject: 'keeper', confidence: 0.123456789, evidence: [input.id, 'in-turn'], description: 'curious', source: { kind: 'classifier', model: 'm' },
+      } as never, { source: 'stage3', sceneId, turn: 2, inputId: input.id, idempotencyKey: 'eq:j' }),
+      event('WorldStateChanged', { key: 'tide', old: null, new: { level: 0.5 } }, { source: 'world', sceneId, turn: 2 }),
+    ]);
+    const readBack = await ledger.eventsSince(session!, 0);
+    expect(readBack).toEqual([input.record, ...written]);
+    expect(written[0]!.data).toMatchObject({ provisional: false });
+    await ledger.close();
+  });
+
   it('refuses to return a stored row that fails its schema', async () => {
     const ledger = newLedger(t.db);
     const [session] = await createSessions(t.db, 1);
