@@ -246,7 +246,8 @@ export class SessionEngine {
   async open(sessionId: string, options: { snapshot?: Snapshot<unknown> } = {}): Promise<SessionHandle> {
     this.#assertOpen();
     const existing = this.#handles.get(sessionId);
-    if (existing) return existing;
+    if (existing && !TERMINAL.has(existing.lifecycle)) return existing;
+    if (existing) this.#release(existing);
     const row = await this.sessions.get(sessionId);
     if (!row) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${sessionId}`, { details: { sessionId } });
     if (row.status === 'ended') throw new StorytellerError('SESSION_NOT_PLAYING', `session ${sessionId} has ended`, { details: { sessionId } });
@@ -333,6 +334,15 @@ export class SessionEngine {
     });
   }
 
+  /** Drops a finished session actor (idempotent). */
+  #release(handle: SessionHandle): void {
+    if (this.#handles.get(handle.id) !== handle) return;
+    this.#handles.delete(handle.id);
+    this.registry.send({ type: 'remove', id: handle.id });
+    this.metrics.activeSessions.set(this.#handles.size);
+    handle.actor.stop();
+  }
+
   #track(handle: SessionHandle, epoch: number): void {
     const openedAt = this.now();
     let last = '';
@@ -348,12 +358,7 @@ export class SessionEngine {
         this.registry.send({ type: 'upsert', id: handle.id, presence: { lifecycle, connection, sceneKey: snapshot.context.sceneKey, epoch, openedAt } });
         if (TERMINAL.has(lifecycle)) {
           // Release the actor (and its memory); a later open() resumes from the checkpoint.
-          queueMicrotask(() => {
-            if (this.#handles.get(handle.id) === handle) this.#handles.delete(handle.id);
-            this.registry.send({ type: 'remove', id: handle.id });
-            this.metrics.activeSessions.set(this.#handles.size);
-            handle.actor.stop();
-          });
+          queueMicrotask(() => this.#release(handle));
         }
       },
       error: (error) => this.#logger.error({ sessionId: handle.id, err: error }, 'session actor error'),
