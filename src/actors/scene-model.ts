@@ -19,6 +19,8 @@ export interface SceneData {
   setting: Setting;
   /** Settings reachable in one step from this one (adjacency, including directed edges out). */
   adjacent: Array<{ id: string; name: string; aliases: string[]; cost: number }>;
+  /** Every setting of the story (names the player may use, reachable or not). */
+  places: Array<{ id: string; name: string; aliases: string[] }>;
   /** Setting of every scene a departure leads to. */
   departureSettings: Record<string, string>;
   playerName: string;
@@ -79,6 +81,7 @@ export function buildSceneData(story: Story, sceneKey: string): SceneData {
     scene,
     setting,
     adjacent,
+    places: story.settings.map((p) => ({ id: p.id, name: p.name, aliases: p.aliases })),
     departureSettings,
     playerName: story.player.name,
     baseline: storyBaseline(story),

@@ -391,7 +391,7 @@ export class StoryBehaviour implements SceneBehaviour {
     const lexicon = buildLexicon({
       characters: w.entities.characters,
       objects: w.entities.objects,
-      settings: [w.data.setting, ...w.data.adjacent],
+      settings: [w.data.setting, ...w.data.adjacent, ...(w.data.places ?? []).filter((p) => p.id !== w.data.setting.id && !w.data.adjacent.some((a) => a.id === p.id))],
     });
     this.#lexicons.set(key, lexicon);
     return lexicon;
@@ -433,6 +433,7 @@ export class StoryBehaviour implements SceneBehaviour {
       sceneName: w.data.scene.name,
       addressed: parsed.addressee === character.id || parsed.recipient === character.id || parsed.mentions.some((m) => m.id === character.id),
       refusedByMe: facts?.blockedBy === character.id,
+      touchesMotivation: character.motivations.some((m) => m.keywords.some((k) => parsed.keywords.includes(k.toLowerCase()))),
     };
   }
 }

@@ -52,6 +52,8 @@ export interface CharacterTurn {
   addressed: boolean;
   /** Refusal text of a constraint this character caused (e.g. holding the item the player tried to take). */
   refusedByMe: boolean;
+  /** The player's words touch one of this character's motivations (e.g. asking Ada for the key she guards). */
+  touchesMotivation?: boolean;
 }
 
 /** The deterministic intent: a reply when addressed, a refusal when it blocked the player, now and then an idle gesture. */
@@ -60,6 +62,8 @@ export function fallbackIntent(t: CharacterTurn): CharacterIntent {
   const pick = (list: readonly string[]) => list[stableIndex(`${id}:${t.turn}`, list.length)];
   if (t.refusedByMe && lines.refusal.length > 0) return { action: 'speak', speech: pick(lines.refusal) as string, target: 'player', tone: 'guarded' };
   if (t.sceneTurn === 1 && t.firstMeeting && lines.greeting.length > 0 && t.parsed?.kind !== 'meta') return { action: 'speak', speech: pick(lines.greeting) as string, target: 'player', tone: 'neutral' };
+  // Pressed on what they guard, characters answer with their refusal — which tells the player what they want.
+  if (t.addressed && t.touchesMotivation && lines.refusal.length > 0) return { action: 'speak', speech: pick(lines.refusal) as string, target: 'player', tone: 'guarded' };
   if (t.addressed && lines.reply.length > 0) return { action: 'speak', speech: pick(lines.reply) as string, target: 'player', tone: 'neutral' };
   if (lines.idle.length > 0 && stableIndex(`${id}:idle:${t.turn}`, 3) === 0) return { action: 'gesture', gesture: pick(lines.idle) as string, tone: 'neutral' };
   return { action: 'wait', tone: 'neutral' };

@@ -120,7 +120,10 @@ export function checkAffordance(
 export function checkMove(data: SceneData, view: WorldView, to: string | undefined): string | null {
   if (to === undefined) return 'You cannot see a way to go there from here.';
   if (to === view.playerAt) return 'You are already here.';
-  if (!data.adjacent.some((a) => a.id === to)) return 'That is not somewhere you can reach from here.';
+  if (!data.adjacent.some((a) => a.id === to)) {
+    const name = (data.places ?? []).find((p) => p.id === to)?.name;
+    return name ? `${name} is not reachable from here — not directly.` : 'That is not somewhere you can reach from here.';
+  }
   return null;
 }
 

@@ -69,7 +69,7 @@ const VERB_SYNONYMS: Record<string, string> = {
   wait: 'wait', sit: 'sit', listen: 'listen', smell: 'smell', touch: 'touch', use: 'use', turn: 'turn', help: 'help',
 };
 const EXAMINE_VERBS = new Set(['look', 'l', 'examine', 'x', 'inspect', 'study', 'search', 'check', 'observe', 'watch', 'peer', 'view', 'survey']);
-const MOVE_VERBS = new Set(['go', 'walk', 'head', 'climb', 'run', 'enter', 'travel', 'move', 'descend', 'ascend', 'leave', 'follow', 'proceed', 'hurry', 'return_to']);
+const MOVE_VERBS = new Set(['go', 'walk', 'head', 'climb', 'run', 'enter', 'travel', 'move', 'descend', 'ascend', 'leave', 'follow', 'proceed', 'hurry', 'continue', 'depart']);
 const DIRECTIONS = new Set(['up', 'down', 'upstairs', 'downstairs', 'in', 'inside', 'out', 'outside', 'north', 'south', 'east', 'west']);
 const SPEECH_VERBS: Record<string, 'speech' | 'question'> = {
   say: 'speech', tell: 'speech', shout: 'speech', whisper: 'speech', call: 'speech', speak: 'speech', talk: 'speech',
@@ -203,7 +203,8 @@ export function parseInput(raw: string, lexicon: Lexicon): ParsedInput {
 
   const moveVerb = MOVE_VERBS.has(first) || (words.length <= 2 && DIRECTIONS.has(first));
   if (moveVerb && !(first === 'leave' && entities.length > 0)) {
-    const destination = settings[0]?.id ?? directionDestination(words, lexicon);
+    // Naming only the place the player is in is a destination too ("You are already here").
+    const destination = settings[0]?.id ?? directionDestination(words, lexicon) ?? mentions.find((m) => m.kind === 'setting')?.id;
     return { ...base, kind: 'movement', verb: 'go', ...(destination ? { destination } : {}) };
   }
 

@@ -58,7 +58,7 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       return ok([]);
     case 'speech':
     case 'question': {
-      const addressee = p.addressee !== undefined && c.cast.includes(p.addressee) ? p.addressee : c.cast.length === 1 ? c.cast[0] : undefined;
+      const addressee = p.addressee !== undefined && c.cast.includes(p.addressee) ? p.addressee : c.cast.length === 1 ? c.cast[0] : concernedCharacter(p, c);
       const content = (p.content ?? p.raw).slice(0, 8_000);
       return ok([{ type: 'SpeechAct', data: { speaker: PLAYER_ID, ...(addressee ? { addressee } : {}), content }, source: 'stage2' }]);
     }
@@ -80,10 +80,11 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       return ok([{ type: 'ExaminationAction', data: { actor: PLAYER_ID, target }, source: 'stage2' }], { id: e.id, name: e.name, description: e.description });
     }
     case 'movement': {
-      // "leave", "go on": toward the one departure that is open, if there is exactly one.
-      const destination = p.destination ?? onlyOpenDeparture(c);
-      // A bare "leave" with nowhere open is the story holding the player; a named unknown place is not a way.
-      if (destination === undefined && p.keywords.length <= 1) {
+      // A bare "leave" / "go on" heads for the one departure that is open (if exactly one);
+      // with nowhere open it is the story holding the player. A named unknown place is no way.
+      const bare = p.keywords.length <= 1;
+      const destination = p.destination ?? (bare ? onlyOpenDeparture(c) : undefined);
+      if (destination === undefined && bare) {
         return refuse('go', 'Not yet — something here is not finished. (Type /hint if you are stuck.)', 'story', 'scene_not_finished');
       }
       const why = checkMove(c.data, view, destination);
@@ -171,4 +172,16 @@ function onlyOpenDeparture(c: FactContext): string | undefined {
     (setting) => departureToward(c.data, c.truthSet, setting) !== null,
   );
   return open.length === 1 ? open[0] : undefined;
+}
+
+/** Said to the room: the one whose motivations the words touch most answers (none on a tie or no touch). */
+function concernedCharacter(p: ParsedInput, c: FactContext): string | undefined {
+  const words = new Set(p.keywords);
+  const scored = c.entities.characters
+    .filter((ch) => c.cast.includes(ch.id))
+    .map((ch) => ({ id: ch.id, score: ch.motivations.reduce((n, m) => n + m.keywords.filter((k) => words.has(k.toLowerCase())).length, 0) }))
+    .filter((x) => x.score > 0)
+    .sort((a, b) => b.score - a.score);
+  if (scored.length === 0 || (scored.length > 1 && scored[0]?.score === scored[1]?.score)) return undefined;
+  return scored[0]?.id;
 }

@@ -93,7 +93,7 @@ describe('world agent: physical possibility, world changes, movement', () => {
     const view = worldView(data.baseline, s.truthSet);
     expect(view.playerAt).toBe('cliff_path');
     expect(checkMove(data, view, 'keepers_yard')).toBeNull();
-    expect(checkMove(data, view, 'lamp_room')).toMatch(/not somewhere you can reach/);
+    expect(checkMove(data, view, 'lamp_room')).toMatch(/The Lamp Room is not reachable from here/);
     expect(checkMove(data, view, 'cliff_path')).toMatch(/already here/);
   });
 

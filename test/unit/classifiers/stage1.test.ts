@@ -43,7 +43,7 @@ const table: Array<[string, Expect]> = [
   ['go up', { kind: 'movement', verb: 'go', destination: 'lamp_room' }],
   ['climb the stairs', { kind: 'movement', destination: 'lamp_room' }],
   ['walk back to the cliff path', { kind: 'movement', destination: 'cliff_path' }],
-  ['go to the lighthouse', { kind: 'movement', destination: undefined }],
+  ['go to the lighthouse', { kind: 'movement', destination: 'keepers_yard' }], // where the player already is
   ['go to the inn', { kind: 'movement', destination: 'village_inn' }],
   ['/save', { kind: 'meta', command: 'save' }],
   ['/hint please', { kind: 'meta', command: 'hint' }],

@@ -6,7 +6,7 @@ import { sessionAt, warmParts } from '../../support/story.ts';
 
 function classify(s: LocalSession, text: string): FactResult {
   const { data, entities } = warmParts(s.scene!);
-  const lexicon = buildLexicon({ characters: entities.characters, objects: entities.objects, settings: [data.setting, ...data.adjacent] });
+  const lexicon = buildLexicon({ characters: entities.characters, objects: entities.objects, settings: [data.setting, ...data.adjacent, ...data.places.filter((p) => p.id !== data.setting.id)] });
   return classifyFacts(parseInput(text, lexicon), { data, entities, cast: data.cast, truthSet: s.truthSet });
 }
 
@@ -19,7 +19,8 @@ const table: Row[] = [
   ['the_quay', 'look', { type: 'ExaminationAction', data: { actor: 'player', target: 'harbour' } }],
   ['the_quay', 'take the cobles', { type: 'ConstraintViolation', refusal: /not something you can carry/ }],
   ['the_quay', 'go to the inn', { type: 'ConstraintViolation', refusal: /Not yet/ }],
-  ['the_quay', 'go to the lamp room', { type: 'ConstraintViolation', refusal: /cannot see a way/ }],
+  ['the_quay', 'go to the lamp room', { type: 'ConstraintViolation', refusal: /The Lamp Room is not reachable from here/ }],
+  ['the_quay', 'go to the moon', { type: 'ConstraintViolation', refusal: /cannot see a way/ }],
   ['the_drowned_bell', 'take the key', { type: 'ConstraintViolation', refusal: /Ada Marsh is holding the iron key/ }],
   ['the_drowned_bell', 'give the letter to Ada', { type: 'ActionPerformed', data: { actor: 'player', action: 'give', target: 'board_letter', recipient: 'ada' } }],
   ['the_drowned_bell', 'show the letter to Ada', { type: 'ActionPerformed', data: { action: 'show', target: 'board_letter', recipient: 'ada' } }],
@@ -40,7 +41,9 @@ const table: Row[] = [
   ['the_lamp_room', 'light the lamp', { type: 'ActionPerformed', data: { action: 'light', target: 'great_lamp' } }],
   ['the_lamp_room', 'give the lamp to Tobias', { type: 'ActionPerformed', data: { action: 'give', target: 'brass_lamp', recipient: 'tobias' } }],
   ['the_lamp_room', 'read the log', { type: 'ActionPerformed', data: { action: 'read', target: 'logbook' } }],
-  ['the_lamp_room', 'go to the inn', { type: 'ConstraintViolation', refusal: /cannot see a way|not somewhere/ }],
+  ['the_lamp_room', 'go to the inn', { type: 'ConstraintViolation', refusal: /The Drowned Bell is not reachable/ }],
+  ['the_drowned_bell', 'go to the inn', { type: 'ConstraintViolation', refusal: /already here/ }],
+  ['the_drowned_bell', 'what is the curlew?', { type: 'SpeechAct', data: { addressee: 'silas' } }],
 ];
 
 const sessions = new Map<string, Promise<LocalSession>>();
