@@ -16,6 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
 import { Ledger } from '../src/persistence/ledger.ts';
 import { migrate } from '../src/persistence/migrations.ts';
@@ -152,7 +153,9 @@ async function main(): Promise<void> {
     ];
     const w0 = Math.max(...table.map((r) => r[0].length));
     const w1 = Math.max(...table.map((r) => r[1].length));
-    console.log(`\nledger bench — PostgreSQL ${(await raw.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'}, ${LATENCY_SAMPLES} samples at 1 client, ${ROUNDS}×${THROUGHPUT_MS} ms throughput rounds\n`);
+    const [load1] = loadavg();
+    console.log(`\nload average (1 min) ${load1!.toFixed(1)} on ${cpus().length} CPUs — shared machines make absolute numbers noisy; the ratios are measured side by side`);
+    console.log(`ledger bench — PostgreSQL ${(await raw.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'}, ${LATENCY_SAMPLES} samples at 1 client, ${ROUNDS}×${THROUGHPUT_MS} ms throughput rounds\n`);
     for (const [k, v, note] of table) console.log(`  ${k.padEnd(w0)}  ${v.padStart(w1)}  ${note}`);
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });
     await writeFile(new URL('./results/ledger.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
