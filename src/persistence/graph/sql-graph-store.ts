@@ -40,9 +40,11 @@ import { edgeEndpoints, lastWins, pathEdges } from './graph-rows.ts';
 const WRITE_CHUNK = 5_000;
 const REL_COLUMNS = RELATIONAL_ATTRIBUTES.join(', ');
 /**
- * The distinct ids of $2 as rows `c(id)`. Queries drive index lookups from this small
- * side through LATERAL joins, so their plans do not hinge on fresh statistics (a just-forked
- * session scope has none; without this a scan of the whole scope was chosen).
+ * The distinct ids of $2 as rows `c(id)`. Queries drive index probes from this small side
+ * through LATERAL subqueries fenced with OFFSET 0 (so the planner cannot flatten them back
+ * into a join), and their plans do not hinge on statistics: a just-forked session scope has
+ * none, and unfenced the planner scanned the whole scope per query (measured 10–180 ms
+ * instead of 0.1–3 ms).
  */
 const CAST_IDS = '(SELECT DISTINCT id FROM unnest($2::text[]) AS id) c';
 
@@ -144,7 +146,7 @@ export class SqlGraphStore implements GraphStore {
          CROSS JOIN LATERAL (
            SELECT * FROM graph_edges
            WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = u.f AND to_id = u.t
-           FOR UPDATE
+           OFFSET 0 FOR UPDATE
          ) e`,
         [scope, valid.map((u) => u.from), valid.map((u) => u.to)],
       );
@@ -184,7 +186,7 @@ export class SqlGraphStore implements GraphStore {
         `INSERT INTO graph_edges (scope, label, from_label, from_id, to_label, to_id, ${REL_COLUMNS}, traversal_cost)
          SELECT $2, e.label, e.from_label, e.from_id, e.to_label, e.to_id, ${RELATIONAL_ATTRIBUTES.map((a) => `e.${a}`).join(', ')}, e.traversal_cost
          FROM graph_vertices v
-         CROSS JOIN LATERAL (SELECT * FROM graph_edges WHERE from_id = v.id AND scope = $1 AND from_label = v.label) e
+         CROSS JOIN LATERAL (SELECT * FROM graph_edges WHERE from_id = v.id AND scope = $1 AND from_label = v.label OFFSET 0) e
          WHERE v.scope = $1`,
         [fromScope, toScope],
       );
@@ -210,13 +212,13 @@ export class SqlGraphStore implements GraphStore {
       `SELECT
          (SELECT json_agg(json_build_object('id', v.id, 'name', v.name) ORDER BY v.id COLLATE "C")
             FROM ${CAST_IDS} CROSS JOIN LATERAL (
-              SELECT id, name FROM graph_vertices WHERE scope = $1 AND label = 'Character' AND id = c.id) v) AS characters,
+              SELECT id, name FROM graph_vertices WHERE scope = $1 AND label = 'Character' AND id = c.id OFFSET 0) v) AS characters,
          (SELECT json_agg(json_build_object('from_id', e.from_id, 'to_id', e.to_id,
                    ${RELATIONAL_ATTRIBUTES.map((a) => `'${a}', e.${a}`).join(', ')})
                    ORDER BY e.from_id COLLATE "C", e.to_id COLLATE "C")
             FROM ${CAST_IDS} CROSS JOIN LATERAL (
               SELECT * FROM graph_edges
-              WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = c.id AND to_id = ANY($2::text[])) e) AS edges`,
+              WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = c.id AND to_id = ANY($2::text[]) OFFSET 0) e) AS edges`,
       [scope, ids],
     );
     const row = rows[0]!;
@@ -230,10 +232,10 @@ export class SqlGraphStore implements GraphStore {
     const ids = await findShortestRelationalPath(from, to, async (frontier) => {
       const { rows } = await this.#read<{ a: string; b: string }>(
         `SELECT e.from_id AS a, e.to_id AS b FROM ${CAST_IDS}
-           CROSS JOIN LATERAL (SELECT from_id, to_id FROM graph_edges WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = c.id) e
+           CROSS JOIN LATERAL (SELECT from_id, to_id FROM graph_edges WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = c.id OFFSET 0) e
          UNION
          SELECT e.to_id AS a, e.from_id AS b FROM ${CAST_IDS}
-           CROSS JOIN LATERAL (SELECT from_id, to_id FROM graph_edges WHERE scope = $1 AND label = 'RELATES_TO' AND to_id = c.id) e`,
+           CROSS JOIN LATERAL (SELECT from_id, to_id FROM graph_edges WHERE scope = $1 AND label = 'RELATES_TO' AND to_id = c.id OFFSET 0) e`,
         [scope, frontier],
       );
       return rows.map((r) => [r.a, r.b] as const);
@@ -249,8 +251,9 @@ export class SqlGraphStore implements GraphStore {
     const { minCompetence, minBenevolence } = resolveThresholds(thresholds);
     const { rows } = await this.#read<EdgeRow & { name: string }>(
       `SELECT e.from_id, e.to_id, ${RELATIONAL_ATTRIBUTES.map((a) => `e.${a}`).join(', ')}, v.name
-       FROM graph_edges e JOIN graph_vertices v ON v.scope = e.scope AND v.label = 'Character' AND v.id = e.from_id
-       WHERE e.scope = $1 AND e.label = 'RELATES_TO' AND e.to_id = $2
+       FROM graph_edges e
+       CROSS JOIN LATERAL (SELECT name FROM graph_vertices WHERE scope = $1 AND label = 'Character' AND id = e.from_id OFFSET 0) v
+       WHERE e.to_id = $2 AND e.scope = $1 AND e.label = 'RELATES_TO'
          AND e.trust_competence > $3::float8 AND e.trust_benevolence > $4::float8
        ORDER BY e.trust_competence DESC, e.trust_benevolence DESC, e.from_id COLLATE "C"`,
       [scope, target, minCompetence, minBenevolence],
@@ -268,7 +271,7 @@ export class SqlGraphStore implements GraphStore {
       `${walkCte('LEADS_TO')}
        SELECT v.id, v.name, v.scene_type, v.authored_mass, v.cast_ids, w.hops
        FROM (SELECT id, min(hops) AS hops FROM walk GROUP BY id) w
-       JOIN graph_vertices v ON v.scope = $1 AND v.label = 'Scene' AND v.id = w.id
+       CROSS JOIN LATERAL (SELECT * FROM graph_vertices WHERE scope = $1 AND label = 'Scene' AND id = w.id OFFSET 0) v
        ORDER BY w.hops, v.id COLLATE "C"`,
       [scope, start, hops],
     );
@@ -282,12 +285,13 @@ export class SqlGraphStore implements GraphStore {
       `${walkCte('LEADS_TO')}
        SELECT v.id, v.name, v.scene_type, v.authored_mass, v.cast_ids, w.hops, count(*) AS tension_edges
        FROM (SELECT id, min(hops) AS hops FROM walk GROUP BY id) w
-       JOIN graph_vertices v ON v.scope = $1 AND v.label = 'Scene' AND v.id = w.id
+       CROSS JOIN LATERAL (SELECT * FROM graph_vertices WHERE scope = $1 AND label = 'Scene' AND id = w.id OFFSET 0) v
        CROSS JOIN LATERAL (SELECT DISTINCT m FROM unnest(v.cast_ids) AS m) c
        CROSS JOIN LATERAL (
          SELECT 1 FROM graph_edges r
          WHERE r.scope = $1 AND r.label = 'RELATES_TO' AND r.from_id = c.m AND r.to_id = ANY(v.cast_ids)
            AND (r.trust_competence < $4::float8 OR r.debt > $5::float8)
+         OFFSET 0
        ) r
        GROUP BY v.id, v.name, v.scene_type, v.authored_mass, v.cast_ids, w.hops
        ORDER BY tension_edges DESC, w.hops, v.id COLLATE "C"`,
@@ -303,8 +307,9 @@ export class SqlGraphStore implements GraphStore {
     const start = validateId(settingId, 'settingId');
     const { rows } = await this.#read<{ id: string; name: string; traversal_cost: number }>(
       `SELECT v.id, v.name, e.traversal_cost
-       FROM graph_edges e JOIN graph_vertices v ON v.scope = e.scope AND v.label = 'Setting' AND v.id = e.to_id
-       WHERE e.scope = $1 AND e.label = 'ADJACENT_TO' AND e.from_id = $2
+       FROM graph_edges e
+       CROSS JOIN LATERAL (SELECT id, name FROM graph_vertices WHERE scope = $1 AND label = 'Setting' AND id = e.to_id OFFSET 0) v
+       WHERE e.from_id = $2 AND e.scope = $1 AND e.label = 'ADJACENT_TO'
        ORDER BY e.traversal_cost, v.id COLLATE "C"`,
       [scope, start],
     );
@@ -318,9 +323,9 @@ export class SqlGraphStore implements GraphStore {
       `${walkCte('ADJACENT_TO')}
        SELECT st.id AS setting_id, st.name AS setting_name, sc.id, sc.name, sc.scene_type, sc.authored_mass, sc.cast_ids, w.hops
        FROM (SELECT id, min(hops) AS hops FROM walk WHERE id <> $2 GROUP BY id) w
-       JOIN graph_vertices st ON st.scope = $1 AND st.label = 'Setting' AND st.id = w.id
-       JOIN graph_edges sa ON sa.scope = $1 AND sa.label = 'SCENE_AT' AND sa.to_id = w.id
-       JOIN graph_vertices sc ON sc.scope = $1 AND sc.label = 'Scene' AND sc.id = sa.from_id
+       CROSS JOIN LATERAL (SELECT * FROM graph_vertices WHERE scope = $1 AND label = 'Setting' AND id = w.id OFFSET 0) st
+       CROSS JOIN LATERAL (SELECT from_id FROM graph_edges WHERE to_id = w.id AND scope = $1 AND label = 'SCENE_AT' OFFSET 0) sa
+       CROSS JOIN LATERAL (SELECT * FROM graph_vertices WHERE scope = $1 AND label = 'Scene' AND id = sa.from_id OFFSET 0) sc
        ORDER BY w.hops, st.id COLLATE "C", sc.id COLLATE "C"`,
       [scope, start, 2],
     );
@@ -341,6 +346,7 @@ export class SqlGraphStore implements GraphStore {
          SELECT * FROM graph_edges
          WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = f.entity_id
            AND (trust_competence < $3::float8 OR debt > $4::float8)
+         OFFSET 0
        ) r
        WHERE f.session_id = $2::uuid
        ORDER BY r.from_id COLLATE "C", r.to_id COLLATE "C"`,
