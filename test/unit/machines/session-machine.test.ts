@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, SimulatedClock } from 'xstate';
+import { createAgentLogic, DEFAULT_TIMEOUTS, runGuarded } from '../../../src/actors/agent-actor.ts';
+import type { SceneBehaviour } from '../../../src/actors/behaviour.ts';
+import { createPersistenceLogic, type DurableRecord, type SessionStorage } from '../../../src/actors/persistence.ts';
+import { sceneChildIds } from '../../../src/actors/session-children.ts';
+import { emptyTruthSet, applyEvents } from '../../../src/domain/truth-set.ts';
+import type { NewEvent } from '../../../src/domain/events.ts';
+import { sessionMachine } from '../../../src/machines/session.ts';
+import { stamp } from '../../../src/machines/turn-events.ts';
+import { createMinimalBehaviour } from '../../../src/testing/minimal-behaviour.ts';
+
+/**
+ * Pure unit tests of the session machine: an in-memory SessionStorage fake stands in
+ * for the database (integration tests use real PostgreSQL). Promises the test controls
+ * decide when an input becomes durable.
+ */
+function memoryStorage() {
+  let ts = 0;
+  let id = 0;
+  const ledger: DurableRecord[] = [];
+  const inputGates: Array<() => void> = [];
+  let holdInputs = false;
+  const storage: SessionStorage = {
+    async appendInput(req) {
+      if (holdInputs) await new Promise<void>((r) => inputGates.push(r));
+      const record = { type: 'PlayerInput', data: { clientInputId: req.clientInputId, text: req.text }, narrativeTs: ++ts, id: ++id, turn: req.turn, sceneId: req.sceneId } as DurableRecord;
+      ledger.push(record);
+      return { id: record.id ?? 0, narrativeTs: record.narrativeTs, duplicate: false, record };
+    },
+    async appendEvents(_sessionId, events: NewEvent[]) {
+      const records = events.map((e) => ({ type: e.type, data: e.data, narrativeTs: ++ts, id: ++id, turn: e.turn ?? null, sceneId: e.sceneId ?? null, key: e.idempotencyKey }) as DurableRecord);
+      ledger.push(...records);
+      return records;
+    },
+    async flush() {},
+    async writeSceneExit(w) {
+      const records = [...w.leadingEvents].map((e) => ({ type: e.type, data: e.data, narrativeTs: ++ts, id: ++id }) as DurableRecord);
+      return { checkpointId: 'cp-1', records, truthSet: applyEvents(w.truthSet, records) };
+    },
+    async writeCheckpoint() {
+      return { checkpointId: 'cp-2' };
+    },
+    async updateStatus() {},
+    async loadSession() {
+      return { storyId: 'minimal', status: 'active', truthSet: emptyTruthSet(), turn: 0, sceneIndex: 0, sceneKey: null, entityState: null, worldState: null, deferredResults: [], pendingInputs: [], graceDeadline: null, checkpointId: null };
+    },
+  };
+  return {
+    storage,
+    ledger,
+    hold: () => (holdInputs = true),
+    release: () => {
+      holdInputs = false;
+      inputGates.splice(0).forEach((r) => r());
+    },
+  };
+}
+
+describe('session machine (pure, in-memory storage)', () => {
+  it('emits ack only after the input is durable, then runs the turn in the seed order', async () => {
+    const calls: string[] = [];
+    const base = createMinimalBehaviour({ onCall: (m) => calls.push(m) });
+    const mem = memoryStorage();
+    const { fromPromise } = await import('xstate');
+    const { runGuarded: guarded } = await import('../../../src/actors/agent-actor.ts');
+    const clock = new SimulatedClock();
+    const machine = sessionMachine.provide({
+      actors: {
+        loadSession: fromPromise(async () => ({ ...(await mem.storage.loadSession('s')), sceneKey: 'harbour' })),
+        sceneStep: fromPromise(({ input, signal }) => guarded((s) => (base[input.step] as (r: unknown) => Promise<unknown>)({ ...input.request, signal: s }), { clock, timeoutMs: 1000, parentSignal: signal }).promise),
+        planSceneExit: fromPromise(({ input }) => Promise.resolve({ ok: true as const, value: input.fallback, ms: 0 })),
+        persistence: createPersistenceLogic({ storage: mem.storage, fault: () => undefined }),
+        agent: createAgentLogic({ behaviour: base, clock, timeouts: DEFAULT_TIMEOUTS }),
+      },
+    });
+    const actor = createActor(machine, { input: { sessionId: '00000000-0000-4000-8000-000000000001', epoch: 1, gracePeriodMs: 1000 }, clock });
+    const emitted: string[] = [];
+    for (const type of ['ack', 'answer', 'turnRecorded'] as const) actor.on(type, (e) => emitted.push(type === 'ack' ? `ack:${(e as { clientInputId: string }).clientInputId}` : type));
+    actor.start();
+    await new Promise<void>((r) => actor.on('sceneEntered', () => r()));
+    expect(Object.keys(actor.getSnapshot().children).sort()).toEqual(['persistence', ...sceneChildIds(['mara'])].sort());
+
+    mem.hold();
+    actor.send({ type: 'input', clientInputId: 'c-1', text: 'hello' });
+    await new Promise((r) => setImmediate(r));
+    expect(emitted).toEqual([]); // not durable yet → no ack, no turn
+    expect(actor.getSnapshot().matches({ lifecycle: { playing: 'idle' } })).toBe(true);
+    mem.release();
+    await new Promise<void>((r) => actor.on('turnRecorded', () => r()));
+    expect(emitted).toEqual(['ack:c-1', 'answer', 'turnRecorded']);
+    const turnCalls = calls.slice(calls.indexOf('stage1'));
+    expect(turnCalls.slice(0, 3)).toEqual(['stage1', 'stage2', 'stage3']);
+    // characters, storykeeper, world and stage 4 start together; reconciler after them; narrator last
+    expect(new Set(turnCalls.slice(3, 7))).toEqual(new Set(['character', 'storykeeper', 'world', 'stage4']));
+    expect(turnCalls.slice(7)).toEqual(['reconciler', 'narrator']);
+    const keys = mem.ledger.map((r) => (r as { key?: string }).key).filter(Boolean);
+    const inputId = mem.ledger.find((r) => r.type === 'PlayerInput')?.id;
+    expect(keys).toContain(`input:${inputId}:turn-completed`);
+    expect(keys).toContain(`input:${inputId}:stage2:0`);
+    actor.stop();
+  });
+});
+
+describe('turn events and the agent shell', () => {
+  it('derives idempotency keys from the input ledger id', () => {
+    const [e] = stamp([{ type: 'SpeechAct', data: { speaker: 'player', content: 'hi' }, source: 'stage2' }], { sceneId: null, turn: 3, inputId: 42, member: 'stage2' });
+    expect(e).toMatchObject({ idempotencyKey: 'input:42:stage2:0', turn: 3, inputId: 42, source: 'stage2' });
+  });
+
+  it('runGuarded settles with a timeout on the simulated clock and aborts the member', async () => {
+    const clock = new SimulatedClock();
+    let aborted = false;
+    const { promise } = runGuarded(
+      (signal) =>
+        new Promise((_, reject) => {
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('aborted'));
+          });
+        }),
+      { clock, timeoutMs: 500 },
+    );
+    clock.increment(499);
+    expect(aborted).toBe(false);
+    clock.increment(1);
+    await expect(promise).resolves.toMatchObject({ ok: false, reason: 'timeout' });
+    expect(aborted).toBe(true);
+  });
+
+  it('runGuarded reports errors and values, and honours a parent abort', async () => {
+    const clock = new SimulatedClock();
+    await expect(runGuarded(() => Promise.reject(new Error('boom')), { clock, timeoutMs: 10 }).promise).resolves.toMatchObject({ ok: false, reason: 'error', message: 'boom' });
+    await expect(runGuarded(async () => 7, { clock, timeoutMs: 10 }).promise).resolves.toMatchObject({ ok: true, value: 7 });
+    const parent = new AbortController();
+    let seen: AbortSignal | undefined;
+    void runGuarded((signal) => ((seen = signal), new Promise(() => undefined)), { clock, timeoutMs: 10, parentSignal: parent.signal });
+    parent.abort();
+    expect(seen?.aborted).toBe(true);
+  });
+
+  it('names the per-scene children by systemId', () => {
+    expect(sceneChildIds(['mara', 'tomas'])).toEqual(['stage1', 'stage2', 'stage3', 'stage4', 'storykeeper', 'world', 'reconciler', 'narrator', 'character:mara', 'character:tomas']);
+  });
+});
