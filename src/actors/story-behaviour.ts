@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { NewEvent } from '../domain/events.ts';
 import { PLAYER_ID, type Story } from '../domain/story/schema.ts';
-import { accumulatorValue, applyEvents, holds, truthSetSchema, emptyTruthSet, type TruthSet } from '../domain/truth-set.ts';
+import { applyEvents, emptyTruthSet, holds, truthSetSchema, type TruthSet } from '../domain/truth-set.ts';
 import type { FrameComputer } from '../inference/frame/features.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { RuleFrameComputer } from '../inference/frame/rule-frame-computer.ts';
@@ -22,7 +22,7 @@ import type {
   TurnRequest,
   WarmScene,
 } from './behaviour.ts';
-import { characterIntent, fallbackIntent, type CharacterIntent, type CharacterTurn } from './agents/character.ts';
+import { characterIntent, type CharacterIntent, type CharacterTurn } from './agents/character.ts';
 import { emotionsNow } from './agents/emotions.ts';
 import { frameInputFor } from './agents/frame-input.ts';
 import { composeNarration, narrateTurn, type NarrationContext } from './agents/narrator.ts';
@@ -548,6 +548,3 @@ export function describeAct(p: ParsedInput, facts: FactResult | null, names: Rec
       return null;
   }
 }
-
-export type { Beat };
-export { fallbackIntent };
