@@ -146,6 +146,24 @@ export interface TensionWithSnapshot {
 
 export interface ForkResult { vertices: number; edges: number }
 
+/** Scene entry step 3 (seed: "LOAD GRAPH CONTEXT"). Plain JSON. */
+export interface SceneGraphRequest {
+  /** The session's scope (its own copy of the story graph). */
+  scope: string;
+  castIds: readonly string[];
+  sceneId: string;
+  settingId: string;
+}
+
+export interface SceneGraphContext {
+  /** relationalSubgraph(scope, castIds) */
+  relational: RelationalSubgraph;
+  /** reachableScenes(scope, sceneId, 3) */
+  reachableScenes: ReachableScene[];
+  /** adjacentSettings(scope, settingId) */
+  adjacentSettings: AdjacentSetting[];
+}
+
 /**
  * @example
  * const graph = await openGraphStore(db, config);
@@ -188,6 +206,12 @@ export interface GraphStore {
   // graph ↔ SQL
   /** Tense edges whose source has an entity snapshot in `sessionId` (UUID), with the snapshots; one round trip; by (from, to). */
   tensionWithSnapshots(scope: string, sessionId: string): Promise<TensionWithSnapshot[]>;
+
+  /**
+   * Optional: all of scene entry step 3 in one round trip, identical to the three queries.
+   * Call it through `loadSceneGraphContext`, which falls back to the three queries.
+   */
+  sceneGraphContext?(req: SceneGraphRequest): Promise<SceneGraphContext>;
 
   close(): Promise<void>;
 }

@@ -13,6 +13,8 @@ import {
   type RelationalEdge,
   type RelationalPath,
   type RelationalSubgraph,
+  type SceneGraphContext,
+  type SceneGraphRequest,
   type SceneNearSetting,
   type SceneType,
   type SceneVertex,
@@ -209,16 +211,7 @@ export class SqlGraphStore implements GraphStore {
     const ids = validateIds(castIds, 'castIds');
     // One round trip: both lists as JSON aggregates.
     const { rows } = await this.#read<{ characters: Array<{ id: string; name: string }> | null; edges: EdgeRow[] | null }>(
-      `SELECT
-         (SELECT json_agg(json_build_object('id', v.id, 'name', v.name) ORDER BY v.id COLLATE "C")
-            FROM ${CAST_IDS} CROSS JOIN LATERAL (
-              SELECT id, name FROM graph_vertices WHERE scope = $1 AND label = 'Character' AND id = c.id OFFSET 0) v) AS characters,
-         (SELECT json_agg(json_build_object('from_id', e.from_id, 'to_id', e.to_id,
-                   ${RELATIONAL_ATTRIBUTES.map((a) => `'${a}', e.${a}`).join(', ')})
-                   ORDER BY e.from_id COLLATE "C", e.to_id COLLATE "C")
-            FROM ${CAST_IDS} CROSS JOIN LATERAL (
-              SELECT * FROM graph_edges
-              WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = c.id AND to_id = ANY($2::text[]) OFFSET 0) e) AS edges`,
+      `SELECT ${SUBGRAPH_COLUMNS}`,
       [scope, ids],
     );
     const row = rows[0]!;
@@ -355,6 +348,38 @@ export class SqlGraphStore implements GraphStore {
     return rows.map((r) => ({ edge: edgeFromRow(r), fromComponents: r.from_components, toComponents: r.to_components ?? null }));
   }
 
+  /** Scene entry step 3 in one statement: the three answers as JSON columns of one row. */
+  async sceneGraphContext(req: SceneGraphRequest): Promise<SceneGraphContext> {
+    const scope = validateId(req.scope, 'scope');
+    const ids = validateIds(req.castIds, 'castIds');
+    const sceneId = validateId(req.sceneId, 'sceneId');
+    const settingId = validateId(req.settingId, 'settingId');
+    const { rows } = await this.#read<{
+      characters: Array<{ id: string; name: string }> | null;
+      edges: EdgeRow[] | null;
+      reachable: Array<SceneRow & { hops: number }> | null;
+      adjacent: Array<{ id: string; name: string; traversal_cost: number }> | null;
+    }>(
+      `${walkCte('LEADS_TO', '$3', '3')}
+       SELECT ${SUBGRAPH_COLUMNS},
+         (SELECT json_agg(json_build_object('id', v.id, 'name', v.name, 'scene_type', v.scene_type,
+                   'authored_mass', v.authored_mass, 'cast_ids', v.cast_ids, 'hops', w.hops) ORDER BY w.hops, v.id COLLATE "C")
+            FROM (SELECT id, min(hops) AS hops FROM walk GROUP BY id) w
+            CROSS JOIN LATERAL (SELECT * FROM graph_vertices WHERE scope = $1 AND label = 'Scene' AND id = w.id OFFSET 0) v) AS reachable,
+         (SELECT json_agg(json_build_object('id', v.id, 'name', v.name, 'traversal_cost', e.traversal_cost) ORDER BY e.traversal_cost, v.id COLLATE "C")
+            FROM graph_edges e
+            CROSS JOIN LATERAL (SELECT id, name FROM graph_vertices WHERE scope = $1 AND label = 'Setting' AND id = e.to_id OFFSET 0) v
+            WHERE e.from_id = $4 AND e.scope = $1 AND e.label = 'ADJACENT_TO') AS adjacent`,
+      [scope, ids, sceneId, settingId],
+    );
+    const row = rows[0]!;
+    return {
+      relational: { characters: row.characters ?? [], edges: (row.edges ?? []).map(edgeFromRow) },
+      reachableScenes: (row.reachable ?? []).map((r) => ({ scene: sceneFromRow(r), hops: r.hops })),
+      adjacentSettings: (row.adjacent ?? []).map((r) => ({ setting: { id: r.id, name: r.name }, traversalCost: Number(r.traversal_cost) })),
+    };
+  }
+
   async close(): Promise<void> {
     // The database belongs to the caller.
   }
@@ -381,15 +406,27 @@ export class SqlGraphStore implements GraphStore {
 const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
 
 /** Min-hop walk along one edge label from $2, up to $3 hops; PostgreSQL's UNION keeps it finite. */
-function walkCte(label: 'LEADS_TO' | 'ADJACENT_TO'): string {
+function walkCte(label: 'LEADS_TO' | 'ADJACENT_TO', start = '$2', maxHops = '$3::int'): string {
   return `WITH RECURSIVE walk(id, hops) AS (
-      SELECT to_id, 1 FROM graph_edges WHERE scope = $1 AND label = '${label}' AND from_id = $2
+      SELECT to_id, 1 FROM graph_edges WHERE scope = $1 AND label = '${label}' AND from_id = ${start}
       UNION
       SELECT e.to_id, w.hops + 1 FROM walk w
         JOIN graph_edges e ON e.scope = $1 AND e.label = '${label}' AND e.from_id = w.id
-      WHERE w.hops < $3::int
+      WHERE w.hops < ${maxHops}
     )`;
 }
+
+/** The relational subgraph of the ids in $2 as two JSON columns, `characters` and `edges`. */
+const SUBGRAPH_COLUMNS = `
+         (SELECT json_agg(json_build_object('id', v.id, 'name', v.name) ORDER BY v.id COLLATE "C")
+            FROM ${CAST_IDS} CROSS JOIN LATERAL (
+              SELECT id, name FROM graph_vertices WHERE scope = $1 AND label = 'Character' AND id = c.id OFFSET 0) v) AS characters,
+         (SELECT json_agg(json_build_object('from_id', e.from_id, 'to_id', e.to_id,
+                   ${RELATIONAL_ATTRIBUTES.map((a) => `'${a}', e.${a}`).join(', ')})
+                   ORDER BY e.from_id COLLATE "C", e.to_id COLLATE "C")
+            FROM ${CAST_IDS} CROSS JOIN LATERAL (
+              SELECT * FROM graph_edges
+              WHERE scope = $1 AND label = 'RELATES_TO' AND from_id = c.id AND to_id = ANY($2::text[]) OFFSET 0) e) AS edges`;
 
 function mapSqlError(error: unknown): unknown {
   if (isStorytellerError(error)) return error;

@@ -10,6 +10,7 @@ import { isStorytellerError, type ErrorCode } from '../../../src/errors.ts';
 import type { Database } from '../../../src/persistence/database.ts';
 import type { EdgeInput, GraphStore, VertexInput } from '../../../src/persistence/graph/graph-store.ts';
 import { compareIds } from '../../../src/persistence/graph/id-order.ts';
+import { loadSceneGraphContext } from '../../../src/persistence/graph/scene-graph-context.ts';
 import { characterId, generateGraph, lighthouseGraph, sceneId, settingId, type GraphFixture } from '../../support/graph-fixtures.ts';
 import { GraphOracle } from '../../support/graph-oracle.ts';
 
@@ -165,6 +166,26 @@ export function describeGraphStoreContract(name: string, open: () => Promise<Ope
         ]);
         const fromCottage = await graph.scenesNearSetting(story, 'cottage');
         expect(fromCottage.map((n) => n.scene.id)).toEqual(['the-wreck', 'arrival', 'lamp-fails', 'market']);
+      });
+    });
+
+    describe('scene entry step 3', () => {
+      it('loads the cast subgraph, scenes ahead and adjacent settings in one call, same as the three queries', async () => {
+        const req = { scope: story, castIds: ['mara', 'tomas', 'elin', 'mara', 'nobody'], sceneId: 'storm-warning', settingId: 'cottage' };
+        const context = await loadSceneGraphContext(graph, req);
+        expect(context).toEqual({
+          relational: await graph.relationalSubgraph(story, req.castIds),
+          reachableScenes: await graph.reachableScenes(story, req.sceneId, 3),
+          adjacentSettings: await graph.adjacentSettings(story, req.settingId),
+        });
+        expect(context.relational.edges).toHaveLength(4);
+        expect(context.reachableScenes.map((r) => r.scene.id)).toEqual(['lamp-fails', 'the-wreck', 'confession', 'storm-warning', 'arrival']);
+        expect(context.adjacentSettings.map((a) => a.setting.id)).toEqual(['lamp-room', 'cliff-path', 'harbor', 'square']);
+        expect(await loadSceneGraphContext(graph, { scope: story, castIds: [], sceneId: 'nowhere', settingId: 'nowhere' })).toEqual({
+          relational: { characters: [], edges: [] },
+          reachableScenes: [],
+          adjacentSettings: [],
+        });
       });
     });
 
@@ -411,6 +432,12 @@ export function describeGraphStoreContract(name: string, open: () => Promise<Ope
           expect(await graph.tenseScenesAhead(scope, sceneId(i))).toEqual(oracle.tenseScenesAhead(sceneId(i)));
           expect(await graph.adjacentSettings(scope, settingId(i))).toEqual(oracle.adjacentSettings(settingId(i)));
           expect(await graph.scenesNearSetting(scope, settingId(i))).toEqual(oracle.scenesNearSetting(settingId(i)));
+          const castIds = [characterId(i), characterId(i + 7), characterId((i * 3) % 40), characterId(39 - i)];
+          expect(await loadSceneGraphContext(graph, { scope, castIds, sceneId: sceneId(i), settingId: settingId(i) })).toEqual({
+            relational: oracle.relationalSubgraph(castIds),
+            reachableScenes: oracle.reachableScenes(sceneId(i)),
+            adjacentSettings: oracle.adjacentSettings(settingId(i)),
+          });
         }
       });
 
