@@ -178,8 +178,10 @@ export function parseInput(raw: string, lexicon: Lexicon): ParsedInput {
   const soleCast = lexicon.cast.length === 1 ? lexicon.cast[0] : undefined;
   const endsWithQuestion = /\?\s*["”]?\s*$/.test(trimmed) || (quoted !== undefined && quoted.trim().endsWith('?'));
 
-  // Speech: quoted text, a speech verb, or conversational openers.
-  if (quoted !== undefined || first in SPEECH_VERBS || (CONVERSATIONAL.has(first) && !(first in VERB_SYNONYMS)) || trimmed.startsWith("'")) {
+  // "give me the key" / "show us the way": a request to someone, i.e. speech.
+  const request = (VERB_SYNONYMS[first] === 'give' || VERB_SYNONYMS[first] === 'show') && (words[1] === 'me' || words[1] === 'us');
+  // Speech: quoted text, a speech verb, a request, or conversational openers.
+  if (request || quoted !== undefined || first in SPEECH_VERBS || (CONVERSATIONAL.has(first) && !(first in VERB_SYNONYMS)) || trimmed.startsWith("'")) {
     const viaVerb = SPEECH_VERBS[first];
     const kind: ActionKind = viaVerb === 'question' || endsWithQuestion ? 'question' : 'speech';
     // Whom it is said to: a person named outside the quotation ("say 'where is the keeper?' to Ewan").

@@ -28,6 +28,8 @@ const table: Array<[string, Expect]> = [
   ['tell Ada that I am the new keeper', { kind: 'speech', addressee: 'ada', content: 'that i am the new keeper' }],
   ['say "Where is the keeper?" to Ewan', { kind: 'question', addressee: 'ewan', content: 'Where is the keeper?' }],
   ['What happened to Davey?', { kind: 'question' }],
+  ['give me the lamp, Nell', { kind: 'speech', addressee: 'nell', content: 'give me the lamp nell' }],
+  ['please show me the letter', { kind: 'speech' }],
   ['give the letter to Ada', { kind: 'action', verb: 'give', entity: 'board_letter', recipient: 'ada' }],
   ['give Ada the letter', { kind: 'action', verb: 'give', entity: 'board_letter', recipient: 'ada' }],
   ["hand Davey's lamp to Tobias", { kind: 'action', verb: 'give', entity: 'brass_lamp', recipient: 'tobias' }],
