@@ -157,7 +157,38 @@ export function worldConsequences(data: SceneData, objects: readonly StoryEntity
     }
   }
   view = worldView(data.baseline, applyEvents(ts, withTs(ts, [...accepted, ...events])));
+  events.push(...promotions(objects, ts, accepted, view));
   return { events, notes, view };
+}
+
+/** Entity promotion tiers (domain.md: "Entities and characters"), lowest first. */
+export const TIERS = ['unmentioned', 'mentioned', 'referenced', 'tracked', 'persistent'] as const;
+type Tier = (typeof TIERS)[number];
+
+function tierOf(ts: TruthSet, entity: string): Tier {
+  const p = ts.persistent.find((x) => x.predicate === 'tier' && x.args[0] === entity);
+  return (p?.args[1] as Tier | undefined) ?? 'unmentioned';
+}
+
+/**
+ * Objects the player acts on or examines become `referenced`; objects the player holds become
+ * `tracked`; an entity whose persistence mode is permanent is `persistent` once touched.
+ * Only promotions (never demotions) are emitted, once per tier.
+ */
+export function promotions(objects: readonly StoryEntity[], ts: TruthSet, accepted: readonly NewEvent[], after: WorldView): NewEvent[] {
+  const wanted = new Map<string, Tier>();
+  const raise = (id: string, tier: Tier) => {
+    const current = wanted.get(id) ?? tierOf(ts, id);
+    if (TIERS.indexOf(tier) > TIERS.indexOf(current)) wanted.set(id, tier);
+  };
+  for (const e of accepted) {
+    const target = e.type === 'ActionPerformed' ? e.data.target : e.type === 'ExaminationAction' ? e.data.target : undefined;
+    const entity = target === undefined ? undefined : objects.find((o) => o.id === target);
+    if (!entity) continue;
+    raise(entity.id, 'referenced');
+    if (after.holders[entity.id] === PLAYER_ID) raise(entity.id, entity.persistence.mode === 'permanent' ? 'persistent' : 'tracked');
+  }
+  return [...wanted].map(([entity, toTier]): NewEvent => ({ type: 'EntityPromoted', data: { entity, toTier }, source: 'world' }));
 }
 
 /** Gives in-turn events narrative timestamps after the truth set's newest, so they can be applied locally. */

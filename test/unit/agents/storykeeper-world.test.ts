@@ -101,7 +101,10 @@ describe('world agent: physical possibility, world changes, movement', () => {
     const s = await sessionAt('the_keepers_door');
     const { data, entities } = warmParts(s.scene!);
     const turn = worldConsequences(data, entities.objects, s.truthSet, [act('unlock', 'tower_door')]);
-    expect(turn.events).toEqual([{ type: 'WorldStateChanged', data: { key: 'tower_door', old: 'locked', new: 'open' }, source: 'world' }]);
+    expect(turn.events).toEqual([
+      { type: 'WorldStateChanged', data: { key: 'tower_door', old: 'locked', new: 'open' }, source: 'world' },
+      { type: 'EntityPromoted', data: { entity: 'tower_door', toTier: 'referenced' }, source: 'world' },
+    ]);
     expect(turn.view.world.tower_door).toBe('open');
     expect(turn.notes[0]).toMatch(/iron key grinds/);
     // Cross-scene: the player still carries what they were given two scenes ago.
@@ -141,5 +144,17 @@ describe('gate delivery modes', () => {
       { type: 'SpeechAct', data: { speaker: 'player', addressee: 'nell', content: 'hello' }, narrativeTs: s.truthSet.lastNarrativeTs + 2, turn: 999 },
     ]);
     expect(deliverable({ ...gate, delivery: 'if_prompted' }, spoken, [])).toBe(true);
+  });
+});
+
+describe('entity promotion', () => {
+  it('examined → referenced; taken into the player’s hands → tracked (permanent entities → persistent); never twice', async () => {
+    const s = await sessionAt('the_quay');
+    const promoted = (turn: { events: NewEvent[] }) => turn.events.filter((e) => e.type === 'EntityPromoted').map((e) => e.data);
+    expect(promoted(await s.send('examine the tide table'))).toEqual([{ entity: 'tide_table', toTier: 'referenced' }]);
+    expect(promoted(await s.send('examine the tide table'))).toEqual([]);
+    const c = await sessionAt('the_cliff_path');
+    await c.send('ask Nell about the lamp');
+    expect(promoted(await c.send('examine the lamp'))).toEqual([{ entity: 'brass_lamp', toTier: 'persistent' }]);
   });
 });
