@@ -85,7 +85,7 @@ export function validateEvent(e: NewEvent, maxPayloadBytes: number): NewEvent {
     source: envelope.data.source,
     sceneId: envelope.data.sceneId ?? null,
     turn: envelope.data.turn ?? null,
-    confidence: envelope.data.confidence ?? (type === 'InterpretiveJudgment' ? (parsed.confidence as number) : null),
+    confidence: columnConfidence(envelope.data.confidence ?? (type === 'InterpretiveJudgment' ? (parsed.confidence as number) : null)),
     inputId: envelope.data.inputId ?? (type === 'TurnCompleted' ? (parsed.inputId as number) : null),
     idempotencyKey: envelope.data.idempotencyKey ?? null,
   };
@@ -129,4 +129,13 @@ export function validateInput(req: unknown, maxPayloadBytes: number): ValidInput
   }
   const json = serialisePayload(data.data, maxPayloadBytes, 'PlayerInput');
   return { sessionId: r.sessionId, clientInputId: r.clientInputId, text: r.text, sceneId: r.sceneId, turn: r.turn, epoch: r.epoch ?? null, json };
+}
+
+/**
+ * The `confidence` column is a REAL mirror of the judgment's confidence. PostgreSQL refuses
+ * float4 underflow (e.g. 6.1e-240 is "out of range for type real"), which would fail a whole
+ * batch; six decimals is more than a REAL keeps, and the JSON payload keeps the exact value.
+ */
+function columnConfidence(value: number | null): number | null {
+  return value === null ? null : Math.round(value * 1e6) / 1e6;
 }

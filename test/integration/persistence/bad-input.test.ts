@@ -119,4 +119,19 @@ describe.each(DRIVERS)('bad input at the ledger on %s', (driver) => {
     }
     expect(isStorytellerError(error, 'SESSION_NOT_FOUND')).toBe(true);
   });
+
+  // Regression: a confidence the schema accepts but a REAL cannot hold (float4 underflow)
+  // used to fail the whole batch with LEDGER_WRITE_FAILED after every retry.
+  it('stores a judgment whose confidence underflows a REAL, keeping the exact value in the payload', async () => {
+    const judgment = event(
+      'InterpretiveJudgment',
+      { id: 'j-tiny', category: 'TrustShift', confidence: 6.1e-240, evidence: [], description: 'barely', source: { kind: 'classifier' }, provisional: false },
+      { source: 'stage3' },
+    );
+    const [written] = await ledger.appendEvents(session, [judgment]);
+    expect(written?.confidence).toBe(0);
+    const [stored] = await ledger.eventsByType(session, 'InterpretiveJudgment');
+    expect(stored?.confidence).toBe(0);
+    expect(stored?.type === 'InterpretiveJudgment' && stored.data.confidence).toBe(6.1e-240);
+  });
 });
