@@ -41,7 +41,7 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(first.stdout).toMatch(/^loaded: the_lighthouse_keeper .* 5 scenes/);
     const again = await cli(['story', 'load', SAMPLE_STORY_PATH], { DATABASE_URL: url });
     expect(again.stdout).toMatch(/^unchanged: the_lighthouse_keeper/);
-  });
+  }, 120_000);
 
   it('`play` with piped stdin (no configuration: PGlite under the data dir) plays the story to its end, resuming a quit game', async () => {
     const env = { STORYTELLER_DATA_DIR: join(tmp, 'data'), DATABASE_URL: undefined };
@@ -56,5 +56,5 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(r.stdout).toContain('★ goal complete: Get the spare key to the lighthouse from Ada.');
     expect(r.stdout).toContain('The light at Gannet Head is burning again.');
     expect(r.stdout).toContain('THE END');
-  });
+  }, 240_000); // two processes, each creating and migrating a PGlite database: slow on a loaded machine
 });
