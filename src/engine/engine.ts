@@ -15,7 +15,7 @@ import { SessionStore } from '../persistence/sessions.ts';
 import { realClocks, type EngineClocks } from './clock.ts';
 import { FaultPoints } from './fault-points.ts';
 import { createSessionMetrics, type SessionMetrics } from './metrics.ts';
-import { createSessionRegistry, type SessionRegistry } from './registry.ts';
+import { createSessionRegistry, type SessionPresence, type SessionRegistry } from './registry.ts';
 import { createSessionStorage } from './session-storage.ts';
 
 /**
@@ -140,6 +140,9 @@ export class SessionEngine {
   readonly #machine;
   #closing = false;
   #crashed = false;
+  #presenceUpserts: Record<string, SessionPresence> = {};
+  #presenceRemovals: string[] = [];
+  #presenceScheduled = false;
 
   constructor(options: SessionEngineOptions) {
     this.#options = options;
@@ -338,9 +341,29 @@ export class SessionEngine {
   #release(handle: SessionHandle): void {
     if (this.#handles.get(handle.id) !== handle) return;
     this.#handles.delete(handle.id);
-    this.registry.send({ type: 'remove', id: handle.id });
+    this.#presence(handle.id, null);
     this.metrics.activeSessions.set(this.#handles.size);
     handle.actor.stop();
+  }
+
+  /** Queues a presence change; one registry update per tick. */
+  #presence(id: string, presence: SessionPresence | null): void {
+    if (presence) {
+      this.#presenceUpserts[id] = presence;
+    } else {
+      delete this.#presenceUpserts[id];
+      this.#presenceRemovals.push(id);
+    }
+    if (this.#presenceScheduled) return;
+    this.#presenceScheduled = true;
+    setImmediate(() => {
+      this.#presenceScheduled = false;
+      const upserts = this.#presenceUpserts;
+      const removals = this.#presenceRemovals;
+      this.#presenceUpserts = {};
+      this.#presenceRemovals = [];
+      if (!this.#crashed) this.registry.send({ type: 'apply', upserts, removals });
+    });
   }
 
   #track(handle: SessionHandle, epoch: number): void {
@@ -355,7 +378,7 @@ export class SessionEngine {
         if (key === last) return;
         last = key;
         if (this.#crashed) return;
-        this.registry.send({ type: 'upsert', id: handle.id, presence: { lifecycle, connection, sceneKey: snapshot.context.sceneKey, epoch, openedAt } });
+        this.#presence(handle.id, { lifecycle, connection, sceneKey: snapshot.context.sceneKey, epoch, openedAt });
         if (TERMINAL.has(lifecycle)) {
           // Release the actor (and its memory); a later open() resumes from the checkpoint.
           queueMicrotask(() => this.#release(handle));

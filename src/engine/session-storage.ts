@@ -198,9 +198,14 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
     },
 
     async loadSession(sessionId: string): Promise<LoadedSession> {
-      const row = await sessions.get(sessionId);
+      // Independent reads in parallel (resume latency is a handful of round trips).
+      const [row, checkpoint, unanswered] = await Promise.all([
+        sessions.get(sessionId),
+        loadNewestCheckpoint(db, sessionId),
+        // Any input without a TurnCompleted, wherever it is (an input queued during a scene exit precedes its checkpoint).
+        ledger.unansweredInputs(sessionId, 0),
+      ]);
       if (!row) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${sessionId}`, { details: { sessionId } });
-      const checkpoint = await loadNewestCheckpoint(db, sessionId);
       const base = checkpoint ? truthSetOfCheckpoint(checkpoint) : null;
       const delta = await ledger.eventsSince(sessionId, checkpoint?.ledgerTs ?? 0);
       let truthSet: TruthSet = base ?? emptyTruthSet();
@@ -214,8 +219,6 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
       }
       let turn = checkpoint?.turn ?? 0;
       for (const r of delta) if (r.type === 'TurnCompleted') turn = Math.max(turn, r.data.turn);
-      // Any input without a TurnCompleted, wherever it is (an input queued during a scene exit precedes its checkpoint).
-      const unanswered = await ledger.unansweredInputs(sessionId, 0);
       const pendingInputs = unanswered.map((r, i) => toTurnInput(toDurableRecord(r), r.clientInputId ?? '', turn + i + 1));
       return {
         storyId: row.storyId,
