@@ -37,8 +37,10 @@ export interface LocalTurn {
 }
 
 export interface LocalSessionOptions {
-  /** Per-member timeout (ms) for the test harness's failure injection; default none. */
+  /** Timeout (ms) for every member; default none. */
   timeoutMs?: number;
+  /** Timeouts (ms) for single members, by the name `degraded` reports (`stage2`, `character:ewan`…). */
+  timeouts?: Record<string, number>;
   /** Await stage 4 before the next turn (deterministic tests). Default true. */
   awaitStage4?: boolean;
 }
@@ -109,10 +111,11 @@ export class LocalSession {
     const guarded = async <T extends { events: NewEvent[] }>(member: string, run: () => Promise<T>, fallback: T): Promise<T> => {
       try {
         const pending = run();
-        if (this.options.timeoutMs === undefined) return await pending;
+        const limit = this.options.timeouts?.[member] ?? this.options.timeoutMs;
+        if (limit === undefined) return await pending;
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${member} timed out`)), this.options.timeoutMs);
+          timer = setTimeout(() => reject(new Error(`${member} timed out`)), limit);
         });
         try {
           return await Promise.race([pending, timeout]);
