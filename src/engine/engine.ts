@@ -16,6 +16,7 @@ import { realClocks, type EngineClocks } from './clock.ts';
 import { FaultPoints } from './fault-points.ts';
 import { createSessionMetrics, type SessionMetrics } from './metrics.ts';
 import { createSessionRegistry, type SessionPresence, type SessionRegistry } from './registry.ts';
+import { inspectorFromEnvironment } from './inspector.ts';
 import { createSessionStorage } from './session-storage.ts';
 
 /**
@@ -50,8 +51,12 @@ export interface SessionEngineOptions {
   timeouts?: BehaviourTimeouts;
   logger?: Logger;
   faults?: FaultPoints;
-  /** Inspection observer (see startInspector) attached to session root actors. */
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * Inspection observer (see startInspector) attached to session root actors. When left
+   * undefined, `STORYTELLER_INSPECT=1` or a `--inspect` argument starts the local
+   * inspector server (inspectorFromEnvironment); `null` disables inspection outright.
+   */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | null;
   /** Which sessions to inspect (default all when `inspect` is given). */
   inspectSession?: (sessionId: string) => boolean;
   /** Deferred dispatch after a scene-exit transaction (the outbox relay's wake-up). */
@@ -258,7 +263,8 @@ export class SessionEngine {
     if (!options.snapshot && row.status !== 'active') await this.sessions.update(sessionId, { status: 'active', disconnectedAt: null, graceDeadline: null });
     if (this.#handles.has(sessionId)) return this.#handles.get(sessionId) as SessionHandle;
 
-    const inspect = this.#options.inspect && (this.#options.inspectSession?.(sessionId) ?? true) ? this.#options.inspect : undefined;
+    const observer = this.#options.inspect === undefined ? inspectorFromEnvironment()?.inspect : this.#options.inspect;
+    const inspect = observer && (this.#options.inspectSession?.(sessionId) ?? true) ? observer : undefined;
     const snapshot = options.snapshot ? withEpoch(options.snapshot, epoch) : undefined;
     const actor = createActor(this.#machine, {
       id: `session:${sessionId}`,

@@ -40,3 +40,22 @@ export function startInspector(options: { port: number; autoOpen?: boolean }): S
     },
   };
 }
+
+let shared: SessionInspector | null = null;
+
+/**
+ * The process's inspector when asked for: `STORYTELLER_INSPECT=1` (port
+ * `STORYTELLER_INSPECT_PORT`, default 8383) or `--inspect` among the CLI arguments
+ * (e.g. `npm start -- --inspect`). Null otherwise. Started once per process and shared by
+ * every engine in it.
+ */
+export function inspectorFromEnvironment(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv): SessionInspector | null {
+  const flag = ['1', 'true', 'yes'].includes((env.STORYTELLER_INSPECT ?? '').toLowerCase()) || argv.slice(2).includes('--inspect');
+  if (!flag) return null;
+  if (!shared) {
+    const port = Number(env.STORYTELLER_INSPECT_PORT ?? 8383);
+    shared = startInspector({ port: Number.isInteger(port) && port > 0 ? port : 8383 });
+    process.stderr.write(`storyteller: Stately inspector at ${shared.url} (local only; open it in a browser)\n`);
+  }
+  return shared;
+}
