@@ -158,3 +158,33 @@ describe('entity promotion', () => {
     expect(promoted(await c.send('examine the lamp'))).toEqual([{ entity: 'brass_lamp', toTier: 'persistent' }]);
   });
 });
+
+describe('information boundary in what the agents are sent', () => {
+  it('no LLM request carries unreleased gate content or hidden goals; released content reaches the narrator', async () => {
+    const { ScriptedProvider } = await import('../../../src/inference/llm/scripted.ts');
+    const { storyScript } = await import('../../../src/actors/agents/scripted-script.ts');
+    const seen: Array<{ role: string; text: string }> = [];
+    const spy = new ScriptedProvider({
+      script: (req) => {
+        seen.push({ role: req.role, text: `${req.system ?? ''}\n${req.messages.map((m) => m.content).join('\n')}\n${JSON.stringify(req.context ?? {})}` });
+        return storyScript(req);
+      },
+    });
+    const s = await sessionAt('the_drowned_bell', { llm: { forRole: () => spy } });
+    const story = await (await import('../../support/story.ts')).sampleStory();
+    const inn = story.scenes.find((x) => x.id === 'the_drowned_bell')!;
+    const secret = (id: string) => inn.gates.find((g) => g.id === id)!.content.slice(0, 40);
+    seen.length = 0;
+    await s.send('take the key');
+    for (const r of seen) {
+      expect(r.text, r.role).not.toContain(secret('ada_gives_key'));
+      expect(r.text, r.role).not.toContain(secret('silas_slips'));
+      expect(r.text, r.role).not.toContain('Learn what Silas Crane is waiting for');
+    }
+    seen.length = 0;
+    await s.send('give the letter to Ada');
+    const narrator = seen.filter((r) => r.role === 'narrator');
+    expect(narrator.some((r) => r.text.includes(secret('ada_gives_key')))).toBe(true);
+    for (const r of seen) expect(r.text, r.role).not.toContain(secret('silas_slips'));
+  });
+});
