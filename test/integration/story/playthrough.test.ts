@@ -69,6 +69,18 @@ describe('playthrough: The Lighthouse Keeper (pure pipeline, scripted provider)'
     expect(holds(s.truthSet, 'goal_completed', 'bring_tobias_back')).toBe(false);
   });
 
+  it('the interpretive track opens a gate: kindness toward Tobias (stage-3 judgments) reaches him', async () => {
+    const s = await localSession();
+    await s.start();
+    for (const line of WALKTHROUGH.slice(0, -2)) await s.send(line);
+    const cold = await s.send('Tobias, the lamp is dark');
+    expect(cold.text).not.toContain('For the first time Tobias turns his head');
+    const warm = await s.send("I'm sorry, Tobias. Thank you for keeping the light, friend");
+    expect(warm.text).toContain('For the first time Tobias turns his head');
+    expect(holds(s.truthSet, 'gate_fired', 'tobias_hears_you')).toBe(true);
+    expect(holds(s.truthSet, 'judged', 'AffectionShift', 'tobias')).toBe(true);
+  });
+
   it('cannot light the lamp without the flame: the cross-scene proposition matters', async () => {
     const s = await localSession();
     await s.start();
