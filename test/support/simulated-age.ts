@@ -220,24 +220,26 @@ export class SimulatedAge implements AgeConnections {
         .map(({ e, a }) => [vertexText(a), edgeText(e)]),
     );
     // Variable-length match: one row per edge-distinct path, like AGE.
-    const paths = (label: EdgeLabel, start: V, max: number): Array<{ end: V; length: number }> => {
-      const found: Array<{ end: V; length: number }> = [];
-      const walk = (at: V, used: Set<number>, length: number) => {
-        if (length === max) return;
+    // `RETURN e` of a variable-length match is the list of the path's edges.
+    const paths = (label: EdgeLabel, start: V, max: number): Array<{ end: V; edges: string }> => {
+      const found: Array<{ end: V; edges: string }> = [];
+      const walk = (at: V, used: E[]) => {
+        if (used.length === max) return;
         for (const e of out(label, at)) {
-          if (used.has(e.gid)) continue;
+          if (used.includes(e)) continue;
           const next = byGid(e.end);
-          found.push({ end: next, length: length + 1 });
-          walk(next, new Set([...used, e.gid]), length + 1);
+          const path = [...used, e];
+          found.push({ end: next, edges: `[${path.map(edgeText).join(', ')}]` });
+          walk(next, path);
         }
       };
-      walk(start, new Set(), 0);
+      walk(start, []);
       return found;
     };
     for (const k of [1, 2, 3] as const) {
       h.set(CYPHER.reachableScenes(k), (p) => {
         const s = this.#find('Scene', p.scope, p.id);
-        return s ? paths('LEADS_TO', s, k).filter(({ end }) => end.label === 'Scene').map(({ end, length }) => [vertexText(end), String(length)]) : [];
+        return s ? paths('LEADS_TO', s, k).filter(({ end }) => end.label === 'Scene').map(({ end, edges }) => [vertexText(end), edges]) : [];
       });
     }
     const tense = (e: E, p: Props) => (e.props.trust_competence as number) < (p.tension_competence as number) || (e.props.debt as number) > (p.tension_debt as number);
@@ -253,10 +255,10 @@ export class SimulatedAge implements AgeConnections {
     h.set(CYPHER.scenesNearSetting, (p) => {
       const s = this.#find('Setting', p.scope, p.id);
       if (!s) return [];
-      return paths('ADJACENT_TO', s, 2).flatMap(({ end, length }) =>
+      return paths('ADJACENT_TO', s, 2).flatMap(({ end, edges }) =>
         this.edges
           .filter((e) => e.label === 'SCENE_AT' && e.end === end.gid)
-          .map((e) => [vertexText(end), vertexText(byGid(e.start)), String(length)]),
+          .map((e) => [vertexText(end), vertexText(byGid(e.start)), edges]),
       );
     });
   }

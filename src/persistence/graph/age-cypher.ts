@@ -103,12 +103,14 @@ export const CYPHER = {
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character {scope: $scope, id: $target}) WHERE r.trust_competence > $min_competence AND r.trust_benevolence > $min_benevolence RETURN a, r',
   reachableScenes(maxHops: 1 | 2 | 3): string {
     if (![1, 2, 3].includes(maxHops)) throw new StorytellerError('GRAPH_QUERY_FAILED', `bad hop count ${String(maxHops)}`);
-    return `MATCH (s:Scene {scope: $scope, id: $id})-[e:LEADS_TO*1..${maxHops}]->(f:Scene) RETURN f, size(e)`;
+    // The hop count is the length of the returned edge list (plain `RETURN e` of a variable-length
+    // match is long-standing AGE; functions over it arrived later).
+    return `MATCH (s:Scene {scope: $scope, id: $id})-[e:LEADS_TO*1..${maxHops}]->(f:Scene) RETURN f, e`;
   },
   tenseAmong:
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE a.id IN $ids AND b.id IN $ids AND (r.trust_competence < $tension_competence OR r.debt > $tension_debt) RETURN a.id, b.id',
   adjacentSettings: 'MATCH (s:Setting {scope: $scope, id: $id})-[r:ADJACENT_TO]->(n:Setting) RETURN n, r.traversal_cost',
-  scenesNearSetting: 'MATCH (s:Setting {scope: $scope, id: $id})-[e:ADJACENT_TO*1..2]->(n:Setting), (sc:Scene)-[:SCENE_AT]->(n) RETURN n, sc, size(e)',
+  scenesNearSetting: 'MATCH (s:Setting {scope: $scope, id: $id})-[e:ADJACENT_TO*1..2]->(n:Setting), (sc:Scene)-[:SCENE_AT]->(n) RETURN n, sc, e',
   tensePairs:
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE r.trust_competence < $tension_competence OR r.debt > $tension_debt RETURN a.id, b.id, r',
 } as const;

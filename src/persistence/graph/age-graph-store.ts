@@ -296,9 +296,9 @@ export class AgeGraphStore implements GraphStore {
   async #reachable(q: Queryable, scope: string, id: string, maxHops: 1 | 2 | 3): Promise<ReachableScene[]> {
     // Variable-length match yields one row per path; keep each scene's fewest hops.
     const best = new Map<string, ReachableScene>();
-    for (const [f, size] of await cypher(q, CYPHER.reachableScenes(maxHops), ['f', 'hops'], { scope, id })) {
+    for (const [f, edges] of await cypher(q, CYPHER.reachableScenes(maxHops), ['f', 'e'], { scope, id })) {
       const scene = sceneOf(f!);
-      const hops = int(size!, 'hops');
+      const hops = hopCount(edges!);
       const seen = best.get(scene.id);
       if (!seen || hops < seen.hops) best.set(scene.id, { scene, hops });
     }
@@ -344,14 +344,14 @@ export class AgeGraphStore implements GraphStore {
   async scenesNearSetting(scope: string, settingId: string): Promise<SceneNearSetting[]> {
     validateId(scope, 'scope');
     const id = validateId(settingId, 'settingId');
-    const rows = await this.#read((q) => cypher(q, CYPHER.scenesNearSetting, ['n', 'sc', 'hops'], { scope, id }));
+    const rows = await this.#read((q) => cypher(q, CYPHER.scenesNearSetting, ['n', 'sc', 'e'], { scope, id }));
     const hopsBySetting = new Map<string, number>();
     const pairs = new Map<string, Omit<SceneNearSetting, 'hops'>>();
-    for (const [n, sc, size] of rows) {
+    for (const [n, sc, edges] of rows) {
       const setting = named(n!, 'setting');
       if (setting.id === id) continue; // a cycle back to the start setting
       const scene = sceneOf(sc!);
-      const hops = int(size!, 'hops');
+      const hops = hopCount(edges!);
       hopsBySetting.set(setting.id, Math.min(hops, hopsBySetting.get(setting.id) ?? Infinity));
       pairs.set(`${setting.id}\u0000${scene.id}`, { setting, scene });
     }
@@ -445,6 +445,14 @@ async function cypher(q: Queryable, text: string, columns: string[], params: Rec
 }
 
 const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
+
+/** The length of a variable-length match's edge list (one edge per hop). */
+function hopCount(edges: AgValue): number {
+  if (!Array.isArray(edges) || edges.length === 0 || !edges.every((e) => e instanceof AgEdge)) {
+    throw new StorytellerError('STORED_DATA_INVALID', 'AGE returned no edge list for a variable-length match');
+  }
+  return edges.length;
+}
 
 function mapAgeError(error: unknown): unknown {
   if (isStorytellerError(error)) return error;

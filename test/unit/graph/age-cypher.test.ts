@@ -68,7 +68,7 @@ describe('AGE query builder', () => {
     expect(CYPHER.createEdge('ADJACENT_TO', 'Setting', 'Setting')).toBe(
       'MATCH (a:Setting {scope: $scope, id: $from}), (b:Setting {scope: $scope, id: $to}) CREATE (a)-[r:ADJACENT_TO {traversal_cost: $traversal_cost}]->(b) RETURN id(r)',
     );
-    expect(CYPHER.reachableScenes(2)).toBe('MATCH (s:Scene {scope: $scope, id: $id})-[e:LEADS_TO*1..2]->(f:Scene) RETURN f, size(e)');
+    expect(CYPHER.reachableScenes(2)).toBe('MATCH (s:Scene {scope: $scope, id: $id})-[e:LEADS_TO*1..2]->(f:Scene) RETURN f, e');
     expect(() => CYPHER.updateVertex('Character}) DETACH DELETE (v' as VertexLabel)).toThrow(/unknown vertex label/);
     expect(() => CYPHER.createEdge('KNOWS' as EdgeLabel, 'Character', 'Character')).toThrow(/unknown edge label/);
     expect(() => CYPHER.reachableScenes(4 as 3)).toThrow(/hop count/);
