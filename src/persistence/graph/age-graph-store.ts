@@ -145,7 +145,9 @@ export class AgeGraphStore implements GraphStore {
         { transaction: true },
       );
     } catch (error) {
-      throw mapAgeError(error);
+      if (isStorytellerError(error) && error.code === 'STORAGE_UNAVAILABLE') throw error;
+      // Start-up cannot go on without the graph: say so with the reason (no extension, not superuser, …).
+      throw new StorytellerError('GRAPH_STORE_UNAVAILABLE', `Apache AGE could not be set up: ${(error as Error).message}`, { cause: error });
     }
   }
 
