@@ -179,3 +179,49 @@ describe('AgeGraphStore.tensionWithSnapshots', () => {
     ]);
   });
 });
+
+describe('AgeGraphStore.ensureSchema', () => {
+  function scripted(existing: { graph: boolean; labels: string[] }, failOn?: RegExp) {
+    const statements: string[] = [];
+    const q: Queryable = {
+      async query<R extends object>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+        statements.push(params.length > 0 ? `${sql} -- ${JSON.stringify(params)}` : sql);
+        if (failOn?.test(sql)) throw new Error('permission denied to create extension "age"');
+        let rows: object[] = [];
+        if (sql.includes('FROM ag_catalog.ag_graph')) rows = existing.graph ? [{ '?column?': 1 }] : [];
+        if (sql.includes('FROM pg_catalog.pg_class')) rows = existing.labels.includes(String(params[1])) ? [{ '?column?': 1 }] : [];
+        return { rows: rows as R[], rowCount: rows.length };
+      },
+      exec: async () => undefined,
+    };
+    const connections: AgeConnections = { run: (fn) => fn(q), joinTransaction: async () => async () => undefined };
+    return { store: new AgeGraphStore(connections), q, statements };
+  }
+
+  it('creates the extension, the graph, every seed label and the indexes on an empty database', async () => {
+    const { store, q, statements } = scripted({ graph: false, labels: [] });
+    await store.ensureSchema(q);
+    expect(statements[0]).toBe('CREATE EXTENSION IF NOT EXISTS age');
+    expect(statements).toContain(`SELECT ag_catalog.create_graph('storyteller')`);
+    for (const l of ['Character', 'Entity', 'Scene', 'Setting', 'Zone']) expect(statements).toContain(`SELECT ag_catalog.create_vlabel('storyteller', '${l}')`);
+    for (const l of ['RELATES_TO', 'LEADS_TO', 'SCENE_AT', 'ADJACENT_TO', 'CONTAINS']) expect(statements).toContain(`SELECT ag_catalog.create_elabel('storyteller', '${l}')`);
+    expect(statements.filter((s) => s.startsWith('CREATE INDEX IF NOT EXISTS'))).toHaveLength(20);
+    expect(statements.findIndex((s) => s.startsWith('SELECT pg_advisory_xact_lock'))).toBeLessThan(statements.findIndex((s) => s.includes('create_graph')));
+  });
+
+  it('is idempotent: nothing is created again', async () => {
+    const { store, q, statements } = scripted({
+      graph: true,
+      labels: ['Character', 'Entity', 'Scene', 'Setting', 'Zone', 'RELATES_TO', 'LEADS_TO', 'SCENE_AT', 'ADJACENT_TO', 'CONTAINS'],
+    });
+    await store.ensureSchema(q);
+    expect(statements.some((s) => /create_(graph|vlabel|elabel)/.test(s))).toBe(false);
+  });
+
+  it('reports a server that cannot run AGE as GRAPH_STORE_UNAVAILABLE with the reason', async () => {
+    const { store, q } = scripted({ graph: false, labels: [] }, /CREATE EXTENSION/);
+    const error = await store.ensureSchema(q).catch((e: unknown) => e);
+    expect(isStorytellerError(error, 'GRAPH_STORE_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toContain('permission denied');
+  });
+});
