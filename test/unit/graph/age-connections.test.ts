@@ -1,0 +1,73 @@
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import type { Queryable } from '../../../src/persistence/database.ts';
+import { PoolAgeConnections } from '../../../src/persistence/graph/age-connections.ts';
+
+/** A stand-in for pg.Pool handing out two clients in turn, recording every statement. */
+function fakePool(failOn?: string) {
+  const log: Array<{ client: number; sql: string }> = [];
+  const released: Array<{ client: number; broken: boolean }> = [];
+  const clients = [0, 1].map((n) => ({
+    async query(sql: string) {
+      log.push({ client: n, sql });
+      if (failOn && sql === failOn) throw new Error(`fails: ${sql}`);
+      return { rows: [{ path: '"$user", public' }], rowCount: 1 };
+    },
+    release(broken?: boolean) {
+      released.push({ client: n, broken: broken === true });
+    },
+  }));
+  let next = 0;
+  const pool = { connect: async () => clients[next++ % 2]! } as unknown as pg.Pool;
+  return { pool, log, released };
+}
+
+describe('PoolAgeConnections', () => {
+  it('loads AGE and sets the search_path once per pooled connection', async () => {
+    const { pool, log } = fakePool();
+    const connections = new PoolAgeConnections(pool);
+    for (let i = 0; i < 4; i++) await connections.run((q) => q.query('SELECT 1'));
+    expect(log).toEqual([
+      { client: 0, sql: `LOAD 'age'` },
+      { client: 0, sql: `SET search_path = ag_catalog, "$user", public` },
+      { client: 0, sql: 'SELECT 1' },
+      { client: 1, sql: `LOAD 'age'` },
+      { client: 1, sql: `SET search_path = ag_catalog, "$user", public` },
+      { client: 1, sql: 'SELECT 1' },
+      { client: 0, sql: 'SELECT 1' },
+      { client: 1, sql: 'SELECT 1' },
+    ]);
+  });
+
+  it('wraps work in BEGIN … COMMIT, and rolls back and rethrows on failure', async () => {
+    const { pool, log, released } = fakePool('BAD');
+    const connections = new PoolAgeConnections(pool);
+    await connections.run((q) => q.query('GOOD'), { transaction: true });
+    const error = await connections.run((q) => q.query('BAD'), { transaction: true }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe('fails: BAD');
+    expect(log.map((l) => l.sql).filter((s) => !s.startsWith('LOAD') && !s.startsWith('SET'))).toEqual(['BEGIN', 'GOOD', 'COMMIT', 'BEGIN', 'BAD', 'ROLLBACK']);
+    expect(released).toEqual([
+      { client: 0, broken: false },
+      { client: 1, broken: false },
+    ]);
+  });
+
+  it("prepares a caller's transaction and restores its search_path afterwards", async () => {
+    const seen: Array<{ sql: string; params?: readonly unknown[] }> = [];
+    const tx: Queryable = {
+      async query<R extends object>(sql: string, params?: readonly unknown[]) {
+        seen.push(params ? { sql, params } : { sql });
+        return { rows: [{ path: 'storyteller_test, public' }] as unknown as R[], rowCount: 1 };
+      },
+      exec: async () => undefined,
+    };
+    const restore = await new PoolAgeConnections(fakePool().pool).joinTransaction(tx);
+    await restore();
+    expect(seen).toEqual([
+      { sql: `SELECT current_setting('search_path') AS path` },
+      { sql: `LOAD 'age'` },
+      { sql: `SELECT set_config('search_path', 'ag_catalog, "$user", public', true)` },
+      { sql: `SELECT set_config('search_path', $1, true)`, params: ['storyteller_test, public'] },
+    ]);
+  });
+});
