@@ -44,6 +44,8 @@ export interface SessionEngineOptions {
   graph?: GraphStore | null;
   /** Default 5 minutes (config.gracePeriodMs). */
   gracePeriodMs?: number;
+  /** An 'autosave' checkpoint every N completed turns (default: none; scene exits always checkpoint). */
+  autosaveEveryTurns?: number;
   /** This engine's identity for session ownership (config.instanceId); random by default. */
   instanceId?: string;
   /** Scheduler clock + wall clock (SimulatedClock in tests). */
@@ -268,7 +270,7 @@ export class SessionEngine {
     const snapshot = options.snapshot ? withEpoch(options.snapshot, epoch) : undefined;
     const actor = createActor(this.#machine, {
       id: `session:${sessionId}`,
-      input: { sessionId, epoch, gracePeriodMs: this.#options.gracePeriodMs ?? 5 * 60_000 },
+      input: { sessionId, epoch, gracePeriodMs: this.#options.gracePeriodMs ?? 5 * 60_000, autosaveEveryTurns: this.#options.autosaveEveryTurns ?? 0 },
       clock: this.#clocks.clock,
       logger: (...args: unknown[]) => this.#logger.debug({ sessionId, args }, 'xstate'),
       ...(snapshot ? { snapshot } : {}),

@@ -11,6 +11,8 @@ export interface SessionInput {
   epoch: number;
   /** Grace period after a disconnect (ms); default config.gracePeriodMs (5 min). */
   gracePeriodMs: number;
+  /** Write an 'autosave' checkpoint every N completed turns (0 or absent: never). */
+  autosaveEveryTurns?: number;
 }
 
 /** A durable PlayerInput waiting for its turn. */
@@ -71,6 +73,9 @@ export interface SessionContext {
   inbox: Array<{ clientInputId: string; text: string }>;
   /** The scene-ending turn's TurnCompleted, written inside the scene-exit transaction. */
   heldEvents: NewEvent[];
+  autosaveEveryTurns: number;
+  /** Turn of the last mid-scene checkpoint (autosave / manual save). */
+  lastSavedTurn: number;
 }
 
 export type SessionEvent =

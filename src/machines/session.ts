@@ -149,6 +149,8 @@ const sessionSetup = setup({
   },
   guards: {
     noPendingWrites: ({ context }) => context.pendingWrites === 0,
+    autosaveDue: ({ context }) =>
+      context.autosaveEveryTurns > 0 && context.pendingWrites === 0 && context.turn - context.lastSavedTurn >= context.autosaveEveryTurns && context.exitRequest === null,
     canStartTurn: ({ context }) => context.queue.length > 0 && context.pendingWrites === 0,
     mustExitScene: ({ context }) => context.exitRequest !== null || context.suspendReason === 'grace_expired',
     mustSuspendMidScene: ({ context }) => context.suspendReason === 'shutdown',
@@ -202,6 +204,28 @@ const markFailed = S.assign({
     return { code: 'SESSION_FAILED', message: e.error instanceof Error ? e.error.message : String(e.error ?? 'unknown error') };
   },
 });
+
+/** A mid-scene checkpoint: the scene's entry state + the truth set (replay resumes after it). */
+const midSceneCheckpoint = (type: 'manual_save' | 'autosave') =>
+  S.enqueueActions(({ context, enqueue }) => {
+    const sceneId = sceneIdOf(context);
+    if (!sceneId || !context.truthSet) return;
+    enqueue.sendTo('persistence', {
+      type: 'persist.checkpoint',
+      write: {
+        type,
+        sessionId: context.sessionId,
+        epoch: context.epoch,
+        sceneId,
+        turn: context.turn,
+        truthSet: context.truthSet,
+        entityState: context.entityState,
+        worldState: context.worldState,
+        sessionState: { sceneIndex: context.sceneIndex, sceneKey: context.sceneKey, reason: type, ended: false },
+      },
+    } satisfies PersistenceRequest);
+    enqueue.assign({ lastSavedTurn: context.turn });
+  });
 
 // ---------------------------------------------------------------- scene entry
 
@@ -277,6 +301,8 @@ export const sessionMachine = sessionSetup.createMachine({
     error: null,
     inbox: [],
     heldEvents: [],
+    autosaveEveryTurns: input.autosaveEveryTurns ?? 0,
+    lastSavedTurn: 0,
   }),
   invoke: {
     src: 'persistence',
@@ -337,26 +363,7 @@ export const sessionMachine = sessionSetup.createMachine({
     },
     'grace.expired': { actions: assign({ suspendReason: ({ context }) => context.suspendReason ?? 'grace_expired' }) },
     shutdown: { actions: assign({ suspendReason: ({ context }) => context.suspendReason ?? 'shutdown' }) },
-    save: {
-      actions: enqueueActions(({ context, enqueue }) => {
-        const sceneId = sceneIdOf(context);
-        if (!sceneId || !context.truthSet) return;
-        enqueue.sendTo('persistence', {
-          type: 'persist.checkpoint',
-          write: {
-            type: 'manual_save',
-            sessionId: context.sessionId,
-            epoch: context.epoch,
-            sceneId,
-            turn: context.turn,
-            truthSet: context.truthSet,
-            entityState: context.entityState,
-            worldState: context.worldState,
-            sessionState: { sceneIndex: context.sceneIndex, sceneKey: context.sceneKey, reason: 'manual_save', ended: false },
-          },
-        } satisfies PersistenceRequest);
-      }),
-    },
+    save: { actions: midSceneCheckpoint('manual_save') },
     'persist.checkpointDone': {
       actions: [
         assign({ lastCheckpointId: ({ event }) => event.checkpointId }),
@@ -446,6 +453,8 @@ export const sessionMachine = sessionSetup.createMachine({
           states: {
             idle: {
               always: [
+                // Targetless: writes the checkpoint, then the other candidates are evaluated again.
+                { guard: 'autosaveDue', actions: midSceneCheckpoint('autosave') },
                 { guard: 'mustExitScene', target: '#session.lifecycle.exiting' },
                 { guard: 'mustSuspendMidScene', target: '#session.lifecycle.suspending' },
                 { guard: 'canStartTurn', target: 'turn' },

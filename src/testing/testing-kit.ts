@@ -34,6 +34,7 @@ export interface TestingKitOptions {
   /** Story id for created sessions (a `stories` row is inserted if missing). */
   storyId?: string;
   gracePeriodMs?: number;
+  autosaveEveryTurns?: number;
   timeouts?: BehaviourTimeouts;
   graph?: GraphStore | null;
   /** Ledger event flush interval (ms), default 2. */
@@ -115,6 +116,7 @@ export class TestingKit {
       behaviour: this.#options.behaviour ?? createMinimalBehaviour(),
       graph: this.#options.graph ?? null,
       gracePeriodMs: this.#options.gracePeriodMs ?? 5 * 60_000,
+      autosaveEveryTurns: this.#options.autosaveEveryTurns ?? 0,
       clocks: { clock: this.clock, now: () => this.clock.now() },
       faults: new FaultPoints(),
       ...(this.#options.timeouts ? { timeouts: this.#options.timeouts } : {}),

@@ -159,6 +159,25 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     await kit.shutdown();
   });
 
+  it('autosaves every N turns mid-scene; a crash after it recovers from the autosave', async () => {
+    const kit = await TestingKit.create({ db: tdb.db, autosaveEveryTurns: 2 });
+    const s = await kit.createSession();
+    const saved = s.next('checkpointed');
+    await s.play('one');
+    await s.play('two');
+    expect((await saved).checkpointType).toBe('autosave');
+    expect((await loadNewestCheckpoint(tdb.db, s.id))?.type).toBe('autosave');
+    await s.whenIdle();
+    const before = s.handle.actor.getSnapshot().context.truthSet;
+    kit.restart();
+    const recovered = await kit.open(s.id);
+    await recovered.whenIdle();
+    expect(recovered.handle.actor.getSnapshot().context.truthSet).toEqual(before);
+    expect(recovered.handle.actor.getSnapshot().context.turn).toBe(2);
+    expect((await recovered.play('three')).text).toContain('three');
+    await kit.shutdown();
+  });
+
   it('many sessions play at once in one engine', async () => {
     const kit = await TestingKit.create({ db: tdb.db });
     const sessions = await Promise.all(Array.from({ length: 25 }, () => kit.createSession()));
