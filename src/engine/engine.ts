@@ -162,7 +162,7 @@ export class SessionEngine {
     this.sessions = new SessionStore(options.db);
     const storage =
       options.storage ??
-      createSessionStorage({ db: options.db, ledger: this.ledger, sessions: this.sessions, graph: options.graph ?? null, maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024 });
+      createSessionStorage({ db: options.db, ledger: this.ledger, sessions: this.sessions, graph: options.graph ?? null, maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024, logger: this.#logger });
     const behaviour = options.behaviour;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...behaviour.timeouts, ...options.timeouts };
     const clock = this.#clocks.clock;

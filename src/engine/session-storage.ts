@@ -20,6 +20,7 @@ import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { validateEvent, type Ledger } from '../persistence/ledger.ts';
 import { rowToRecord, ledgerColumnList } from '../persistence/ledger-rows.ts';
 import type { SessionStore } from '../persistence/sessions.ts';
+import type { Logger } from '../logger.ts';
 import { truthSetOfCheckpoint } from '../persistence/truth-set-replay.ts';
 
 /**
@@ -41,6 +42,7 @@ export interface SessionStorageDeps {
   sessions: SessionStore;
   graph: GraphStore | null;
   maxPayloadBytes: number;
+  logger?: Logger;
 }
 
 /** Locks the session row and checks the ownership epoch (fencing for the scene-exit transaction). */
@@ -90,7 +92,17 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
     },
 
     async appendEvents(sessionId, events) {
-      const records = await ledger.appendEvents(sessionId, events);
+      // One malformed event from a behaviour (an LLM's output, say) must not refuse the whole
+      // turn: invalid events are dropped and logged; the rest — TurnCompleted included — is written.
+      const valid: NewEvent[] = [];
+      for (const e of events) {
+        try {
+          valid.push(validateEvent(e, deps.maxPayloadBytes));
+        } catch (error) {
+          deps.logger?.warn({ sessionId, eventType: e.type, source: e.source, err: error }, 'dropped an invalid event from the behaviour');
+        }
+      }
+      const records = await ledger.appendEvents(sessionId, valid);
       return records.map(toDurableRecord);
     },
 

@@ -33,6 +33,23 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     await kit.shutdown();
   });
 
+  it('an invalid event from a member is dropped; the rest of the turn is written', async () => {
+    const base = createMinimalBehaviour();
+    const behaviour: SceneBehaviour = {
+      ...base,
+      world: async () => ({ output: null, events: [{ type: 'RelationshipShifted', data: { from: 'x', to: 'y', dimension: 'affection', delta: 99 }, source: 'world' }] }),
+    };
+    const kit = await TestingKit.create({ db: tdb.db, behaviour });
+    const s = await kit.createSession();
+    await s.play('hello');
+    await s.whenIdle();
+    const types = (await tdb.db.query<{ event_type: string }>('SELECT event_type FROM event_ledger WHERE session_id = $1 ORDER BY narrative_ts', [s.id])).rows.map((r) => r.event_type);
+    expect(types).toContain('TurnCompleted');
+    expect(types.filter((t) => t === 'RelationshipShifted')).toHaveLength(1); // mara's, not the world's invalid one
+    expect(s.handle.lifecycle).toBe('playing');
+    await kit.shutdown();
+  });
+
   it('a hanging character and narrator time out on the simulated clock; the turn still answers', async () => {
     const kit = await TestingKit.create({
       db: tdb.db,
