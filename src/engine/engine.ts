@@ -102,6 +102,14 @@ export class SessionHandle {
     this.actor.send({ type: 'reconnect', at: this.#engine.now() });
   }
 
+  /**
+   * A deferred scene-boundary workflow completed (the bridge's completion consumer): its
+   * result is applied at the next scene entry (`SceneEntryRequest.deferredResults`).
+   */
+  deferredCompleted(result: unknown): void {
+    this.actor.send({ type: 'deferred.completed', result });
+  }
+
   /** Manual save: a mid-scene checkpoint ('checkpointed' follows). */
   save(): void {
     this.actor.send({ type: 'save' });
@@ -147,6 +155,7 @@ export class SessionEngine {
   readonly #machine;
   #closing = false;
   #crashed = false;
+  readonly #opening = new Map<string, Promise<SessionHandle>>();
   #presenceUpserts: Record<string, SessionPresence> = {};
   #presenceRemovals: string[] = [];
   #presenceScheduled = false;
@@ -258,6 +267,15 @@ export class SessionEngine {
     const existing = this.#handles.get(sessionId);
     if (existing && !TERMINAL.has(existing.lifecycle)) return existing;
     if (existing) this.#release(existing);
+    // Two opens of one session at once share one actor (a second acquire would fence the first).
+    const pending = this.#opening.get(sessionId);
+    if (pending) return pending;
+    const opening = this.#openNow(sessionId, options).finally(() => this.#opening.delete(sessionId));
+    this.#opening.set(sessionId, opening);
+    return opening;
+  }
+
+  async #openNow(sessionId: string, options: { snapshot?: Snapshot<unknown> }): Promise<SessionHandle> {
     const row = await this.sessions.get(sessionId);
     if (!row) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${sessionId}`, { details: { sessionId } });
     if (row.status === 'ended') throw new StorytellerError('SESSION_NOT_PLAYING', `session ${sessionId} has ended`, { details: { sessionId } });

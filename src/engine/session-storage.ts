@@ -132,11 +132,20 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
           );
         }
         if (graph && plan.edgeUpdates.length > 0) {
-          await graph.applyEdgeUpdates(
-            write.sessionId,
-            plan.edgeUpdates.map((u) => ({ from: u.from, to: u.to, deltas: u.deltas })),
-            tx,
-          );
+          // Edge updates the graph refuses (an unknown vertex, say) must not lose the scene exit:
+          // they are rolled back to a savepoint and logged; everything else commits.
+          await tx.query('SAVEPOINT scene_exit_edges');
+          try {
+            await graph.applyEdgeUpdates(
+              write.sessionId,
+              plan.edgeUpdates.map((u) => ({ from: u.from, to: u.to, deltas: u.deltas })),
+              tx,
+            );
+            await tx.query('RELEASE SAVEPOINT scene_exit_edges');
+          } catch (error) {
+            await tx.query('ROLLBACK TO SAVEPOINT scene_exit_edges');
+            deps.logger?.warn({ sessionId: write.sessionId, err: error }, 'scene-exit edge updates refused by the graph store; skipped');
+          }
         }
         const records: DurableRecord[] = [];
         for (const e of write.leadingEvents) records.push(await appendInTransaction(tx, write.sessionId, validateEvent(e, deps.maxPayloadBytes)));

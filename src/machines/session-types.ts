@@ -90,6 +90,8 @@ export type SessionEvent =
   | { type: 'shutdown' }
   /** Manual save: a mid-scene checkpoint. */
   | { type: 'save' }
+  /** A deferred workflow's result arrived late: applied at the next scene entry. */
+  | { type: 'deferred.completed'; result: Json }
   | PersistenceReply
   | AgentReply;
 

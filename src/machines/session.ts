@@ -364,6 +364,7 @@ export const sessionMachine = sessionSetup.createMachine({
     'grace.expired': { actions: assign({ suspendReason: ({ context }) => context.suspendReason ?? 'grace_expired' }) },
     shutdown: { actions: assign({ suspendReason: ({ context }) => context.suspendReason ?? 'shutdown' }) },
     save: { actions: midSceneCheckpoint('manual_save') },
+    'deferred.completed': { actions: assign({ deferredResults: ({ context, event }) => [...context.deferredResults, event.result] }) },
     'persist.checkpointDone': {
       actions: [
         assign({ lastCheckpointId: ({ event }) => event.checkpointId }),

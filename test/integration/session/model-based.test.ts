@@ -103,6 +103,7 @@ const OUTSIDE_THE_MODEL: RegExp[] = [
   /^session\.lifecycle\.(suspended|ended|failed):input$/,
   /^session\.connection\.disconnected:connection\.rearm$/, // grace-period.test.ts (snapshot restore)
   /^session\.connection\.expired:reconnect$/, // session-failures.test.ts (reconnect racing the expiry)
+  /^session:deferred\.completed$/, // turn-cycle.test.ts (a late deferred result reaches the next scene entry)
 ];
 
 describe('model-based paths through the real session actor (pg)', () => {

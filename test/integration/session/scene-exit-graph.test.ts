@@ -36,4 +36,20 @@ describe.each(DRIVERS)('scene exit writes entity snapshots and relational edges 
     expect(snapshots.rows).toEqual([{ entity_id: 'mara', components: { lastScene: 'harbour' } }]);
     await kit.shutdown();
   });
+
+  it('edge updates the graph store refuses are skipped; the scene exit still commits', async () => {
+    await tdb.db.query(`INSERT INTO stories (id, title, definition, checksum) VALUES ('graph-story-2', 'g', '{}'::jsonb, 'x') ON CONFLICT DO NOTHING`);
+    await graph.upsertVertices('graph-story-2', [{ label: 'Character', id: 'tomas', name: 'Tomas' }]); // no mara, no player
+    const kit = await TestingKit.create({ db: tdb.db, graph, storyId: 'graph-story-2' });
+    const s = await kit.createSession();
+    const exited = s.next('sceneExited');
+    for (const text of ['one', 'two', 'three']) await s.play(text);
+    const exit = await exited;
+    expect(exit.nextSceneKey).toBe('lighthouse');
+    const { edges } = await graph.relationalSubgraph(s.id, ['mara', 'player', 'tomas']);
+    expect(edges).toEqual([]);
+    await s.whenIdle();
+    expect(s.handle.actor.getSnapshot().context.sceneKey).toBe('lighthouse');
+    await kit.shutdown();
+  });
 });

@@ -195,6 +195,21 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     await kit.shutdown();
   });
 
+  it('a deferred result that arrives late is handed to the next scene entry', async () => {
+    const kit = await TestingKit.create({ db: tdb.db });
+    const s = await kit.createSession();
+    await s.play('one');
+    s.handle.deferredCompleted({ workflow: 'scene-boundary', effects: [] });
+    const entered = s.next('sceneEntered');
+    await s.play('two');
+    await s.play('three'); // ends the harbour scene
+    expect((await entered).sceneKey).toBe('lighthouse');
+    // The minimal behaviour's graph context counts the deferred results it was given.
+    expect(s.handle.actor.getSnapshot().context.warm.graph).toEqual({ edges: [], deferred: 1 });
+    expect(s.handle.actor.getSnapshot().context.deferredResults).toEqual([]);
+    await kit.shutdown();
+  });
+
   it('many sessions play at once in one engine', async () => {
     const kit = await TestingKit.create({ db: tdb.db });
     const sessions = await Promise.all(Array.from({ length: 25 }, () => kit.createSession()));
