@@ -27,6 +27,10 @@ export const envSchema = z.object({
   STORYTELLER_EVENT_FLUSH_MS: positiveInt.default(20),
   STORYTELLER_INSPECT: booleanFromEnv.default(false),
   STORYTELLER_INSPECT_PORT: z.coerce.number().int().min(1).max(65535).default(8383),
+  /** Inspect only this session (default: every session). */
+  STORYTELLER_INSPECT_SESSION: z.string().uuid().optional(),
+  /** Crash trials: the engine process exits (code 137) at this named fault point (src/engine/fault-points.ts). */
+  STORYTELLER_FAULT: z.string().min(1).optional(),
   STORYTELLER_STORY: z.string().min(1).default('db/stories/the-lighthouse-keeper.yaml'),
   STORYTELLER_FRAME_MODEL: z.string().min(1).default('models/frame/current'),
 });

@@ -16,7 +16,7 @@ import { realClocks, type EngineClocks } from './clock.ts';
 import { FaultPoints } from './fault-points.ts';
 import { createSessionMetrics, type SessionMetrics } from './metrics.ts';
 import { createSessionRegistry, type SessionPresence, type SessionRegistry } from './registry.ts';
-import { inspectorFromEnvironment } from './inspector.ts';
+import { inspectedSessionFromEnvironment, inspectorFromEnvironment } from './inspector.ts';
 import { createSessionStorage } from './session-storage.ts';
 
 /**
@@ -165,7 +165,8 @@ export class SessionEngine {
     this.instanceId = options.instanceId ?? `engine-${randomUUID()}`;
     this.#clocks = options.clocks ?? realClocks();
     this.#logger = options.logger ?? silentLogger;
-    this.faults = options.faults ?? new FaultPoints();
+    // STORYTELLER_FAULT arms one point for crash trials of a child process; otherwise all disarmed.
+    this.faults = options.faults ?? FaultPoints.fromEnv();
     this.#ownsLedger = !options.ledger;
     this.ledger = options.ledger ?? new Ledger(options.db, options.ledgerOptions ?? { maxPayloadBytes: 64 * 1024, maxBatch: 512, flushMs: 20, logger: this.#logger });
     this.sessions = new SessionStore(options.db);
@@ -283,8 +284,11 @@ export class SessionEngine {
     if (!options.snapshot && row.status !== 'active') await this.sessions.update(sessionId, { status: 'active', disconnectedAt: null, graceDeadline: null });
     if (this.#handles.has(sessionId)) return this.#handles.get(sessionId) as SessionHandle;
 
-    const observer = this.#options.inspect === undefined ? inspectorFromEnvironment()?.inspect : this.#options.inspect;
-    const inspect = observer && (this.#options.inspectSession?.(sessionId) ?? true) ? observer : undefined;
+    const fromEnvironment = this.#options.inspect === undefined;
+    const observer = fromEnvironment ? inspectorFromEnvironment()?.inspect : this.#options.inspect;
+    const chosen = fromEnvironment ? inspectedSessionFromEnvironment() : null;
+    const selected = this.#options.inspectSession?.(sessionId) ?? (chosen === null || chosen === sessionId);
+    const inspect = observer && selected ? observer : undefined;
     const snapshot = options.snapshot ? withEpoch(options.snapshot, epoch) : undefined;
     const actor = createActor(this.#machine, {
       id: `session:${sessionId}`,

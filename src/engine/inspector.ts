@@ -49,6 +49,11 @@ let shared: SessionInspector | null = null;
  * (e.g. `npm start -- --inspect`). Null otherwise. Started once per process and shared by
  * every engine in it.
  */
+/** `STORYTELLER_INSPECT_SESSION`: inspect only that session (null: every session). */
+export function inspectedSessionFromEnvironment(env: NodeJS.ProcessEnv = process.env): string | null {
+  return env.STORYTELLER_INSPECT_SESSION?.trim() || null;
+}
+
 export function inspectorFromEnvironment(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv): SessionInspector | null {
   const flag = ['1', 'true', 'yes'].includes((env.STORYTELLER_INSPECT ?? '').toLowerCase()) || argv.slice(2).includes('--inspect');
   if (!flag) return null;
