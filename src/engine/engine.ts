@@ -70,6 +70,13 @@ export interface SessionEngineOptions {
 
 type Emitted<T extends SessionEmitted['type']> = Extract<SessionEmitted, { type: T }>;
 
+export interface OpenOptions {
+  /** A persisted actor snapshot to restore instead of loading from the database. */
+  snapshot?: Snapshot<unknown>;
+  /** Open the session still disconnected, with this grace deadline (ms since epoch). */
+  disconnectedUntil?: number;
+}
+
 const sceneDefinitionSchema = z.object({
   sceneId: z.guid(),
   sceneKey: z.string().min(1).max(200),
@@ -263,7 +270,7 @@ export class SessionEngine {
    * unanswered inputs. With `snapshot` (a persisted actor snapshot), restores it instead
    * and re-arms the grace timer from the deadline in context.
    */
-  async open(sessionId: string, options: { snapshot?: Snapshot<unknown> } = {}): Promise<SessionHandle> {
+  async open(sessionId: string, options: OpenOptions = {}): Promise<SessionHandle> {
     this.#assertOpen();
     const existing = this.#handles.get(sessionId);
     if (existing && !TERMINAL.has(existing.lifecycle)) return existing;
@@ -276,12 +283,15 @@ export class SessionEngine {
     return opening;
   }
 
-  async #openNow(sessionId: string, options: { snapshot?: Snapshot<unknown> }): Promise<SessionHandle> {
+  async #openNow(sessionId: string, options: OpenOptions): Promise<SessionHandle> {
     const row = await this.sessions.get(sessionId);
     if (!row) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${sessionId}`, { details: { sessionId } });
     if (row.status === 'ended') throw new StorytellerError('SESSION_NOT_PLAYING', `session ${sessionId} has ended`, { details: { sessionId } });
     const epoch = await this.sessions.acquire(sessionId, this.instanceId);
-    if (!options.snapshot && row.status !== 'active') await this.sessions.update(sessionId, { status: 'active', disconnectedAt: null, graceDeadline: null });
+    const disconnectedUntil = options.disconnectedUntil ?? null;
+    if (!options.snapshot && disconnectedUntil === null && row.status !== 'active') {
+      await this.sessions.update(sessionId, { status: 'active', disconnectedAt: null, graceDeadline: null });
+    }
     if (this.#handles.has(sessionId)) return this.#handles.get(sessionId) as SessionHandle;
 
     const fromEnvironment = this.#options.inspect === undefined;
@@ -304,7 +314,28 @@ export class SessionEngine {
     this.#track(handle, epoch);
     actor.start();
     if (snapshot && handle.connection === 'disconnected') actor.send({ type: 'connection.rearm' });
+    // Still disconnected: keep the original deadline (at = deadline − grace period).
+    if (!snapshot && disconnectedUntil !== null) actor.send({ type: 'disconnect', at: disconnectedUntil - (this.#options.gracePeriodMs ?? 5 * 60_000) });
     return handle;
+  }
+
+  /**
+   * After a crash, resumes the sessions this engine's instance owned that were still
+   * active or disconnected (`ownedBy: null`: every such session — only for a single
+   * engine instance). Each is recovered like `open()` (unanswered inputs are re-run);
+   * disconnected ones keep their original grace deadline and suspend when it passes.
+   */
+  async resumeInterrupted(options: { ownedBy?: string | null } = {}): Promise<SessionHandle[]> {
+    const owner = options.ownedBy === undefined ? this.instanceId : options.ownedBy;
+    const rows = [...(await this.sessions.listByStatus('active')), ...(await this.sessions.listByStatus('disconnected'))].filter(
+      (r) => owner === null || r.ownerInstance === owner,
+    );
+    const handles: SessionHandle[] = [];
+    for (const row of rows) {
+      const deadline = row.status === 'disconnected' && row.graceDeadline ? row.graceDeadline.getTime() : null;
+      handles.push(await this.open(row.id, deadline === null ? {} : { disconnectedUntil: deadline }));
+    }
+    return handles;
   }
 
   /** Gracefully suspends one session (finish the turn in flight, flush, checkpoint) and releases it. */

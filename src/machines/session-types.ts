@@ -76,6 +76,8 @@ export interface SessionContext {
   autosaveEveryTurns: number;
   /** Turn of the last mid-scene checkpoint (autosave / manual save). */
   lastSavedTurn: number;
+  /** How many deferredResults the current scene entry consumes. */
+  deferredAtEntry: number;
 }
 
 export type SessionEvent =

@@ -61,7 +61,7 @@ function entryRequest(context: SessionContext): Omit<SceneEntryRequest, 'signal'
     truthSet: context.truthSet,
     entityState: context.entityState,
     worldState: context.worldState,
-    deferredResults: context.deferredResults,
+    deferredResults: context.deferredResults.slice(0, context.deferredAtEntry),
     warm: context.warm,
   };
 }
@@ -303,6 +303,7 @@ export const sessionMachine = sessionSetup.createMachine({
     heldEvents: [],
     autosaveEveryTurns: input.autosaveEveryTurns ?? 0,
     lastSavedTurn: 0,
+    deferredAtEntry: 0,
   }),
   invoke: {
     src: 'persistence',
@@ -409,7 +410,7 @@ export const sessionMachine = sessionSetup.createMachine({
 
         entering: {
           initial: 'loadSceneDefinition',
-          entry: assign({ warm: {}, entryTimings: {}, entryDegraded: [] }),
+          entry: assign({ warm: {}, entryTimings: {}, entryDegraded: [], deferredAtEntry: ({ context }) => context.deferredResults.length }),
           states: {
             loadSceneDefinition: entryStep('loadSceneDefinition', 'loadEntityState'),
             loadEntityState: entryStep('loadEntityState', 'loadGraphContext'),
@@ -423,7 +424,8 @@ export const sessionMachine = sessionSetup.createMachine({
                   const definition = context.warm.definition as SceneDefinition;
                   const specs = sceneChildSpecs(definition.cast);
                   for (const spec of specs) enqueue.spawnChild('agent', { id: spec.id, systemId: spec.id, input: spec.input });
-                  enqueue.assign({ children: sceneChildIds(definition.cast), deferredResults: [] });
+                  // Results that arrived during this entry wait for the next one.
+                  enqueue.assign({ children: sceneChildIds(definition.cast), deferredResults: context.deferredResults.slice(context.deferredAtEntry) });
                 }),
                 appendEvents('scene', (context) => {
                   const definition = context.warm.definition as SceneDefinition;

@@ -130,6 +130,12 @@ export class TestingKit {
     return this.#attach(handle);
   }
 
+  /** `engine.resumeInterrupted()` on the current engine, recording what the sessions emit. */
+  async resumeInterrupted(options: { ownedBy?: string | null } = { ownedBy: null }): Promise<TestSession[]> {
+    const handles = await this.#engine.resumeInterrupted(options);
+    return handles.map((h) => this.#attach(h));
+  }
+
   /** Opens (recovers, resumes) a session on the current engine. */
   async open(sessionId: string, options: Parameters<SessionEngine['open']>[1] = {}): Promise<TestSession> {
     const handle = await this.#engine.open(sessionId, options);

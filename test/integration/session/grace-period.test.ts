@@ -75,6 +75,29 @@ describe.each(DRIVERS)('grace period on a SimulatedClock (%s)', (driver) => {
     await kit.shutdown();
   });
 
+  it('after a crash while disconnected, resumeInterrupted() recovers the session and still suspends it at the original deadline', async () => {
+    const kit = await TestingKit.create({ db: tdb.db });
+    const s = await kit.createSession();
+    await s.play('hello');
+    s.handle.disconnect();
+    await s.whenIdle();
+    await vi_waitForStatus(() => status(s.id), 'disconnected');
+    const deadline = kit.now() + 5 * MIN;
+    kit.advance(1 * MIN);
+    kit.restart();
+    const resumed = (await kit.resumeInterrupted()).find((r) => r.id === s.id);
+    expect(resumed).toBeDefined();
+    await resumed!.whenIdle();
+    expect(resumed!.handle.connection).toBe('disconnected');
+    expect(resumed!.handle.actor.getSnapshot().context.graceDeadline).toBe(deadline);
+    const suspended = resumed!.next('suspended');
+    kit.advance(4 * MIN - 1);
+    expect(resumed!.handle.lifecycle).toBe('playing');
+    kit.advance(1);
+    await suspended;
+    expect((await status(s.id))?.status).toBe('suspended');
+  });
+
   it('a session restored from a snapshot persisted while disconnected still expires at the original deadline', async () => {
     const kit = await TestingKit.create({ db: tdb.db });
     const s = await kit.createSession();
