@@ -1,0 +1,136 @@
+import { assign, emit, enqueueActions } from 'xstate';
+import type { AgentRequestEvent } from '../actors/agent-actor.ts';
+import type { NarratorResult, SceneDefinition } from '../actors/behaviour.ts';
+import type { PersistenceRequest } from '../actors/persistence.ts';
+import type { CurrentTurn } from './session-types.ts';
+import { sessionSetup, askMember, recordReply, midSceneCheckpoint, sceneIdOf, turnRequest, requestId, type AgentDone } from './session-setup.ts';
+import { turnEvents } from './turn-events.ts';
+
+/**
+ * The turn cycle (seed: "Active Play"): the `playing` state of the session statechart.
+ * Every agent and stage is a per-scene child actor; the machine asks it by request id
+ * and waits for its `agent.done` (the shell always answers, degraded if need be).
+ */
+/** The turn cycle: idle ⇄ turn (stage1 → stage2 → stage3 → agents ∥ stage 4 → reconciler → narrator). */
+export const playingState = sessionSetup.createStateConfig({
+  initial: 'idle',
+  states: {
+    idle: {
+      always: [
+        // Targetless: writes the checkpoint, then the other candidates are evaluated again.
+        { guard: 'autosaveDue', actions: midSceneCheckpoint('autosave') },
+        { guard: 'mustExitScene', target: '#session.lifecycle.exiting' },
+        { guard: 'mustSuspendMidScene', target: '#session.lifecycle.suspending' },
+        { guard: 'canStartTurn', target: 'turn' },
+      ],
+    },
+    turn: {
+      initial: 'stage1',
+      entry: [
+        assign(({ context }) => {
+          const [next, ...rest] = context.queue;
+          const input = { ...(next as NonNullable<typeof next>), turn: context.turn + 1 };
+          return {
+            queue: rest,
+            turn: input.turn,
+            current: { input, results: {}, degraded: [], pendingAgents: [], behaviourMs: 0, chunks: 0 },
+          };
+        }),
+        emit(({ context }) => ({ type: 'turnStarted', inputId: context.current?.input.inputId ?? 0, turn: context.turn })),
+      ],
+      states: {
+        stage1: {
+          entry: askMember('stage1'),
+          on: { 'agent.done': { guard: { type: 'isReplyFrom', params: { member: 'stage1' } }, target: 'stage2', actions: [recordReply, { type: 'fault', params: { point: 'turn.afterStage1' } }] } },
+        },
+        stage2: {
+          entry: askMember('stage2'),
+          on: { 'agent.done': { guard: { type: 'isReplyFrom', params: { member: 'stage2' } }, target: 'stage3', actions: [recordReply, { type: 'fault', params: { point: 'turn.afterStage2' } }] } },
+        },
+        stage3: {
+          entry: askMember('stage3'),
+          on: { 'agent.done': { guard: { type: 'isReplyFrom', params: { member: 'stage3' } }, target: 'agents', actions: [recordReply, { type: 'fault', params: { point: 'turn.afterStage3' } }] } },
+        },
+        // Characters in parallel with storykeeper and world; stage 4 starts beside them and is not awaited.
+        agents: {
+          entry: [
+            enqueueActions(({ context, enqueue }) => {
+              const request = turnRequest(context);
+              const cast = (context.warm.definition as SceneDefinition).cast;
+              const pending: string[] = [];
+              for (const id of cast) {
+                const rid = requestId(context, `character:${id}`);
+                pending.push(rid);
+                enqueue.sendTo(`character:${id}`, { type: 'agent.run', requestId: rid, request } satisfies AgentRequestEvent);
+              }
+              for (const member of ['storykeeper', 'world'] as const) {
+                const rid = requestId(context, member);
+                pending.push(rid);
+                enqueue.sendTo(member, { type: 'agent.run', requestId: rid, request } satisfies AgentRequestEvent);
+              }
+              enqueue.sendTo('stage4', { type: 'agent.run', requestId: `${requestId(context, 'stage4')}:${context.turn}`, request } satisfies AgentRequestEvent);
+              enqueue.assign({ current: { ...(context.current as CurrentTurn), pendingAgents: pending } });
+            }),
+            { type: 'fault', params: { point: 'turn.duringAgents' } },
+          ],
+          on: { 'agent.done': { guard: 'isPendingAgentReply', actions: recordReply } },
+          always: { guard: 'allAgentsAnswered', target: 'reconciler' },
+        },
+        reconciler: {
+          entry: askMember('reconciler'),
+          on: { 'agent.done': { guard: { type: 'isReplyFrom', params: { member: 'reconciler' } }, target: 'narrator', actions: recordReply } },
+        },
+        narrator: {
+          entry: askMember('narrator'),
+          on: {
+            'agent.chunk': {
+              guard: 'isNarratorChunk',
+              actions: [
+                emit(({ context, event }) => ({ type: 'chunk', inputId: context.current?.input.inputId ?? 0, text: event.type === 'agent.chunk' ? event.text : '' })),
+                assign({ current: ({ context }) => (context.current ? { ...context.current, chunks: context.current.chunks + 1 } : null) }),
+                { type: 'fault', params: { point: 'turn.duringNarrator' } },
+              ],
+            },
+            'agent.done': {
+              guard: { type: 'isReplyFrom', params: { member: 'narrator' } },
+              target: '#session.lifecycle.playing.idle',
+              actions: [
+                recordReply,
+                enqueueActions(({ context, event, enqueue }) => {
+                  const current = context.current as CurrentTurn;
+                  const narration = (event as AgentDone).result as NarratorResult;
+                  enqueue.emit({
+                    type: 'answer',
+                    inputId: current.input.inputId,
+                    clientInputId: current.input.clientInputId,
+                    turn: current.input.turn,
+                    text: narration.text,
+                    degraded: current.degraded.map((d) => d.member),
+                    behaviourMs: current.behaviourMs,
+                  });
+                  const events = turnEvents(current, sceneIdOf(context), narration.events);
+                  // The turn that ends the scene keeps its TurnCompleted for the scene-exit transaction:
+                  // a crash before that transaction leaves the input unanswered, so recovery re-runs the
+                  // turn (its effects dedupe) and the exit is decided again — never lost.
+                  const ending = context.exitRequest !== null;
+                  const held = ending ? events.splice(events.length - 1, 1) : [];
+                  if (events.length > 0) {
+                    const batchId = `${ending ? 'effects' : 'turn'}:${current.input.inputId}:${context.batchSeq}`;
+                    enqueue.sendTo('persistence', { type: 'persist.events', batchId, events } satisfies PersistenceRequest);
+                  }
+                  enqueue.assign({
+                    pendingWrites: context.pendingWrites + (events.length > 0 ? 1 : 0),
+                    batchSeq: context.batchSeq + 1,
+                    current: null,
+                    heldEvents: [...context.heldEvents, ...held],
+                  });
+                }),
+                { type: 'fault', params: { point: 'turn.afterAnswer' } },
+              ],
+            },
+          },
+        },
+      },
+    },
+  },
+});
