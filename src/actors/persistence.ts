@@ -108,8 +108,8 @@ export interface LoadedSession {
 /** The session's I/O port (implemented by the engine; an in-memory one serves pure tests). */
 export interface SessionStorage {
   appendInput(req: { sessionId: string; clientInputId: string; text: string; sceneId: string | null; turn: number | null; epoch: number }): Promise<DurableInput>;
-  /** Idempotent on each event's idempotencyKey; resolves with the durable rows in order. */
-  appendEvents(sessionId: string, events: NewEvent[]): Promise<DurableRecord[]>;
+  /** Idempotent on each event's idempotencyKey; fenced by `epoch`; resolves with the durable rows in order. */
+  appendEvents(sessionId: string, events: NewEvent[], epoch?: number): Promise<DurableRecord[]>;
   /** Writes what is queued for the session now (so an input is not held behind the flush timer). */
   flush(sessionId: string): Promise<void>;
   /** Scene exit's immediate flush, ONE transaction: entity snapshots, edge updates, SceneExited, checkpoint, outbox row. */
@@ -125,7 +125,7 @@ export interface SessionStorage {
 export type PersistenceRequest =
   /** `epoch` travels with each request (not the actor input) so a restored snapshot uses the new owner's epoch. */
   | { type: 'persist.input'; clientInputId: string; text: string; sceneId: string | null; turn: number | null; epoch: number }
-  | { type: 'persist.events'; batchId: string; events: NewEvent[] }
+  | { type: 'persist.events'; batchId: string; events: NewEvent[]; epoch: number }
   | { type: 'persist.sceneExit'; write: SceneExitWrite }
   | { type: 'persist.checkpoint'; write: MidSceneCheckpointWrite }
   | { type: 'persist.status'; status: StatusWrite };
@@ -214,7 +214,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
           eventsInFlight += 1;
           enqueue('events', async () => {
             try {
-              const pending = deps.storage.appendEvents(sessionId, request.events);
+              const pending = deps.storage.appendEvents(sessionId, request.events, request.epoch);
               if (inputsWaiting > 0) void deps.storage.flush(sessionId).catch(() => undefined);
               const records = await pending;
               reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });

@@ -91,7 +91,7 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
       return { id: appended.id, narrativeTs: appended.narrativeTs, duplicate: appended.duplicate, record: toDurableRecord(appended.record) };
     },
 
-    async appendEvents(sessionId, events) {
+    async appendEvents(sessionId, events, epoch) {
       // One malformed event from a behaviour (an LLM's output, say) must not refuse the whole
       // turn: invalid events are dropped and logged; the rest — TurnCompleted included — is written.
       const valid: NewEvent[] = [];
@@ -102,7 +102,7 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
           deps.logger?.warn({ sessionId, eventType: e.type, source: e.source, err: error }, 'dropped an invalid event from the behaviour');
         }
       }
-      const records = await ledger.appendEvents(sessionId, valid);
+      const records = await ledger.appendEvents(sessionId, valid, epoch === undefined ? {} : { epoch });
       return records.map(toDurableRecord);
     },
 

@@ -184,7 +184,7 @@ export const appendEvents = (batch: string, build: (context: SessionContext) => 
   S.enqueueActions(({ context, enqueue }) => {
     const events = build(context);
     if (events.length === 0) return;
-    enqueue.sendTo('persistence', { type: 'persist.events', batchId: `${batch}:${context.batchSeq}`, events } satisfies PersistenceRequest);
+    enqueue.sendTo('persistence', { type: 'persist.events', batchId: `${batch}:${context.batchSeq}`, events, epoch: context.epoch } satisfies PersistenceRequest);
     enqueue.assign({ pendingWrites: context.pendingWrites + 1, batchSeq: context.batchSeq + 1 });
   });
 

@@ -123,7 +123,7 @@ export const sessionMachine = sessionSetup.createMachine({
         // requestId = <inputId>:stage4:<turn>
         const [inputId, , turn] = event.requestId.split(':').map(Number) as [number, number, number];
         const events = stamp(event.result.events, { sceneId: sceneIdOf(context), turn, inputId, member: 'stage4' });
-        enqueue.sendTo('persistence', { type: 'persist.events', batchId: `stage4:${inputId}:${context.batchSeq}`, events } satisfies PersistenceRequest);
+        enqueue.sendTo('persistence', { type: 'persist.events', batchId: `stage4:${inputId}:${context.batchSeq}`, events, epoch: context.epoch } satisfies PersistenceRequest);
         enqueue.assign({ pendingWrites: context.pendingWrites + 1, batchSeq: context.batchSeq + 1 });
       }),
     },

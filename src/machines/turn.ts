@@ -116,7 +116,7 @@ export const playingState = sessionSetup.createStateConfig({
                   const held = ending ? events.splice(events.length - 1, 1) : [];
                   if (events.length > 0) {
                     const batchId = `${ending ? 'effects' : 'turn'}:${current.input.inputId}:${context.batchSeq}`;
-                    enqueue.sendTo('persistence', { type: 'persist.events', batchId, events } satisfies PersistenceRequest);
+                    enqueue.sendTo('persistence', { type: 'persist.events', batchId, events, epoch: context.epoch } satisfies PersistenceRequest);
                   }
                   enqueue.assign({
                     pendingWrites: context.pendingWrites + (events.length > 0 ? 1 : 0),
