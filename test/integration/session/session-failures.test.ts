@@ -65,6 +65,10 @@ describe('session failures, refusals and ownership (pg)', () => {
     const rejected = sa.next('inputRejected');
     sa.send('from the stale owner', 'c-stale');
     expect((await rejected).error.code).toBe('LEDGER_FENCED');
+    // Any write of the stale owner is refused; the stale actor fails rather than diverge.
+    const failed = sa.next('failed');
+    sa.handle.save();
+    expect((await failed).error.code).toBe('LEDGER_FENCED');
     expect((await sb.play('from the new owner', 'c-new-owner')).text).toContain('new owner');
     await b.shutdown();
   });
