@@ -96,8 +96,15 @@ export class SessionHandle {
     this.#engine = engine;
   }
 
-  /** A player input; `ack` follows once it is durable. */
+  /**
+   * A player input; `ack` follows once it is durable.
+   * @throws StorytellerError SESSION_NOT_PLAYING when this actor was released (suspended,
+   *         ended, failed, crashed engine): reopen the session with `engine.open(id)`.
+   */
   input(clientInputId: string, text: string): void {
+    if (this.actor.getSnapshot().status !== 'active') {
+      throw new StorytellerError('SESSION_NOT_PLAYING', `session ${this.id} is not running here; open it again`, { details: { sessionId: this.id } });
+    }
     this.actor.send({ type: 'input', clientInputId, text });
   }
 

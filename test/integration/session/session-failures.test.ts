@@ -30,6 +30,7 @@ describe('session failures, refusals and ownership (pg)', () => {
     expect(failed.error.code).toBe('SCENE_NOT_FOUND');
     await Promise.resolve();
     expect(kit.engine.get(s.id)).toBeUndefined();
+    expect(() => s.handle.input('c-late', 'hello?')).toThrow(/not running here/);
   });
 
   it('losing the database holds the session (nothing more is acked); a new engine recovers everything that was acked', async () => {
