@@ -10,6 +10,7 @@ import type { Database } from '../persistence/database.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { storeStory, storySource, type StoreResult } from '../persistence/story-store.ts';
 import { storyScript } from './agents/scripted-script.ts';
+import { ledgerHistoryReader } from './scene-history.ts';
 import { StoryBehaviour, type StoryBehaviourServices } from './story-behaviour.ts';
 
 /**
@@ -49,6 +50,8 @@ export async function createStoryBehaviour(deps: {
     llm,
     frames,
     graph: deps.graph,
+    // Temporal story conditions read the session's durable ledger rows (only in scenes that use them).
+    history: ledgerHistoryReader(deps.db),
     ...(deps.onStorykeeper ? { onStorykeeper: deps.onStorykeeper } : {}),
   });
   return { behaviour, story, frames, close: () => frames.close() };

@@ -10,6 +10,7 @@ import {
   type TurnResults,
   type WarmScene,
 } from './behaviour.ts';
+import { isHistoryAware, type HistorySource } from './scene-history.ts';
 
 /**
  * A whole play session in memory, driving a `SceneBehaviour` in the same order as the
@@ -45,7 +46,7 @@ export interface LocalSessionOptions {
   awaitStage4?: boolean;
 }
 
-export class LocalSession {
+export class LocalSession implements HistorySource {
   truthSet: TruthSet = emptyTruthSet();
   /** Every event applied, in order, with its narrative timestamp. */
   readonly history: Array<NewEvent & { narrativeTs: number }> = [];
@@ -61,7 +62,17 @@ export class LocalSession {
     readonly behaviour: SceneBehaviour,
     readonly session: SessionInfo,
     readonly options: LocalSessionOptions = {},
-  ) {}
+  ) {
+    // No ledger here: this session's in-memory history is what temporal story conditions
+    // (After / Since / Sequence / eventOccurred) read, as the engine's read its ledger rows.
+    if (isHistoryAware(behaviour)) behaviour.attachHistory(session.sessionId, this);
+  }
+
+  /** `HistorySource`: the events applied so far after `afterNarrativeTs` (the in-memory stand-in for `Ledger.eventsSince`). */
+  async eventsSince(sessionId: string, afterNarrativeTs: number): Promise<ReadonlyArray<NewEvent & { narrativeTs: number }>> {
+    if (sessionId !== this.session.sessionId) return [];
+    return this.history.filter((e) => e.narrativeTs > afterNarrativeTs);
+  }
 
   /** Enters the opening scene. */
   async start(): Promise<WarmScene> {

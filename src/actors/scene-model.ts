@@ -1,6 +1,7 @@
 import { predicateHolds } from '../domain/predicate-eval.ts';
 import { sceneUuid } from '../domain/story/ids.ts';
 import { PLAYER_ID, type Character, type Relation, type Scene, type Setting, type Story, type StoryEntity } from '../domain/story/schema.ts';
+import type { LedgerRecordLike } from '../domain/temporal.ts';
 import type { TruthSet } from '../domain/truth-set.ts';
 import { worldView, type WorldView } from './agents/world.ts';
 
@@ -88,12 +89,15 @@ export function buildSceneData(story: Story, sceneKey: string): SceneData {
   };
 }
 
-/** The cast at entry: required members, plus contingent ones whose `when` holds against the truth set. */
-export function assembleCast(scene: Scene, truthSet: TruthSet, settingFeatures: readonly string[]): string[] {
+/**
+ * The cast at entry: required members, plus contingent ones whose `when` holds against the truth set
+ * (and, for temporal `when`s, the session's rows up to it — src/actors/scene-history.ts).
+ */
+export function assembleCast(scene: Scene, truthSet: TruthSet, settingFeatures: readonly string[], history: readonly LedgerRecordLike[] = []): string[] {
   const cast = [...scene.cast.required];
   for (const c of scene.cast.contingent) {
     if (cast.includes(c.character)) continue;
-    if (predicateHolds(c.when, { truthSet, history: [], settingFeatures })) cast.push(c.character);
+    if (predicateHolds(c.when, { truthSet, history, settingFeatures })) cast.push(c.character);
   }
   return cast;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { NewEvent } from '../domain/events.ts';
 import { PLAYER_ID, type Story } from '../domain/story/schema.ts';
+import type { LedgerRecordLike } from '../domain/temporal.ts';
 import { applyEvents, emptyTruthSet, holds, truthSetSchema, type TruthSet } from '../domain/truth-set.ts';
 import type { FrameComputer } from '../inference/frame/features.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
@@ -31,6 +32,7 @@ import { storyScript } from './agents/scripted-script.ts';
 import { characterBoundary, currentHint, storykeeperVerdict, type GateRelease, type StorykeeperVerdict } from './agents/storykeeper.ts';
 import { baselineApplied, baselineEvents, worldConsequences, worldView, type WorldView } from './agents/world.ts';
 import { buildSensitivityMap, type SensitivityMap } from './classifiers/sensitivity-map.ts';
+import { earlierHistory, sceneHistoryNeeds, type HistoryAware, type HistorySource, type SceneHistoryNeeds } from './scene-history.ts';
 import { buildLexicon, parseInput, type Lexicon, type ParsedInput } from './classifiers/stage1.ts';
 import { classifyFacts, type FactResult } from './classifiers/stage2.ts';
 import { matchSensitivity } from './classifiers/stage3.ts';
@@ -62,6 +64,13 @@ export interface StoryBehaviourServices {
   graph?: Pick<GraphStore, 'relationalSubgraph'>;
   /** Observer of each storykeeper verdict (a terminal client shows gates and goals as they fire). */
   onStorykeeper?: (sessionId: string, output: StorykeeperOutput) => void;
+  /**
+   * The session's durable ledger rows (the engine's `Ledger`, or `ledgerHistoryReader(db)`), read
+   * during a turn only by scenes whose conditions use After / Since / Sequence / eventOccurred, so
+   * those see every earlier turn (src/actors/scene-history.ts). `LocalSession` attaches its
+   * in-memory history instead. Without either, temporal conditions see only the current turn.
+   */
+  history?: HistorySource;
 }
 
 /** Behaviour-owned extras in `SceneDefinition.data`. */
@@ -73,6 +82,8 @@ export interface StorySceneData extends SceneData {
   entryAccumulators: Record<string, number>;
   /** Cast members the player meets for the first time here (they greet). */
   firstMeetings: string[];
+  /** Which evaluation points read the session history (computed at entry; absent in older snapshots → recomputed). */
+  historyNeeds?: SceneHistoryNeeds;
 }
 
 export interface NarratorWarm {
@@ -110,17 +121,35 @@ interface Warm {
   narrator: NarratorWarm;
 }
 
-export class StoryBehaviour implements SceneBehaviour {
+export class StoryBehaviour implements SceneBehaviour, HistoryAware {
   readonly timeouts = { stage1: 200, stage2: 200, stage3: 200, stage4: 15_000, character: 20_000, storykeeper: 2_000, world: 2_000, reconciler: 1_000, narrator: 60_000 };
   readonly #services: StoryBehaviourServices;
   readonly #llm: { forRole(role: LlmRole): LlmProvider };
   readonly #frames: FrameComputer;
   readonly #lexicons = new WeakMap<object, Lexicon>();
+  /** In-memory histories attached by local drivers, by session id (they have no ledger). */
+  readonly #attached = new Map<string, HistorySource>();
 
   constructor(services: StoryBehaviourServices) {
     this.#services = services;
     this.#llm = services.llm ?? defaultLlm;
     this.#frames = services.frames ?? new RuleFrameComputer(PLAYER_ID);
+  }
+
+  /** Used by `LocalSession`: its in-memory history stands in for the ledger of this session. */
+  attachHistory(sessionId: string, source: HistorySource): void {
+    this.#attached.set(sessionId, source);
+  }
+
+  /**
+   * The session's rows up to `ts` (from its start) when `needed` — i.e. when the scene has a
+   * temporal condition at this evaluation point — else none, at no cost. A failed read
+   * throws: the runtime marks the member degraded rather than evaluating on a partial past.
+   */
+  async #earlier(session: SessionInfo, ts: TruthSet, needed: boolean): Promise<LedgerRecordLike[]> {
+    if (!needed) return [];
+    const source = this.#attached.get(session.sessionId) ?? this.#services.history;
+    return source ? earlierHistory(source, session.sessionId, ts.lastNarrativeTs) : [];
   }
 
   async openingSceneKey(session: SessionInfo): Promise<string> {
@@ -133,7 +162,8 @@ export class StoryBehaviour implements SceneBehaviour {
     const story = await this.#services.stories(req.session.storyId);
     const data = buildSceneData(story, req.sceneKey);
     const ts = truthOf(req.truthSet);
-    const cast = assembleCast(data.scene, ts, data.setting.features);
+    const historyNeeds = sceneHistoryNeeds(data.scene);
+    const cast = assembleCast(data.scene, ts, data.setting.features, await this.#earlier(req.session, ts, historyNeeds.entry));
     const entryAccumulators = Object.fromEntries(Object.entries(ts.accumulators).filter(([k]) => k.startsWith('rel:')));
     const metBefore = new Set(
       story.scenes
@@ -143,7 +173,7 @@ export class StoryBehaviour implements SceneBehaviour {
     // Re-entering a scene (a resumed game) greets nobody again.
     const reentry = holds(ts, 'visited', req.sceneKey);
     const firstMeetings = reentry ? [] : cast.filter((id) => !metBefore.has(id));
-    const full: StorySceneData = { ...data, cast, entryTurn: req.turn, entryAccumulators, firstMeetings };
+    const full: StorySceneData = { ...data, cast, entryTurn: req.turn, entryAccumulators, firstMeetings, historyNeeds };
     return { sceneId: data.sceneId, sceneKey: data.sceneKey, cast, data: full };
   }
 
@@ -220,7 +250,8 @@ export class StoryBehaviour implements SceneBehaviour {
   async stage2(req: TurnRequest): Promise<StageResult> {
     const w = warmOf(req.scene);
     const ts = truthOf(req.truthSet);
-    const facts = classifyFacts(this.#parsedOf(req), { data: w.data, entities: w.entities, cast: w.data.cast, truthSet: ts });
+    const history = await this.#earlier(req.session, ts, historyNeedsOf(w.data).stage2);
+    const facts = classifyFacts(this.#parsedOf(req), { data: w.data, entities: w.entities, cast: w.data.cast, truthSet: ts, history });
     // The story's baseline (who holds what, where things lie) enters the ledger with the first turn.
     const baseline = baselineApplied(ts) ? [] : baselineEvents(w.data.storyId, w.data.baseline);
     return { output: facts, events: [...baseline, ...facts.events] };
@@ -261,7 +292,9 @@ export class StoryBehaviour implements SceneBehaviour {
     const judgments = req.results.stage3?.events ?? [];
     // The same consequences the world agent computes (it runs in parallel), so gates see them this turn.
     const world = worldTurnOf(w, ts, inputEvents, facts);
-    const verdict = storykeeperVerdict(w.data, w.entities, ts, [...inputEvents, ...facts, ...judgments, ...world.events]);
+    // Earlier turns, for temporal gates/goals/exits; this turn's events follow them (storykeeperVerdict).
+    const earlier = await this.#earlier(req.session, ts, historyNeedsOf(w.data).turn);
+    const verdict = storykeeperVerdict(w.data, w.entities, ts, [...inputEvents, ...facts, ...judgments, ...world.events], earlier);
     const output: StorykeeperOutput = { released: verdict.released, goalsCompleted: verdict.goalsCompleted, exit: verdict.exit, hint: currentHint(w.data, verdict.truthSet) };
     this.#services.onStorykeeper?.(req.session.sessionId, output);
     const result: AgentResult = { output, events: verdict.events };
@@ -470,6 +503,10 @@ function warmOf(scene: WarmScene): Warm {
     sensitivity: (scene.sensitivity ?? { sceneKey: '', entries: [] }) as SensitivityMap,
     narrator: scene.narrator as NarratorWarm,
   };
+}
+
+function historyNeedsOf(data: StorySceneData): SceneHistoryNeeds {
+  return data.historyNeeds ?? sceneHistoryNeeds(data.scene);
 }
 
 function factEventsOf(req: TurnRequest): NewEvent[] {

@@ -47,23 +47,26 @@ function ctx(data: SceneData, ts: TruthSet, history: readonly LedgerRecordLike[]
   return { truthSet: ts, history, settingFeatures: data.setting.features };
 }
 
-/** Scene constraint forbidding `action` on `target` now, or null. */
-export function forbiddenBy(data: SceneData, ts: TruthSet, action: string, target: string | undefined): { id: string; text: string } | null {
+/**
+ * Scene constraint forbidding `action` on `target` now, or null. `history`: the session's
+ * rows up to `ts` (src/actors/scene-history.ts), needed only when an `unless` is temporal.
+ */
+export function forbiddenBy(data: SceneData, ts: TruthSet, action: string, target: string | undefined, history: readonly LedgerRecordLike[] = []): { id: string; text: string } | null {
   const verb = normaliseAction(action);
   for (const c of data.scene.constraints) {
     if (c.forbids.action !== verb) continue;
     if (c.forbids.target !== undefined && c.forbids.target !== target) continue;
-    if (c.unless && predicateHolds(c.unless, ctx(data, ts, []))) continue;
+    if (c.unless && predicateHolds(c.unless, ctx(data, ts, history))) continue;
     return { id: c.id, text: c.text };
   }
   return null;
 }
 
-/** Is a departure open toward this setting? (Movement elsewhere is held back by the story.) */
-export function departureToward(data: SceneData, ts: TruthSet, setting: string): string | null {
+/** Is a departure open toward this setting? (Movement elsewhere is held back by the story.) `history` as for `forbiddenBy`. */
+export function departureToward(data: SceneData, ts: TruthSet, setting: string, history: readonly LedgerRecordLike[] = []): string | null {
   for (const d of data.scene.departures) {
     if (data.departureSettings[d.to] !== setting) continue;
-    if (predicateHolds(d.when, ctx(data, ts, []))) return d.to;
+    if (predicateHolds(d.when, ctx(data, ts, history))) return d.to;
   }
   return null;
 }
@@ -91,13 +94,26 @@ export function effectEvents(effects: readonly Effect[], ts: TruthSet, data: Sce
 /**
  * Evaluates the scene after a turn's events: fires gates, completes goals, decides an exit.
  * `turnEvents` are this turn's events so far (PlayerInput, stage 2, stage 3, world consequences).
+ * `earlier`: the session's durable rows up to `before.lastNarrativeTs`, from the start of the
+ * session (src/actors/scene-history.ts) — what After / Since / Sequence / eventOccurred see
+ * of earlier turns. This turn's events follow them with provisional narrative_ts after
+ * `before.lastNarrativeTs`, in the order the turn produced them. Since replays the
+ * whole history from the empty truth set, so `earlier` must start at the session's start
+ * (or be empty: then only this turn is visible, as for a scene without temporal conditions).
  */
-export function storykeeperVerdict(data: SceneData, _entities: SceneEntities, before: TruthSet, turnEvents: readonly NewEvent[]): StorykeeperVerdict {
+export function storykeeperVerdict(
+  data: SceneData,
+  _entities: SceneEntities,
+  before: TruthSet,
+  turnEvents: readonly NewEvent[],
+  earlier: readonly LedgerRecordLike[] = [],
+): StorykeeperVerdict {
   const events: NewEvent[] = [];
   const released: GateRelease[] = [];
   const goalsCompleted: StorykeeperVerdict['goalsCompleted'] = [];
-  let history = withTs(before, turnEvents);
-  let ts = applyEvents(before, history);
+  const stampedTurn = withTs(before, turnEvents);
+  let history: readonly LedgerRecordLike[] = [...earlier, ...stampedTurn];
+  let ts = applyEvents(before, stampedTurn);
   const push = (batch: NewEvent[]) => {
     if (batch.length === 0) return;
     const stamped = withTs(ts, batch);

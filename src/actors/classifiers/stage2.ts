@@ -1,5 +1,6 @@
 import type { NewEvent } from '../../domain/events.ts';
 import { PLAYER_ID, type StoryEntity } from '../../domain/story/schema.ts';
+import type { LedgerRecordLike } from '../../domain/temporal.ts';
 import type { TruthSet } from '../../domain/truth-set.ts';
 import { departureToward, forbiddenBy } from '../agents/storykeeper.ts';
 import { checkAffordance, checkDrop, checkExamine, checkGive, checkMove, checkTake, isVisible, worldView, type Whereabouts } from '../agents/world.ts';
@@ -22,6 +23,8 @@ export interface FactContext {
   entities: SceneEntities;
   cast: readonly string[];
   truthSet: TruthSet;
+  /** The session's rows up to `truthSet` (src/actors/scene-history.ts), for temporal constraint/departure conditions. Default: none. */
+  history?: readonly LedgerRecordLike[];
 }
 
 export interface FactResult {
@@ -49,7 +52,7 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
     examined: null,
   });
   const story = (action: string, target: string | undefined): FactResult | null => {
-    const forbidden = forbiddenBy(c.data, c.truthSet, action, target);
+    const forbidden = forbiddenBy(c.data, c.truthSet, action, target, c.history);
     return forbidden ? refuse(action, forbidden.text, 'story', forbidden.id) : null;
   };
 
@@ -93,7 +96,7 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       const blocked = story('go', to);
       if (blocked) return blocked;
       // The story holds the player in the scene until a departure toward that place is open.
-      if (departureToward(c.data, c.truthSet, to) === null) {
+      if (departureToward(c.data, c.truthSet, to, c.history) === null) {
         return refuse('go', 'Not yet — something here is not finished. (Type /hint if you are stuck.)', 'story', 'scene_not_finished');
       }
       return ok([{ type: 'MovementAction', data: { actor: PLAYER_ID, from: view.playerAt, to }, source: 'stage2' }]);
@@ -169,7 +172,7 @@ function affordanceTarget(e: StoryEntity, verb: string, p: ParsedInput, c: FactC
 
 function onlyOpenDeparture(c: FactContext): string | undefined {
   const open = [...new Set(c.data.scene.departures.map((d) => c.data.departureSettings[d.to]).filter((s): s is string => s !== undefined && s !== c.data.setting.id))].filter(
-    (setting) => departureToward(c.data, c.truthSet, setting) !== null,
+    (setting) => departureToward(c.data, c.truthSet, setting, c.history) !== null,
   );
   return open.length === 1 ? open[0] : undefined;
 }
