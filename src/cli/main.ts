@@ -4,7 +4,7 @@ import { isStorytellerError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { migrate } from '../persistence/migrations.ts';
-import { registerStoryCommands } from './story-commands.ts';
+import { registerStoryCommands, withPlayOptions } from './story-commands.ts';
 
 const program = new Command()
   .name('storyteller')
@@ -26,13 +26,8 @@ program
     }
   });
 
-program
-  .command('start', { isDefault: true })
-  .description('migrate the database and run the engine')
-  .action(async () => {
-    const { startEngineProcess } = await import('./start.ts');
-    await startEngineProcess(loadConfig());
-  });
+// `npm start`: migrate (embedded PGlite by default), load the story and play it in the terminal.
+withPlayOptions(program.command('start', { isDefault: true }).description('migrate the database, load the story and play it with the engine in-process'));
 
 registerStoryCommands(program);
 

@@ -49,12 +49,20 @@ export function registerStoryCommands(program: Command): void {
       }
     });
 
-  program
-    .command('play')
-    .description('play a story in the terminal (embedded database and engine in-process)')
+  withPlayOptions(program.command('play').description('play a story in the terminal (embedded database and engine in-process)'));
+}
+
+/**
+ * The options of `play`, shared by `start` (which plays in the terminal until a gateway
+ * serves the web client). `--inspect` is read by the engine (`inspectorFromEnvironment`);
+ * declaring it here keeps the parser from refusing it.
+ */
+export function withPlayOptions(command: Command): Command {
+  return command
     .option('-s, --story <file>', 'story file (default: STORYTELLER_STORY)')
     .option('--local', 'play fully in memory: no database, no engine')
     .option('--new', 'start a new game instead of resuming the unfinished one')
+    .option('--inspect', 'serve the local Stately inspector (as STORYTELLER_INSPECT=1)')
     .action(async (opts: { story?: string; local?: boolean; new?: boolean }) => {
       const { playInTerminal } = await import('./play.ts');
       await playInTerminal(loadConfig(), { ...(opts.story ? { storyPath: opts.story } : {}), ...(opts.local ? { local: true } : {}), ...(opts.new ? { fresh: true } : {}) });

@@ -57,4 +57,17 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(r.stdout).toContain('The light at Gannet Head is burning again.');
     expect(r.stdout).toContain('THE END');
   }, 240_000); // two processes, each creating and migrating a PGlite database: slow on a loaded machine
+
+  it('`start` (what `npm start` runs) takes the play options: --new starts over, --local plays in memory', async () => {
+    const env = { STORYTELLER_DATA_DIR: join(tmp, 'data-start'), DATABASE_URL: undefined };
+    const first = await cli(['start'], env, `${WALKTHROUGH[0]}\n/quit\n`);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('── The Quay at Skerry End ──');
+    const fresh = await cli(['start', '--new'], env, '/quit\n');
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout).not.toContain('(Resuming your unfinished game.)');
+    const local = await cli(['start', '--local'], { DATABASE_URL: undefined, STORYTELLER_DATA_DIR: join(tmp, 'unused') }, `${WALKTHROUGH[0]}\n`);
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout).toContain('── The Quay at Skerry End ──');
+  }, 240_000);
 });
