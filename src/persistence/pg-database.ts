@@ -24,7 +24,8 @@ export function mapDriverError(error: unknown): unknown {
   return error;
 }
 
-function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+/** A pool or a checked-out client as a `Queryable`, with driver errors mapped. */
+export function wrapPgClient(client: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<R extends object>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
       try {
@@ -65,7 +66,7 @@ export class PgDatabase implements Database {
     });
     // An idle client losing its connection must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
-    this.#root = wrap(this.pool);
+    this.#root = wrapPgClient(this.pool);
   }
 
   query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
@@ -86,7 +87,7 @@ export class PgDatabase implements Database {
     let broken = false;
     try {
       await client.query('BEGIN');
-      const result = await fn(wrap(client));
+      const result = await fn(wrapPgClient(client));
       await client.query('COMMIT');
       return result;
     } catch (error) {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { Queryable, QueryResult } from '../database.ts';
-import { mapDriverError } from '../pg-database.ts';
+import type { Queryable } from '../database.ts';
+import { mapDriverError, wrapPgClient } from '../pg-database.ts';
 import { AGE_SESSION_SETUP } from './age-cypher.ts';
 
 /**
@@ -16,26 +16,6 @@ export interface AgeConnections {
    * in its own transaction). Returns a function restoring the caller's search_path.
    */
   joinTransaction(tx: Queryable): Promise<() => Promise<void>>;
-}
-
-function wrap(client: pg.PoolClient): Queryable {
-  return {
-    async query<R extends object>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      try {
-        const result = await client.query<R>(sql, params as unknown[] | undefined);
-        return { rows: result.rows, rowCount: result.rowCount ?? 0 };
-      } catch (error) {
-        throw mapDriverError(error);
-      }
-    },
-    async exec(sql: string): Promise<void> {
-      try {
-        await client.query(sql);
-      } catch (error) {
-        throw mapDriverError(error);
-      }
-    },
-  };
 }
 
 export class PoolAgeConnections implements AgeConnections {
@@ -55,7 +35,7 @@ export class PoolAgeConnections implements AgeConnections {
     }
     let broken = false;
     try {
-      const q = wrap(client);
+      const q = wrapPgClient(client);
       if (!this.#prepared.has(client)) {
         for (const statement of AGE_SESSION_SETUP) await q.query(statement);
         this.#prepared.add(client);
