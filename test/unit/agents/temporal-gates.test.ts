@@ -162,6 +162,37 @@ describe('StoryBehaviour reads the history only for scenes with temporal conditi
     expect(data.historyNeeds).toEqual({ entry: false, stage2: false, turn: true });
   });
 
+  it('stage 2 sees the history too: a constraint lifted by an earlier turn (eventOccurred)', async () => {
+    const base = await loadStoryFile(FIXTURE);
+    const scene = base.scenes[0]!;
+    const story: Story = {
+      ...base,
+      scenes: [
+        {
+          ...scene,
+          constraints: [
+            {
+              id: 'not_yet',
+              text: 'Ewan shakes his head: read the tide table first.',
+              kind: 'soft',
+              forbids: { action: 'take', target: 'lamp' },
+              unless: { eventOccurred: { type: 'ExaminationAction', actor: 'player', target: 'tide_table' } },
+            },
+          ],
+        },
+      ],
+    };
+    const s = new LocalSession(new StoryBehaviour({ stories: async () => story }), { sessionId: 'constraint', storyId: story.id });
+    await s.start();
+    expect(sceneHistoryNeeds(story.scenes[0]!)).toEqual({ entry: false, stage2: true, turn: true });
+    const kinds = async (line: string) => (await s.send(line)).events.map((e) => e.type);
+    expect(await kinds('take the lamp')).toContain('ConstraintViolation');
+    await kinds('examine the tide table');
+    const took = await kinds('take the lamp');
+    expect(took).toContain('ActionPerformed');
+    expect(took).not.toContain('ConstraintViolation');
+  });
+
   it('a scene with temporal conditions reads the rows once per turn, up to the truth set it evaluates on', async () => {
     const story = await loadStoryFile(FIXTURE);
     const local = new LocalSession(new StoryBehaviour({ stories: async () => story }), { sessionId: 'mirror', storyId: story.id });
