@@ -1,14 +1,17 @@
 import type { Config } from '../config.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
+import type { Registry } from 'prom-client';
 import type { FrameComputer } from '../inference/frame/features.ts';
-import { RuleFrameComputer } from '../inference/frame/rule-frame-computer.ts';
+import { openFrameComputer } from '../inference/frame/open-frame-computer.ts';
 import { loadLlmConfig } from '../inference/llm/config.ts';
 import { LlmRouter } from '../inference/llm/router.ts';
 import type { Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
+import { LlmUsageStore } from '../persistence/llm-usage.ts';
 import { storeStory, storySource, type StoreResult } from '../persistence/story-store.ts';
+import { PLAYER_ID } from '../domain/story/schema.ts';
 import { storyScript } from './agents/scripted-script.ts';
 import { ledgerHistoryReader } from './scene-history.ts';
 import { StoryBehaviour, type StoryBehaviourServices } from './story-behaviour.ts';
@@ -16,8 +19,10 @@ import { StoryBehaviour, type StoryBehaviourServices } from './story-behaviour.t
 /**
  * Wires the production `StoryBehaviour` for an engine process: stories from the database
  * (the default story file loaded first), the LLM router from the environment (scripted with
- * the story-aware script when nothing is configured), the ONNX frame model when its
- * artifact loads (rule-based frames otherwise), and the session graph.
+ * the story-aware script when nothing is configured; token and cost totals persisted in
+ * `llm_usage`), the frame model of STORYTELLER_FRAME_MODEL (the ONNX model in a worker
+ * thread; a wrong contract or hash stops start-up; `rules` selects the rule-based frames),
+ * and the session graph. LLM and frame metrics go to `registry` when one is given.
  *
  * @example
  * const { behaviour, story, close } = await createStoryBehaviour({ db, graph, config, logger });
@@ -41,10 +46,13 @@ export async function createStoryBehaviour(deps: {
   /** The default story already parsed (skips reading `storyPath`). */
   story?: Story;
   onStorykeeper?: StoryBehaviourServices['onStorykeeper'];
+  /** prom-client registry for the LLM router's and the frame model's metrics. */
+  registry?: Registry;
 }): Promise<StoryBehaviourSetup> {
   const story = await storeStory(deps.db, deps.graph, deps.story ?? (await loadStoryFile(deps.storyPath ?? deps.config.storyPath)));
-  const llm = LlmRouter.fromConfig(loadLlmConfig(deps.config.env), { logger: deps.logger, script: storyScript });
-  const frames = await openFrameComputer(deps.config, deps.logger);
+  const registry = deps.registry ? { registry: deps.registry } : {};
+  const llm = LlmRouter.fromConfig(loadLlmConfig(deps.config.env), { logger: deps.logger, script: storyScript, sink: new LlmUsageStore(deps.db), ...registry });
+  const frames = await openFrameComputer(deps.config, { logger: deps.logger, playerId: PLAYER_ID, ...registry });
   const behaviour = new StoryBehaviour({
     stories: storySource(deps.db, { defaultStoryId: story.storyId }),
     llm,
@@ -54,16 +62,13 @@ export async function createStoryBehaviour(deps: {
     history: ledgerHistoryReader(deps.db),
     ...(deps.onStorykeeper ? { onStorykeeper: deps.onStorykeeper } : {}),
   });
-  return { behaviour, story, frames, close: () => frames.close() };
-}
-
-/** The ONNX frame model (worker thread) when its artifact loads; the rule-based computer otherwise. */
-export async function openFrameComputer(config: Pick<Config, 'frameModelPath'>, logger: Logger): Promise<FrameComputer> {
-  try {
-    const { OnnxFrameComputer } = await import('../inference/frame/onnx-frame-computer.ts');
-    return await OnnxFrameComputer.start({ modelPath: config.frameModelPath, logger });
-  } catch (error) {
-    logger.warn({ err: error }, 'frame model unavailable; using the rule-based frames');
-    return new RuleFrameComputer();
-  }
+  return {
+    behaviour,
+    story,
+    frames,
+    // The router's close flushes usage totals still on their way to llm_usage.
+    close: async () => {
+      await Promise.all([frames.close(), llm.close()]);
+    },
+  };
 }

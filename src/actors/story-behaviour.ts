@@ -8,6 +8,7 @@ import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { RuleFrameComputer } from '../inference/frame/rule-frame-computer.ts';
 import type { LlmProvider, LlmRole } from '../inference/llm/provider.ts';
 import { ScriptedProvider } from '../inference/llm/scripted.ts';
+import { forSession } from '../inference/llm/session-provider.ts';
 import type {
   AgentResult,
   CharacterRequest,
@@ -271,17 +272,22 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
         : [],
     );
     const events = await deepInterpretation(
-      this.#llm.forRole('stage4'),
+      this.#llmFor('stage4', req),
       { text: req.input.text, provisional, turn: req.input.turn, sceneId: w.data.sceneId, inputId: req.input.inputId, sceneKey: w.data.sceneKey },
       req.signal,
     );
     return { output: { refined: events.length }, events };
   }
 
+  /** The role's provider, with the session stamped on every request (per-session cost and budgets). */
+  #llmFor(role: LlmRole, req: TurnRequest): LlmProvider {
+    return forSession(this.#llm.forRole(role), req.session.sessionId);
+  }
+
   async character(req: CharacterRequest): Promise<AgentResult> {
     const t = await this.#characterTurn(req);
     if (!t) return { output: { intent: { action: 'wait', tone: 'neutral' } satisfies CharacterIntent, degraded: false }, events: [] };
-    const { intent, degraded } = await characterIntent(this.#llm.forRole('character'), t, req.signal);
+    const { intent, degraded } = await characterIntent(this.#llmFor('character', req), t, req.signal);
     return { output: { intent, degraded }, events: [] };
   }
 
@@ -325,7 +331,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
 
   async narrator(req: TurnRequest, onChunk: (text: string) => void): Promise<NarratorResult> {
     const context = this.narrationContext(req);
-    const text = await narrateTurn(this.#llm.forRole('narrator'), context, onChunk, req.signal);
+    const text = await narrateTurn(this.#llmFor('narrator', req), context, onChunk, req.signal);
     return { text, events: [] };
   }
 
