@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import { LocalSession } from '../actors/local-session.ts';
 import { StoryBehaviour, type StorykeeperOutput } from '../actors/story-behaviour.ts';
 import { createStoryBehaviour } from '../actors/create-story-behaviour.ts';
+import { playerInputData } from '../domain/events.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
@@ -34,6 +35,8 @@ export interface PlayOptions {
 
 interface TurnOutcome {
   ended: boolean;
+  /** The input was refused (e.g. LEDGER_PAYLOAD_INVALID for an over-long line): nothing was played. */
+  rejected?: string;
 }
 
 /** What the terminal talks to: the real engine, or a LocalSession. */
@@ -135,6 +138,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
         continue;
       }
       const outcome = await backend.send(line);
+      if (outcome.rejected) write(dim(`(not accepted — ${outcome.rejected})\n`));
       if (outcome.ended) {
         ended = true;
         write(`\n${bold('THE END')}\n`);
@@ -179,6 +183,9 @@ function localBackend(story: Story, ui: Ui): Backend {
       ui.scene(session.sceneKey as string);
     },
     async send(text) {
+      // The same input schema the ledger applies in engine mode.
+      const valid = playerInputData.shape.text.safeParse(text);
+      if (!valid.success) return { ended: false, rejected: `LEDGER_PAYLOAD_INVALID: ${valid.error.issues.map((i) => i.message).join('; ')}` };
       const turn = await session.send(text, ui.chunk);
       ui.answered();
       if (turn.enteredScene) ui.scene(turn.enteredScene);
@@ -246,7 +253,13 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
       const fail = (message: string) => {
         if (pendingAnswer) pendingAnswer.reject(new Error(message));
       };
-      h.on('inputRejected', (r) => fail(`${r.error.code}: ${r.error.message}`));
+      // A refused input is the player's to fix, not the end of the game.
+      h.on('inputRejected', (r) => {
+        if (pendingAnswer?.clientInputId !== r.clientInputId) return;
+        const p = pendingAnswer;
+        pendingAnswer = null;
+        p.resolve({ ended: false, rejected: `${r.error.code}: ${r.error.message}` });
+      });
       h.on('failed', (f) => fail(`the session failed: ${f.error.code}: ${f.error.message}`));
       await entered;
     },
@@ -261,7 +274,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
       });
       // A scene change (exit transaction, next scene's entry) finishes before the next input is read.
       await settled(h);
-      return { ended: outcome.ended || ended || h.lifecycle === 'ended' };
+      return { ended: outcome.ended || ended || h.lifecycle === 'ended', ...(outcome.rejected ? { rejected: outcome.rejected } : {}) };
     },
     async save() {
       if (!handle) return 'Nothing to save yet.';

@@ -70,4 +70,14 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout).toContain('── The Quay at Skerry End ──');
   }, 240_000);
+
+  // Regression: a refused input (over the 4,000-character limit) used to end the terminal client with a stack trace.
+  it('a refused input is reported with its code and play goes on', async () => {
+    const env = { STORYTELLER_DATA_DIR: join(tmp, 'data-refused'), DATABASE_URL: undefined };
+    const r = await cli(['start', '--new'], env, `${'a'.repeat(5_000)}\n${WALKTHROUGH[1]}\n/quit\n`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('(not accepted — LEDGER_PAYLOAD_INVALID');
+    expect(r.stdout).toContain('◆ revealed: why_the_light_is_dark');
+    expect(r.stderr).not.toMatch(/Error/);
+  }, 240_000);
 });
