@@ -110,6 +110,15 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   if (resumed) write(dim('(`npm run play -- --new` starts over.)\n'));
 
   const rl = createInterface({ input: options.input ?? process.stdin, terminal: false });
+  // Ctrl-C / SIGTERM: stop reading, finish the turn in flight, then the engine shuts down
+  // gracefully (ledger flushed, checkpoint, session suspended). A second signal exits at once.
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.once(signal, () => process.exit(130));
+    write(dim('\n(Stopping: saving your place…)\n'));
+    rl.close();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const prompt = () => write(tty ? '\n> ' : '\n');
   prompt();
   let ended = false;
@@ -147,6 +156,8 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
       prompt();
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     rl.close();
     if (!ended) write(dim('\nYour place is kept. Goodbye.\n'));
     await backend.close();

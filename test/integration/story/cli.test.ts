@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmptyPgDatabase } from '../../support/test-database.ts';
 import { SAMPLE_STORY_PATH, WALKTHROUGH } from '../../support/story.ts';
@@ -79,5 +80,34 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(r.stdout).toContain('(not accepted — LEDGER_PAYLOAD_INVALID');
     expect(r.stdout).toContain('◆ revealed: why_the_light_is_dark');
     expect(r.stderr).not.toMatch(/Error/);
+  }, 240_000);
+
+  it('SIGTERM mid-turn shuts the engine down gracefully: the turn finishes, the session is suspended with a checkpoint', async () => {
+    const url = await createEmptyPgDatabase();
+    const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start'], { env: { ...process.env, LOG_LEVEL: 'warn', DATABASE_URL: url } });
+    let stdout = '';
+    const acked = new Promise<void>((resolve) => {
+      child.stdout?.on('data', (d) => {
+        stdout += d;
+        if (/\(input #\d+ saved\)/.test(stdout)) resolve(); // acked: the turn may still be running
+      });
+    });
+    child.stdin?.write(`${WALKTHROUGH[0]}\n`); // stdin stays open: the game waits for more
+    await acked;
+    const closed = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+    child.kill('SIGTERM');
+    expect(await closed).toBe(0);
+    expect(stdout).toContain('Stopping: saving your place');
+    expect(stdout).toContain('Ewan looks up from the rope'); // the turn in flight was answered before the engine stopped
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ status: string; types: string[] }>(
+        `SELECT s.status, array_agg(c.checkpoint_type) AS types FROM sessions s JOIN checkpoints c ON c.session_id = s.id GROUP BY s.status`,
+      );
+      expect(rows).toEqual([{ status: 'suspended', types: ['suspend'] }]);
+    } finally {
+      await db.end();
+    }
   }, 240_000);
 });
