@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isStorytellerError, type StorytellerError } from '../../src/errors.ts';
 import { loadLlmConfig, parsePrices, parseRateLimits, parseRoles } from '../../src/inference/llm/config.ts';
@@ -13,7 +15,21 @@ function configError(fn: () => unknown): StorytellerError {
   throw new Error('expected CONFIG_INVALID');
 }
 
+const DEFAULT_ANTHROPIC_MODEL = 'claude-sonnet-5-5';
+
+// The SDK's own list of deprecated models (not an exported path, so read by file).
+const sdkDir = dirname(createRequire(import.meta.url).resolve('@anthropic-ai/sdk'));
+const { DEPRECATED_MODELS } = createRequire(import.meta.url)(join(sdkDir, 'internal/data/deprecated-models.js')) as { DEPRECATED_MODELS: Record<string, string> };
+
 describe('LLM configuration', () => {
+  // Regression: the default was claude-sonnet-4-5, which reached end-of-life on 2026-11-30.
+  it('defaults the Anthropic model to one the installed SDK does not list as deprecated', () => {
+    const model = loadLlmConfig({ ANTHROPIC_API_KEY: 'sk-test' }).anthropic?.model;
+    expect(model).toBe(DEFAULT_ANTHROPIC_MODEL);
+    expect(Object.keys(DEPRECATED_MODELS)).not.toContain(model);
+    expect(Object.keys(DEPRECATED_MODELS)).toContain('claude-sonnet-4-5'); // the list is the one we think it is
+  });
+
   it('with nothing set, every role is on scripted with sane defaults', () => {
     const c = loadLlmConfig({});
     for (const role of LLM_ROLES) expect(c.roles[role]).toEqual({ chain: ['scripted'] });
@@ -54,7 +70,7 @@ describe('LLM configuration', () => {
       STORYTELLER_LLM_BUDGET_GLOBAL_USD: '25',
       STORYTELLER_LLM_RATE_LIMITS: 'anthropic=50/min,openai=5/s',
     });
-    expect(c.anthropic).toEqual({ apiKey: 'sk-test', baseUrl: 'http://127.0.0.1:9999', model: 'claude-sonnet-4-5' });
+    expect(c.anthropic).toEqual({ apiKey: 'sk-test', baseUrl: 'http://127.0.0.1:9999', model: DEFAULT_ANTHROPIC_MODEL });
     expect(c.local).toEqual({ modelPath: 'models/llm/tiny.gguf', threads: 2, contextSize: 4096 });
     expect(c.openai).toEqual({ baseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.2', apiKey: undefined });
     expect(c.prices.openai).toEqual({ inputPerMTok: 0.1, outputPerMTok: 0.2 });

@@ -9,7 +9,7 @@ import type { CompletionRequest, CompletionResponse, LlmProvider, StreamChunk, U
  * With `jsonSchema` the request uses structured outputs (`output_config.format`).
  *
  * @example
- * const p = new AnthropicProvider({ apiKey: process.env.ANTHROPIC_API_KEY!, model: 'claude-sonnet-4-5' });
+ * const p = new AnthropicProvider({ apiKey: process.env.ANTHROPIC_API_KEY!, model: 'claude-sonnet-5-5' });
  * const r = await p.complete({ role: 'narrator', messages: [{ role: 'user', content: 'Begin.' }], maxTokens: 300 });
  */
 export interface AnthropicProviderOptions {

@@ -49,7 +49,7 @@ const nonNegative = z.coerce.number().nonnegative();
 const envSchema = z.object({
   ANTHROPIC_API_KEY: z.string().trim().optional().transform((v) => (v ? v : undefined)),
   ANTHROPIC_BASE_URL: z.url().optional(),
-  STORYTELLER_ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-4-5'),
+  STORYTELLER_ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-5-5'),
   STORYTELLER_LLM_MODEL: z.string().min(1).optional(),
   STORYTELLER_LLM_THREADS: positiveInt.default(1),
   STORYTELLER_LLM_CONTEXT_SIZE: positiveInt.default(4096),
