@@ -3,6 +3,9 @@ import type { Config } from '../config.ts';
 import { LocalSession } from '../actors/local-session.ts';
 import { StoryBehaviour, type StorykeeperOutput } from '../actors/story-behaviour.ts';
 import { createStoryBehaviour } from '../actors/create-story-behaviour.ts';
+import { storyScript } from '../actors/agents/scripted-script.ts';
+import { loadLlmConfig } from '../inference/llm/config.ts';
+import { LlmRouter } from '../inference/llm/router.ts';
 import { playerInputData } from '../domain/events.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
@@ -91,7 +94,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   };
 
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const backend = options.local ? localBackend(story, ui) : await engineBackend(config, story, ui, logger, options.fresh === true);
+  const backend = options.local ? localBackend(config, story, ui, logger) : await engineBackend(config, story, ui, logger, options.fresh === true);
 
   write(`\n${bold(story.title.toUpperCase())}\n`);
   const resumed = backend.resumes;
@@ -184,8 +187,10 @@ function wrap(text: string, width = 88): string {
   return out.join('\n');
 }
 
-function localBackend(story: Story, ui: Ui): Backend {
-  const behaviour = new StoryBehaviour({ stories: async () => story, onStorykeeper: (_id, o) => ui.verdict(o) });
+function localBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>): Backend {
+  // No database, but the configured LLM roles (scripted with the story script by default).
+  const llm = LlmRouter.fromConfig(loadLlmConfig(config.env), { logger, script: storyScript });
+  const behaviour = new StoryBehaviour({ stories: async () => story, llm, onStorykeeper: (_id, o) => ui.verdict(o) });
   const session = new LocalSession(behaviour, { sessionId: 'local', storyId: story.id });
   return {
     resumes: false,
@@ -205,7 +210,9 @@ function localBackend(story: Story, ui: Ui): Backend {
     async save() {
       return 'In-memory play (--local) has nothing to save to.';
     },
-    async close() {},
+    async close() {
+      await llm.close();
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmptyPgDatabase } from '../../support/test-database.ts';
+import { startLoopbackAnthropic } from '../../support/loopback-anthropic.ts';
 import { SAMPLE_STORY_PATH, WALKTHROUGH } from '../../support/story.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'storyteller-cli-'));
@@ -108,6 +109,26 @@ describe('CLI: storyteller story load / check / play', () => {
       expect(rows).toEqual([{ status: 'suspended', types: ['suspend'] }]);
     } finally {
       await db.end();
+    }
+  }, 240_000);
+
+  it('`start` with the narrator on Anthropic (real SDK, loopback Messages API) narrates from the provider, other roles scripted', async () => {
+    const server = await startLoopbackAnthropic('The wind drops for a moment, and the whole harbour seems to listen.');
+    try {
+      const env = {
+        STORYTELLER_DATA_DIR: join(tmp, 'data-anthropic'),
+        DATABASE_URL: undefined,
+        STORYTELLER_LLM_ROLES: 'narrator=anthropic>scripted,*=scripted',
+        ANTHROPIC_API_KEY: 'sk-test',
+        ANTHROPIC_BASE_URL: server.url,
+      };
+      const r = await cli(['start', '--new'], env, `${WALKTHROUGH[0]}\n`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('The wind drops for a moment, and the whole harbour seems to listen.');
+      expect(server.requests.map((q) => q.path)).toEqual(['/v1/messages']);
+      expect(r.stderr).not.toMatch(/deprecated/);
+    } finally {
+      await server.close();
     }
   }, 240_000);
 });
