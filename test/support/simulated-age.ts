@@ -9,6 +9,7 @@
 import type { Queryable, QueryResult } from '../../src/persistence/database.ts';
 import type { AgeConnections } from '../../src/persistence/graph/age-connections.ts';
 import { AGE_GRAPH, CYPHER } from '../../src/persistence/graph/age-cypher.ts';
+import { EDGE_SHAPES } from '../../src/persistence/graph/age-graph-store.ts';
 import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from '../../src/persistence/graph/graph-store.ts';
 
 type Props = Record<string, unknown>;
@@ -147,15 +148,7 @@ export class SimulatedAge implements AgeConnections {
       });
       h.set(CYPHER.verticesOfScope(label), (p) => inScope(label, p.scope).map((v) => [vertexText(v)]));
     }
-    const shapes: Array<[EdgeLabel, VertexLabel, VertexLabel]> = [
-      ['RELATES_TO', 'Character', 'Character'],
-      ['LEADS_TO', 'Scene', 'Scene'],
-      ['SCENE_AT', 'Scene', 'Setting'],
-      ['ADJACENT_TO', 'Setting', 'Setting'],
-      ['CONTAINS', 'Zone', 'Setting'],
-      ['CONTAINS', 'Setting', 'Setting'],
-    ];
-    for (const [label, fromLabel, toLabel] of shapes) {
+        for (const [label, fromLabel, toLabel] of EDGE_SHAPES) {
       if (!EDGE_LABELS.includes(label)) throw new Error('label');
       h.set(CYPHER.updateEdge(label, fromLabel, toLabel), (p) => {
         const a = this.#find(fromLabel, p.scope, p.from);

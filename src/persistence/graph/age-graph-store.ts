@@ -87,7 +87,7 @@ const relationOf = (from: AgValue, to: AgValue, r: AgValue): RelationalEdge => (
 });
 
 /** The (label, from, to) combinations of the seed's edge labels, for copying a scope. */
-const EDGE_SHAPES: ReadonlyArray<[EdgeLabel, VertexLabel, VertexLabel]> = [
+export const EDGE_SHAPES: ReadonlyArray<[EdgeLabel, VertexLabel, VertexLabel]> = [
   ['RELATES_TO', 'Character', 'Character'],
   ['LEADS_TO', 'Scene', 'Scene'],
   ['SCENE_AT', 'Scene', 'Setting'],

@@ -1,21 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { isStorytellerError } from '../../../src/errors.ts';
 import { AGE_SESSION_SETUP, ageSchemaStatements, CYPHER, cypherSelect, cypherStatement } from '../../../src/persistence/graph/age-cypher.ts';
+import { EDGE_SHAPES } from '../../../src/persistence/graph/age-graph-store.ts';
 import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from '../../../src/persistence/graph/graph-store.ts';
 
 /** Every Cypher text the AGE store can run. */
 function allTemplates(): string[] {
   const texts: string[] = [];
   for (const l of VERTEX_LABELS) texts.push(CYPHER.updateVertex(l), CYPHER.createVertex(l), CYPHER.verticesOfScope(l));
-  const shapes: Array<[EdgeLabel, VertexLabel, VertexLabel]> = [
-    ['RELATES_TO', 'Character', 'Character'],
-    ['LEADS_TO', 'Scene', 'Scene'],
-    ['SCENE_AT', 'Scene', 'Setting'],
-    ['ADJACENT_TO', 'Setting', 'Setting'],
-    ['CONTAINS', 'Zone', 'Setting'],
-    ['CONTAINS', 'Setting', 'Setting'],
-  ];
-  for (const [e, a, b] of shapes) texts.push(CYPHER.updateEdge(e, a, b), CYPHER.createEdge(e, a, b), CYPHER.edgesOfScope(e, a, b));
+    for (const [e, a, b] of EDGE_SHAPES) texts.push(CYPHER.updateEdge(e, a, b), CYPHER.createEdge(e, a, b), CYPHER.edgesOfScope(e, a, b));
   for (const k of [1, 2, 3] as const) texts.push(CYPHER.reachableScenes(k));
   for (const value of Object.values(CYPHER)) if (typeof value === 'string') texts.push(value);
   return texts;
