@@ -115,6 +115,8 @@ export interface AgentDeps {
   behaviour: SceneBehaviour;
   clock: Clock;
   timeouts: Required<BehaviourTimeouts>;
+  /** True once the engine crashed: no reply is sent back any more. */
+  halted?: () => boolean;
 }
 
 function fallbackNarration(behaviour: SceneBehaviour, request: AgentTurnRequest): string {
@@ -139,6 +141,7 @@ export function createAgentLogic(deps: AgentDeps) {
   return fromCallback<AgentRequestEvent, AgentActorInput>(({ input, receive, sendBack }) => {
     const running = new Set<() => void>();
     let stopped = false;
+    const dead = (): boolean => stopped || (deps.halted?.() ?? false);
     const member: BehaviourMember = input.role;
     const name = input.role === 'character' ? `character:${input.characterId ?? '?'}` : input.role;
 
@@ -170,7 +173,7 @@ export function createAgentLogic(deps: AgentDeps) {
             return b.reconciler(req);
           case 'narrator':
             return b.narrator(req, (text) => {
-              if (!stopped) sendBack({ type: 'agent.chunk', requestId, text } satisfies AgentReply);
+              if (!dead()) sendBack({ type: 'agent.chunk', requestId, text } satisfies AgentReply);
             });
         }
       };
@@ -178,7 +181,7 @@ export function createAgentLogic(deps: AgentDeps) {
       running.add(guarded.abort);
       void guarded.promise.then((settled) => {
         running.delete(guarded.abort);
-        if (stopped) return;
+        if (dead()) return;
         let result: AgentOutput;
         let degraded: Degradation | null = null;
         if (settled.ok) {

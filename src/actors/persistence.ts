@@ -2,7 +2,7 @@ import { fromCallback } from 'xstate';
 import type { NewEvent, LedgerRecord } from '../domain/events.ts';
 import type { TruthEvent, TruthSet } from '../domain/truth-set.ts';
 import { isStorytellerError } from '../errors.ts';
-import type { FaultPoint } from '../engine/fault-points.ts';
+import { isFaultHalt, type FaultPoint } from '../engine/fault-points.ts';
 import type { Json, SceneExitPlan, TurnInput } from './behaviour.ts';
 
 /**
@@ -45,13 +45,14 @@ export interface SceneExitWrite {
   sessionState: CheckpointSessionState;
   /** `session:<id>:scene-exit:<n>` — the outbox row's idempotency key. */
   idempotencyKey: string;
-  /** Events written in the transaction before SceneExited (the ending turn's TurnCompleted). */
-  leadingEvents: NewEvent[];
 }
 
 export interface SceneExitWritten {
   checkpointId: string;
-  /** The leading events and the SceneExited record (folded into the truth set of the checkpoint). */
+  /**
+   * The rows this transaction wrote (refusals, the story-ended answers of inputs still
+   * queued when the story ended, SceneExited); the checkpoint's truth set folds them.
+   */
   records: DurableRecord[];
   truthSet: TruthSet;
 }
@@ -103,13 +104,20 @@ export interface LoadedSession {
   /** Grace deadline (ms since epoch) persisted while disconnected, if any. */
   graceDeadline: number | null;
   checkpointId: string | null;
+  /** A scene exit the last turn decided (its TurnCompleted says so) that a crash kept from committing: resume into it. */
+  exitRequest: { reason: string; nextSceneKey: string | null } | null;
 }
 
 /** The session's I/O port (implemented by the engine; an in-memory one serves pure tests). */
 export interface SessionStorage {
   appendInput(req: { sessionId: string; clientInputId: string; text: string; sceneId: string | null; turn: number | null; epoch: number }): Promise<DurableInput>;
-  /** Idempotent on each event's idempotencyKey; fenced by `epoch`; resolves with the durable rows in order. */
-  appendEvents(sessionId: string, events: NewEvent[], epoch?: number): Promise<DurableRecord[]>;
+  /**
+   * Idempotent on each event's idempotencyKey; fenced by `epoch`; resolves with the durable rows in order.
+   * An invalid event is replaced by an EffectRefused in the same batch. With `unit` (events keyed
+   * `<unit>:<i>`), the batch is written whole or not at all: if the unit is already stored, its
+   * stored rows come back and nothing new is written.
+   */
+  appendEvents(sessionId: string, events: NewEvent[], epoch?: number, options?: { unit?: string }): Promise<DurableRecord[]>;
   /** Writes what is queued for the session now (so an input is not held behind the flush timer). */
   flush(sessionId: string): Promise<void>;
   /** Scene exit's immediate flush, ONE transaction: entity snapshots, edge updates, SceneExited, checkpoint, outbox row. */
@@ -125,7 +133,7 @@ export interface SessionStorage {
 export type PersistenceRequest =
   /** `epoch` travels with each request (not the actor input) so a restored snapshot uses the new owner's epoch. */
   | { type: 'persist.input'; clientInputId: string; text: string; sceneId: string | null; turn: number | null; epoch: number }
-  | { type: 'persist.events'; batchId: string; events: NewEvent[]; epoch: number }
+  | { type: 'persist.events'; batchId: string; events: NewEvent[]; epoch: number; unit?: string }
   | { type: 'persist.sceneExit'; write: SceneExitWrite }
   | { type: 'persist.checkpoint'; write: MidSceneCheckpointWrite }
   | { type: 'persist.status'; status: StatusWrite };
@@ -149,7 +157,10 @@ export interface PersistenceInput {
 
 export interface PersistenceDeps {
   storage: SessionStorage;
+  /** A named fault point; throws (FaultHalt) when a crash fires there. */
   fault: (point: FaultPoint, sessionId: string) => void;
+  /** True once the engine crashed: nothing more is written or replied. */
+  halted?: () => boolean;
   /** Called after the scene-exit transaction committed (deferred dispatch: the outbox relay). */
   onSceneExitCommitted?: (sessionId: string, idempotencyKey: string) => void;
 }
@@ -177,15 +188,21 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
     let chain: Promise<void> = Promise.resolve();
     let eventsInFlight = 0;
     let inputsWaiting = 0;
+    const dead = (): boolean => stopped || (deps.halted?.() ?? false);
     const reply = (event: PersistenceReply): void => {
-      if (!stopped) sendBack(event);
+      if (!dead()) sendBack(event);
     };
     const enqueue = (op: string, work: () => Promise<void>): void => {
       chain = chain.then(async () => {
-        if (stopped) return;
+        if (dead()) return;
         try {
           await work();
         } catch (error) {
+          // A crash (FaultHalt, or the engine halted meanwhile) ends the chain silently.
+          if (isFaultHalt(error) || dead()) {
+            stopped = true;
+            return;
+          }
           reply({ type: 'persist.failed', op, error: errorInfo(error) });
         }
       });
@@ -204,6 +221,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
               deps.fault('input.afterAppend', sessionId);
               reply({ type: 'persist.inputDurable', clientInputId: request.clientInputId, text: request.text, input: durable });
             } catch (error) {
+              if (isFaultHalt(error)) throw error;
               reply({ type: 'persist.inputFailed', clientInputId: request.clientInputId, error: errorInfo(error) });
             }
           });
@@ -214,8 +232,11 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
           eventsInFlight += 1;
           enqueue('events', async () => {
             try {
-              const pending = deps.storage.appendEvents(sessionId, request.events, request.epoch);
+              const pending = deps.storage.appendEvents(sessionId, request.events, request.epoch, request.unit === undefined ? {} : { unit: request.unit });
               if (inputsWaiting > 0) void deps.storage.flush(sessionId).catch(() => undefined);
+              // If a crash fires here, nobody awaits the batch any more.
+              pending.catch(() => undefined);
+              deps.fault('events.inFlight', sessionId);
               const records = await pending;
               reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });
             } finally {

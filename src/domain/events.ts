@@ -94,6 +94,27 @@ export const turnCompletedData = z.object({
   turn: z.number().int().nonnegative(),
   /** Agents or stages that failed or timed out and were replaced by a fallback. */
   degraded: z.array(z.string().max(100)).default([]),
+  /** `story_ended`: the input was acknowledged but the story ended before its turn (answered, not played). */
+  outcome: z.enum(['played', 'story_ended']).optional(),
+  /**
+   * The turn decided to leave the scene. Written atomically with the turn's effects, so a
+   * crash before the scene-exit transaction resumes straight into that exit.
+   */
+  sceneExit: z.object({ reason: z.string().min(1).max(64), nextSceneKey: id.nullable() }).optional(),
+});
+
+/**
+ * A planned effect that was not applied (guarantee 2 audit trail): an edge update the graph
+ * store refused at scene exit, or an invalid event a behaviour produced. Written in the same
+ * transaction or batch the effect would have been, so the ledger accounts for every effect.
+ */
+export const effectRefusedData = z.object({
+  effect: z.enum(['edge_update', 'event']),
+  /** Stable error code of the refusal (src/errors.ts, or the validation code). */
+  code: z.string().min(1).max(64),
+  reason: z.string().max(2_000),
+  /** What was refused (the event's type and source, or the edge endpoints). */
+  subject: z.record(z.string(), z.unknown()),
 });
 
 export const deferredResultAppliedData = z.object({
@@ -125,6 +146,7 @@ export const EVENT_DATA_SCHEMAS = {
   InterpretiveJudgment: interpretiveJudgmentData,
   TurnCompleted: turnCompletedData,
   DeferredResultApplied: deferredResultAppliedData,
+  EffectRefused: effectRefusedData,
 } as const;
 
 export type EventType = keyof typeof EVENT_DATA_SCHEMAS;
@@ -132,7 +154,7 @@ export const EVENT_TYPES = Object.keys(EVENT_DATA_SCHEMAS) as EventType[];
 export type EventData<T extends EventType> = z.infer<(typeof EVENT_DATA_SCHEMAS)[T]>;
 
 export const FACTUAL_EVENT_TYPES = EVENT_TYPES.filter(
-  (t) => t !== 'PlayerInput' && t !== 'InterpretiveJudgment' && t !== 'TurnCompleted' && t !== 'DeferredResultApplied',
+  (t) => t !== 'PlayerInput' && t !== 'InterpretiveJudgment' && t !== 'TurnCompleted' && t !== 'DeferredResultApplied' && t !== 'EffectRefused',
 );
 
 export function isEventType(value: string): value is EventType {

@@ -203,6 +203,9 @@ export function translateEvent(e: TruthEvent): TruthOp[] {
       ];
     case 'TurnCompleted':
       return [{ op: 'completeTurn', turn: e.data.turn }];
+    // An audit record of an effect that was NOT applied: it changes nothing that is true.
+    case 'EffectRefused':
+      return [];
     case 'DeferredResultApplied':
       return e.data.effects.flatMap((raw) => {
         const parsed = deferredEffectSchema.safeParse(raw);

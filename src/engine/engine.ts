@@ -186,7 +186,16 @@ export class SessionEngine {
     this.sessions = new SessionStore(options.db);
     const storage =
       options.storage ??
-      createSessionStorage({ db: options.db, ledger: this.ledger, sessions: this.sessions, graph: options.graph ?? null, maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024, logger: this.#logger });
+      createSessionStorage({
+        db: options.db,
+        ledger: this.ledger,
+        sessions: this.sessions,
+        graph: options.graph ?? null,
+        maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024,
+        logger: this.#logger,
+        fault: (point, sessionId) => this.faults.hit(point, sessionId),
+        onRefused: (effect, code) => this.metrics.effectsRefused.inc({ effect, code }),
+      });
     const behaviour = options.behaviour;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...behaviour.timeouts, ...options.timeouts };
     const clock = this.#clocks.clock;
@@ -208,11 +217,14 @@ export class SessionEngine {
         persistence: createPersistenceLogic({
           storage,
           fault: (point, sessionId) => faults.hit(point, sessionId),
+          halted: () => this.#crashed,
           ...(options.onSceneExitCommitted ? { onSceneExitCommitted: options.onSceneExitCommitted } : {}),
         }),
-        agent: createAgentLogic({ behaviour, clock, timeouts }),
+        agent: createAgentLogic({ behaviour, clock, timeouts, halted: () => this.#crashed }),
       },
       actions: {
+        // An armed point crashes the engine and throws FaultHalt: the actor's transition
+        // unwinds there (XState puts the actor in error status), so none of its later actions run.
         fault: ({ context }, params) => {
           faults.hit(params.point, context.sessionId);
         },
@@ -250,6 +262,11 @@ export class SessionEngine {
 
   get(sessionId: string): SessionHandle | undefined {
     return this.#handles.get(sessionId);
+  }
+
+  /** The running sessions' handles. */
+  handles(): IterableIterator<[string, SessionHandle]> {
+    return this.#handles.entries();
   }
 
   /**
@@ -365,8 +382,11 @@ export class SessionEngine {
   }
 
   /**
-   * Drops every actor with no flush (the testing kit's crash). Nothing more is written
-   * by this engine's sessions; the ledger is NOT flushed.
+   * The testing kit's crash: halts the engine at once. From this call on nothing of it
+   * runs — no reply from persistence or agents, no emitted event, no write (its
+   * persistence and agent logic check `crashed`); every actor is stopped now. An actor
+   * that is in the middle of a transition (the fault point is inside it) finishes no
+   * more of it: the fault point throws right after this returns. The ledger is NOT flushed.
    * @internal
    */
   abandon(): void {
@@ -375,10 +395,7 @@ export class SessionEngine {
     const handles = [...this.#handles.values()];
     this.#handles.clear();
     this.registry.send({ type: 'clear' });
-    // Deferred: abandon() may be called from inside an actor's own action (a fault point).
-    queueMicrotask(() => {
-      for (const h of handles) h.actor.stop();
-    });
+    for (const h of handles) h.actor.stop();
   }
 
   #assertOpen(): void {
@@ -452,7 +469,9 @@ export class SessionEngine {
           queueMicrotask(() => this.#release(handle));
         }
       },
-      error: (error) => this.#logger.error({ sessionId: handle.id, err: error }, 'session actor error'),
+      error: (error) => {
+        if (!this.#crashed) this.#logger.error({ sessionId: handle.id, err: error }, 'session actor error');
+      },
     });
     handle.on('turnStarted', (e) => turnStarts.set(e.inputId, performance.now()));
     handle.on('answer', (e) => {

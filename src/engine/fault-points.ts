@@ -6,7 +6,7 @@
  * @example
  * const faults = new FaultPoints();
  * faults.arm('turn.afterStage2', () => engine.crash());
- * faults.hit('turn.afterStage2', sessionId); // runs the handler once, then disarms
+ * faults.hit('turn.afterStage2', sessionId); // runs the handler once, disarms, throws FaultHalt
  */
 export const FAULT_POINTS = [
   /** PlayerInput committed, the ack not yet emitted. */
@@ -24,14 +24,36 @@ export const FAULT_POINTS = [
   'entry.duringEntry',
   /** Scene exit planned; its transaction not yet begun. */
   'exit.beforeTransaction',
+  /** Inside the scene-exit transaction: snapshots, edges and events written, checkpoint and outbox row not yet (rolls back). */
+  'exit.duringTransaction',
   /** Scene-exit transaction committed; the session has not moved on. */
   'exit.afterTransaction',
+  /** An event batch (a turn's effects and its TurnCompleted) submitted to the ledger, not yet acknowledged. */
+  'events.inFlight',
 ] as const;
 
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export function isFaultPoint(value: string): value is FaultPoint {
   return (FAULT_POINTS as readonly string[]).includes(value);
+}
+
+/**
+ * Thrown by `FaultPoints.hit` after an armed handler ran (the testing kit's crash): it
+ * unwinds whatever reached the point — the rest of an XState transition, a persistence
+ * step — so that nothing of the crashed engine runs after it.
+ */
+export class FaultHalt extends Error {
+  readonly point: FaultPoint;
+  constructor(point: FaultPoint) {
+    super(`halted at fault point ${point}`);
+    this.name = 'FaultHalt';
+    this.point = point;
+  }
+}
+
+export function isFaultHalt(error: unknown): error is FaultHalt {
+  return error instanceof FaultHalt;
 }
 
 interface Armed {
@@ -51,14 +73,17 @@ export class FaultPoints {
     this.#armed.clear();
   }
 
-  /** Called by the runtime at each named point. Returns true when the fault fired. */
-  hit(point: FaultPoint, sessionId: string): boolean {
-    if (this.#armed.size === 0) return false;
+  /**
+   * Called by the runtime at each named point. When the point is armed its handler runs
+   * (a crash) and then `FaultHalt` is thrown, so the caller stops right there.
+   */
+  hit(point: FaultPoint, sessionId: string): void {
+    if (this.#armed.size === 0) return;
     const armed = this.#armed.get(point);
-    if (!armed || (armed.sessionId !== undefined && armed.sessionId !== sessionId)) return false;
+    if (!armed || (armed.sessionId !== undefined && armed.sessionId !== sessionId)) return;
     this.#armed.delete(point);
     armed.handler(point, sessionId);
-    return true;
+    throw new FaultHalt(point);
   }
 
   /**

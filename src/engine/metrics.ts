@@ -11,6 +11,8 @@ export interface SessionMetrics {
   turnOverhead: Histogram;
   turnsDegraded: Counter<'member'>;
   activeSessions: Gauge;
+  /** Planned effects that were not applied (each also a durable EffectRefused event). */
+  effectsRefused: Counter<'effect' | 'code'>;
 }
 
 export function createSessionMetrics(): SessionMetrics {
@@ -22,5 +24,11 @@ export function createSessionMetrics(): SessionMetrics {
     turnOverhead: new Histogram({ name: 'storyteller_turn_overhead_ms', help: 'Turn time outside behaviour members (ms)', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50], registers: [registry] }),
     turnsDegraded: new Counter({ name: 'storyteller_turn_degraded_total', help: 'Agents or stages replaced by a fallback', labelNames: ['member'], registers: [registry] }),
     activeSessions: new Gauge({ name: 'storyteller_sessions_active', help: 'Session actors running in this engine', registers: [registry] }),
+    effectsRefused: new Counter({
+      name: 'storyteller_effects_refused_total',
+      help: 'Planned effects refused (edge updates, invalid behaviour events); each is an EffectRefused ledger event',
+      labelNames: ['effect', 'code'],
+      registers: [registry],
+    }),
   };
 }

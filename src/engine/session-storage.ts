@@ -11,9 +11,10 @@ import {
   type SessionStorage,
   type StatusWrite,
 } from '../actors/persistence.ts';
-import { event, type NewEvent } from '../domain/events.ts';
+import { event, type LedgerRecord, type NewEvent } from '../domain/events.ts';
+import type { FaultPoint } from './fault-points.ts';
 import { applyEvents, emptyTruthSet, type TruthSet } from '../domain/truth-set.ts';
-import { StorytellerError } from '../errors.ts';
+import { isStorytellerError, StorytellerError } from '../errors.ts';
 import { writeCheckpoint, loadNewestCheckpoint } from '../persistence/checkpoints.ts';
 import type { Database, Queryable } from '../persistence/database.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
@@ -43,7 +44,13 @@ export interface SessionStorageDeps {
   graph: GraphStore | null;
   maxPayloadBytes: number;
   logger?: Logger;
+  /** Named fault points inside the storage steps (crash trials); throws to halt. */
+  fault?: (point: FaultPoint, sessionId: string) => void;
+  /** Counts a refused effect (metric `storyteller_effects_refused_total`). */
+  onRefused?: (effect: 'edge_update' | 'event', code: string) => void;
 }
+
+
 
 /** Locks the session row and checks the ownership epoch (fencing for the scene-exit transaction). */
 async function fence(tx: Queryable, sessionId: string, epoch: number): Promise<void> {
@@ -72,6 +79,35 @@ async function appendInTransaction(tx: Queryable, sessionId: string, e: NewEvent
   return toDurableRecord(rowToRecord(inserted.rows[0]));
 }
 
+/** Every committed row of the session after `afterTs`, in narrative order (inside a transaction). */
+async function rowsAfter(tx: Queryable, sessionId: string, afterTs: number): Promise<DurableRecord[]> {
+  const { rows } = await tx.query(`SELECT ${ledgerColumnList()} FROM event_ledger WHERE session_id = $1 AND narrative_ts > $2 ORDER BY narrative_ts`, [sessionId, afterTs]);
+  return rows.map((r) => toDurableRecord(rowToRecord(r)));
+}
+
+/** PlayerInputs with no TurnCompleted (inside a transaction). */
+async function unansweredIn(tx: Queryable, sessionId: string): Promise<Array<{ id: number; turn: number | null }>> {
+  const { rows } = await tx.query<{ id: string | number; turn: number | null }>(
+    `SELECT l.id, l.turn FROM event_ledger l
+      WHERE l.session_id = $1 AND l.event_type = 'PlayerInput'
+        AND NOT EXISTS (SELECT 1 FROM event_ledger t WHERE t.session_id = l.session_id AND t.event_type = 'TurnCompleted'
+                          AND (t.input_id = l.id OR (t.event_data->>'inputId')::bigint = l.id))
+      ORDER BY l.narrative_ts`,
+    [sessionId],
+  );
+  return rows.map((r) => ({ id: Number(r.id), turn: r.turn === null ? null : Number(r.turn) }));
+}
+
+/** The scene exit a crash interrupted: the newest TurnCompleted that asked to leave, with no SceneExited after it. */
+export function interruptedExit(delta: readonly LedgerRecord[]): { reason: string; nextSceneKey: string | null } | null {
+  let pending: { reason: string; nextSceneKey: string | null } | null = null;
+  for (const r of delta) {
+    if (r.type === 'TurnCompleted' && r.data.sceneExit) pending = r.data.sceneExit;
+    else if (r.type === 'SceneExited') pending = null;
+  }
+  return pending;
+}
+
 function toTurnInput(r: DurableRecord & { clientInputId?: string | null }, clientInputId: string, turn: number): TurnInput {
   const data = r.data as { text: string };
   return { inputId: r.id ?? 0, clientInputId, text: data.text, turn, narrativeTs: r.narrativeTs };
@@ -85,24 +121,56 @@ function toTurnInput(r: DurableRecord & { clientInputId?: string | null }, clien
  */
 export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
   const { db, ledger, sessions, graph } = deps;
+
+  /**
+   * Guarantee 2's audit trail: an effect that will not be applied is replaced by an
+   * EffectRefused event in the same batch or transaction, logged with its code and counted.
+   */
+  const refused = (sessionId: string, effect: 'edge_update' | 'event', error: unknown, subject: Record<string, unknown>, meta: Omit<NewEvent, 'type' | 'data'>): NewEvent => {
+    const code = isStorytellerError(error) ? error.code : 'INTERNAL';
+    const reason = (error instanceof Error ? error.message : String(error)).slice(0, 2_000);
+    deps.logger?.warn({ sessionId, code, effect, subject }, `effect refused: ${effect}`);
+    deps.onRefused?.(effect, code);
+    return validateEvent(event('EffectRefused', { effect, code: code.slice(0, 64), reason, subject }, meta), deps.maxPayloadBytes);
+  };
+
+  const validOrRefused = (e: NewEvent, sessionId: string): NewEvent => {
+    try {
+      return validateEvent(e, deps.maxPayloadBytes);
+    } catch (error) {
+      // One malformed event from a behaviour (an LLM's output, say) must not refuse the whole
+      // turn: it is replaced by its refusal; the rest — TurnCompleted included — is written.
+      return refused(sessionId, 'event', error, { eventType: String(e.type).slice(0, 64), source: String(e.source).slice(0, 200) }, {
+        source: 'session',
+        sceneId: e.sceneId ?? null,
+        turn: e.turn ?? null,
+        inputId: e.inputId ?? null,
+        idempotencyKey: e.idempotencyKey ? `${e.idempotencyKey}:refused` : null,
+      });
+    }
+  };
+
   return {
     async appendInput(req) {
       const appended = await ledger.appendInput(req);
       return { id: appended.id, narrativeTs: appended.narrativeTs, duplicate: appended.duplicate, record: toDurableRecord(appended.record) };
     },
 
-    async appendEvents(sessionId, events, epoch) {
-      // One malformed event from a behaviour (an LLM's output, say) must not refuse the whole
-      // turn: invalid events are dropped and logged; the rest — TurnCompleted included — is written.
-      const valid: NewEvent[] = [];
-      for (const e of events) {
-        try {
-          valid.push(validateEvent(e, deps.maxPayloadBytes));
-        } catch (error) {
-          deps.logger?.warn({ sessionId, eventType: e.type, source: e.source, err: error }, 'dropped an invalid event from the behaviour');
+    async appendEvents(sessionId, events, epoch, options = {}) {
+      // A unit (stage 4's batch for one input) is written whole or not at all: a re-run after a
+      // crash that finds the first run's rows gets them back and writes none of its own, so
+      // the two runs never mix even when the re-run produced different events.
+      if (options.unit !== undefined) {
+        const first = await db.query(`SELECT 1 FROM event_ledger WHERE session_id = $1 AND idempotency_key = $2`, [sessionId, `${options.unit}:0`]);
+        if (first.rows.length > 0) {
+          const { rows } = await db.query(
+            `SELECT ${ledgerColumnList()} FROM event_ledger WHERE session_id = $1 AND starts_with(idempotency_key, $2) ORDER BY narrative_ts`,
+            [sessionId, `${options.unit}:`],
+          );
+          return rows.map((r) => toDurableRecord(rowToRecord(r)));
         }
       }
-      const records = await ledger.appendEvents(sessionId, valid, epoch === undefined ? {} : { epoch });
+      const records = await ledger.appendEvents(sessionId, events.map((e) => validOrRefused(e, sessionId)), epoch === undefined ? {} : { epoch });
       return records.map(toDurableRecord);
     },
 
@@ -120,8 +188,13 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
         ),
         deps.maxPayloadBytes,
       );
+      const exitKey = `scene:${write.sessionState.sceneIndex - 1}`;
       return db.transaction(async (tx) => {
         await fence(tx, write.sessionId, write.epoch);
+        // Rows committed after the truth set the machine captured (an input queued in the
+        // persistence chain ahead of this exit) are folded first: the checkpoint's truth set
+        // must equal a replay of the ledger from its first row up to the checkpoint's ledger_ts.
+        const committed = await rowsAfter(tx, write.sessionId, write.truthSet.lastNarrativeTs);
         for (const s of plan.entitySnapshots) {
           await tx.query(
             `INSERT INTO entity_snapshots (session_id, entity_id, kind, components, scene_id, turn, updated_at)
@@ -131,9 +204,11 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
             [write.sessionId, s.entityId, s.kind, JSON.stringify(s.components ?? null), write.sceneId, write.turn],
           );
         }
+        const records: DurableRecord[] = [];
+        const meta = (key: string) => ({ source: 'session', sceneId: write.sceneId, turn: write.turn, idempotencyKey: `${exitKey}:${key}` });
         if (graph && plan.edgeUpdates.length > 0) {
           // Edge updates the graph refuses (an unknown vertex, say) must not lose the scene exit:
-          // they are rolled back to a savepoint and logged; everything else commits.
+          // they are rolled back to a savepoint, and the refusal is written in this transaction.
           await tx.query('SAVEPOINT scene_exit_edges');
           try {
             await graph.applyEdgeUpdates(
@@ -144,13 +219,23 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
             await tx.query('RELEASE SAVEPOINT scene_exit_edges');
           } catch (error) {
             await tx.query('ROLLBACK TO SAVEPOINT scene_exit_edges');
-            deps.logger?.warn({ sessionId: write.sessionId, err: error }, 'scene-exit edge updates refused by the graph store; skipped');
+            const subject = { updates: plan.edgeUpdates.slice(0, 50).map((u) => ({ from: u.from, to: u.to })), count: plan.edgeUpdates.length };
+            records.push(await appendInTransaction(tx, write.sessionId, refused(write.sessionId, 'edge_update', error, subject, meta('edges-refused'))));
           }
         }
-        const records: DurableRecord[] = [];
-        for (const e of write.leadingEvents) records.push(await appendInTransaction(tx, write.sessionId, validateEvent(e, deps.maxPayloadBytes)));
+        if (plan.nextSceneKey === null) {
+          // The story ends: every acknowledged input still waiting gets its one durable answer here.
+          for (const input of await unansweredIn(tx, write.sessionId)) {
+            const turn = input.turn ?? write.turn;
+            const answered = event('TurnCompleted', { inputId: input.id, turn, degraded: [], outcome: 'story_ended' }, {
+              source: 'session', sceneId: write.sceneId, turn, inputId: input.id, idempotencyKey: `input:${input.id}:turn-completed`,
+            });
+            records.push(await appendInTransaction(tx, write.sessionId, validateEvent(answered, deps.maxPayloadBytes)));
+          }
+        }
         records.push(await appendInTransaction(tx, write.sessionId, exited));
-        const truthSet: TruthSet = applyEvents(write.truthSet, records.filter((r) => r.narrativeTs > write.truthSet.lastNarrativeTs));
+        deps.fault?.('exit.duringTransaction', write.sessionId);
+        const truthSet: TruthSet = applyEvents(write.truthSet, [...committed, ...records].filter((r) => r.narrativeTs > write.truthSet.lastNarrativeTs));
         const checkpoint = await writeCheckpoint(tx, {
           sessionId: write.sessionId,
           sceneId: write.sceneId,
@@ -254,6 +339,7 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
         pendingInputs,
         graceDeadline: row.graceDeadline ? row.graceDeadline.getTime() : null,
         checkpointId: checkpoint?.id ?? null,
+        exitRequest: interruptedExit(delta),
       };
     },
   };

@@ -4,6 +4,9 @@ import type { PersistenceRequest } from '../actors/persistence.ts';
 import type { TruthSet } from '../domain/truth-set.ts';
 import { sessionSetup, stopSceneChildren, sceneIdOf, fallbackExitPlan } from './session-setup.ts';
 
+/** What a player reads for an input the story ended before (its TurnCompleted says `story_ended`). */
+export const STORY_ENDED_TEXT = 'The story has ended.';
+
 /**
  * Scene exit (seed: "Scene Exit: Hot Cache → Cold Store") and graceful suspension: the
  * `exiting` and `suspending` states of the session statechart.
@@ -60,7 +63,6 @@ export const exitingState = sessionSetup.createStateConfig({
             suspend,
             sessionState: { sceneIndex: context.sceneIndex + 1, sceneKey: plan.nextSceneKey, reason: context.exitRequest?.reason ?? context.suspendReason ?? 'scene_exit', ended: plan.nextSceneKey === null },
             idempotencyKey: `session:${context.sessionId}:scene-exit:${context.sceneIndex}`,
-            leadingEvents: context.heldEvents,
           },
         };
       }),
@@ -76,11 +78,19 @@ export const exitingState = sessionSetup.createStateConfig({
               checkpointId: event.written.checkpointId,
               reason: context.exitRequest?.reason ?? context.suspendReason ?? 'scene_exit',
             })),
-            enqueueActions(({ context, enqueue }) => {
-              for (const held of context.heldEvents) if (held.type === 'TurnCompleted') enqueue.emit({ type: 'turnRecorded', inputId: held.data.inputId });
+            // The story ended with inputs still queued: each got its durable answer in the transaction.
+            enqueueActions(({ context, event, enqueue }) => {
+              for (const r of event.written.records) {
+                if (r.type !== 'TurnCompleted' || r.data.outcome !== 'story_ended') continue;
+                const queued = context.queue.find((q) => q.inputId === r.data.inputId);
+                if (queued) {
+                  enqueue.emit({ type: 'answer', inputId: queued.inputId, clientInputId: queued.clientInputId, turn: r.data.turn, text: STORY_ENDED_TEXT, degraded: [], behaviourMs: 0 });
+                }
+                enqueue.emit({ type: 'turnRecorded', inputId: r.data.inputId });
+              }
             }),
             assign(({ context, event }) => ({
-              heldEvents: [],
+              queue: context.queue.filter((q) => !event.written.records.some((r) => r.type === 'TurnCompleted' && r.data.inputId === q.inputId)),
               truthSet: event.written.truthSet,
               lastCheckpointId: event.written.checkpointId,
               sceneIndex: context.sceneIndex + 1,

@@ -2,7 +2,6 @@ import type { Json, SceneExitPlan, TurnInput, TurnResults, WarmScene } from '../
 import type { AgentReply, Degradation } from '../actors/agent-actor.ts';
 import type { ErrorInfo, LoadedSession, PersistenceReply } from '../actors/persistence.ts';
 import type { TruthSet } from '../domain/truth-set.ts';
-import type { NewEvent } from '../domain/events.ts';
 
 /** Input of a session root actor (the engine acquires the ownership epoch before creating it). */
 export interface SessionInput {
@@ -71,8 +70,6 @@ export interface SessionContext {
   error: ErrorInfo | null;
   /** Inputs received while loading (sent for durable append once the truth set is loaded). */
   inbox: Array<{ clientInputId: string; text: string }>;
-  /** The scene-ending turn's TurnCompleted, written inside the scene-exit transaction. */
-  heldEvents: NewEvent[];
   autosaveEveryTurns: number;
   /** Turn of the last mid-scene checkpoint (autosave / manual save). */
   lastSavedTurn: number;

@@ -65,7 +65,6 @@ export const sessionMachine = sessionSetup.createMachine({
     lastCheckpointId: null,
     error: null,
     inbox: [],
-    heldEvents: [],
     autosaveEveryTurns: input.autosaveEveryTurns ?? 0,
     lastSavedTurn: 0,
     deferredAtEntry: 0,
@@ -123,13 +122,18 @@ export const sessionMachine = sessionSetup.createMachine({
         // requestId = <inputId>:stage4:<turn>
         const [inputId, , turn] = event.requestId.split(':').map(Number) as [number, number, number];
         const events = stamp(event.result.events, { sceneId: sceneIdOf(context), turn, inputId, member: 'stage4' });
-        enqueue.sendTo('persistence', { type: 'persist.events', batchId: `stage4:${inputId}:${context.batchSeq}`, events, epoch: context.epoch } satisfies PersistenceRequest);
+        // A unit: a re-run of the turn after a crash never mixes its stage-4 events with the first run's.
+        enqueue.sendTo('persistence', {
+          type: 'persist.events', batchId: `stage4:${inputId}:${context.batchSeq}`, events, epoch: context.epoch, unit: `input:${inputId}:stage4`,
+        } satisfies PersistenceRequest);
         enqueue.assign({ pendingWrites: context.pendingWrites + 1, batchSeq: context.batchSeq + 1 });
       }),
     },
     'grace.expired': { actions: assign({ suspendReason: ({ context }) => context.suspendReason ?? 'grace_expired' }) },
     shutdown: { actions: assign({ suspendReason: ({ context }) => context.suspendReason ?? 'shutdown' }) },
-    save: { actions: midSceneCheckpoint('manual_save') },
+    // While a scene exit is pending its own checkpoint is next; a manual save then would hide
+    // the exit decision from a recovery (it resumes from the newest checkpoint's delta).
+    save: { guard: ({ context }) => context.exitRequest === null, actions: midSceneCheckpoint('manual_save') },
     'deferred.completed': { actions: assign({ deferredResults: ({ context, event }) => [...context.deferredResults, event.result] }) },
     'persist.checkpointDone': {
       actions: [
@@ -162,6 +166,7 @@ export const sessionMachine = sessionSetup.createMachine({
                 deferredResults: event.output.deferredResults,
                 queue: event.output.pendingInputs.map(({ turn: _turn, ...rest }) => rest),
                 lastCheckpointId: event.output.checkpointId,
+                exitRequest: event.output.exitRequest,
               })),
               enqueueActions(({ context, enqueue }) => {
                 for (const early of context.inbox) enqueue.raise({ type: 'input', clientInputId: early.clientInputId, text: early.text });

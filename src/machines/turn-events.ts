@@ -21,7 +21,12 @@ export function stamp(events: readonly NewEvent[], meta: { sceneId: string | nul
 }
 
 /** The turn's events in a fixed order (stage 2, stage 3, characters by id, storykeeper, world, reconciler, narrator) + TurnCompleted. */
-export function turnEvents(current: CurrentTurn, sceneId: string | null, narratorEvents: readonly NewEvent[]): NewEvent[] {
+export function turnEvents(
+  current: CurrentTurn,
+  sceneId: string | null,
+  narratorEvents: readonly NewEvent[],
+  sceneExit: { reason: string; nextSceneKey: string | null } | null = null,
+): NewEvent[] {
   const { input, results } = current;
   const meta = (member: string) => ({ sceneId, turn: input.turn, inputId: input.inputId, member });
   const out: NewEvent[] = [];
@@ -38,7 +43,12 @@ export function turnEvents(current: CurrentTurn, sceneId: string | null, narrato
   out.push(
     event(
       'TurnCompleted',
-      { inputId: input.inputId, turn: input.turn, degraded: current.degraded.map((d) => d.member) },
+      {
+        inputId: input.inputId,
+        turn: input.turn,
+        degraded: current.degraded.map((d) => d.member),
+        ...(sceneExit ? { sceneExit: { reason: sceneExit.reason.slice(0, 64), nextSceneKey: sceneExit.nextSceneKey } } : {}),
+      },
       { source: 'session', sceneId, turn: input.turn, inputId: input.inputId, idempotencyKey: `input:${input.inputId}:turn-completed` },
     ),
   );

@@ -108,21 +108,16 @@ export const playingState = sessionSetup.createStateConfig({
                     degraded: current.degraded.map((d) => d.member),
                     behaviourMs: current.behaviourMs,
                   });
-                  const events = turnEvents(current, sceneIdOf(context), narration.events);
-                  // The turn that ends the scene keeps its TurnCompleted for the scene-exit transaction:
-                  // a crash before that transaction leaves the input unanswered, so recovery re-runs the
-                  // turn (its effects dedupe) and the exit is decided again — never lost.
-                  const ending = context.exitRequest !== null;
-                  const held = ending ? events.splice(events.length - 1, 1) : [];
-                  if (events.length > 0) {
-                    const batchId = `${ending ? 'effects' : 'turn'}:${current.input.inputId}:${context.batchSeq}`;
-                    enqueue.sendTo('persistence', { type: 'persist.events', batchId, events, epoch: context.epoch } satisfies PersistenceRequest);
-                  }
+                  // One batch, one statement: the turn's effects and its TurnCompleted become durable
+                  // together (a re-run after a crash finds all of the first run or none of it). The
+                  // turn that ends the scene says so in its TurnCompleted, so a crash before the
+                  // scene-exit transaction resumes straight into that exit.
+                  const events = turnEvents(current, sceneIdOf(context), narration.events, context.exitRequest);
+                  enqueue.sendTo('persistence', { type: 'persist.events', batchId: `turn:${current.input.inputId}:${context.batchSeq}`, events, epoch: context.epoch } satisfies PersistenceRequest);
                   enqueue.assign({
-                    pendingWrites: context.pendingWrites + (events.length > 0 ? 1 : 0),
+                    pendingWrites: context.pendingWrites + 1,
                     batchSeq: context.batchSeq + 1,
                     current: null,
-                    heldEvents: [...context.heldEvents, ...held],
                   });
                 }),
                 { type: 'fault', params: { point: 'turn.afterAnswer' } },

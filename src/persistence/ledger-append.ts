@@ -11,7 +11,8 @@ import { LEDGER_COLUMNS } from './ledger-rows.ts';
  *     the batch's row count; the row lock that UPDATE takes orders concurrent writers
  *     and re-reads `owner_epoch`, so fencing is checked against the committed owner;
  *   - an unknown session gets no allocation and no insert (`no_session`, never an FK
- *     violation); a stale epoch gets no insert (`fenced`);
+ *     violation); a stale epoch gets no insert (`fenced`); a player input for a session
+ *     whose story has ended gets no insert (`ended`: it could never be answered);
  *   - a row whose dedupe key is already stored is skipped by `ON CONFLICT DO NOTHING`
  *     on the key's unique index; only then (a retransmission, rare) a second statement
  *     fetches the stored rows (`duplicate`). The skipped row leaves a gap in
@@ -19,7 +20,7 @@ import { LEDGER_COLUMNS } from './ledger-rows.ts';
  *     can turn it into a scan of the (growing) ledger.
  * Ids (BIGSERIAL) and narrative_ts follow the batch order within each session.
  */
-export type AppendStatus = 'inserted' | 'duplicate' | 'no_session' | 'fenced' | 'conflict';
+export type AppendStatus = 'inserted' | 'duplicate' | 'no_session' | 'fenced' | 'conflict' | 'ended';
 
 export interface AppendRow {
   sessionId: string;
@@ -67,10 +68,10 @@ alloc AS (
   UPDATE sessions s SET last_narrative_ts = s.last_narrative_ts + c.n
   FROM counts c JOIN locked l ON l.id = c.session_id
   WHERE s.id = c.session_id
-  RETURNING s.id AS session_id, s.last_narrative_ts - c.n AS base, s.owner_epoch
+  RETURNING s.id AS session_id, s.last_narrative_ts - c.n AS base, s.owner_epoch, s.status = 'ended' AS ended
 ),
 planned AS (
-  SELECT i.*, a.base + row_number() OVER (PARTITION BY i.session_id ORDER BY i.ord) AS narrative_ts, a.owner_epoch
+  SELECT i.*, a.base + row_number() OVER (PARTITION BY i.session_id ORDER BY i.ord) AS narrative_ts, a.owner_epoch, a.ended
   FROM input i JOIN alloc a ON a.session_id = i.session_id
 ),
 ins AS (
@@ -79,12 +80,12 @@ ins AS (
   SELECT p.session_id, p.scene_id, p.turn, p.event_type, p.event_data::jsonb, p.confidence, p.source, p.narrative_ts,
          p.client_input_id, p.input_id, p.idempotency_key
   FROM planned p
-  WHERE p.epoch IS NULL OR p.epoch = p.owner_epoch
+  WHERE (p.epoch IS NULL OR p.epoch = p.owner_epoch)${key === 'client_input_id' ? ' AND NOT p.ended' : ''}
   ORDER BY p.ord
   ON CONFLICT (session_id, ${key}) WHERE ${key} IS NOT NULL DO NOTHING
   RETURNING id, session_id, narrative_ts, created_at
 )
-SELECT i.ord, a.owner_epoch, n.id, n.narrative_ts, n.created_at
+SELECT i.ord, a.owner_epoch, a.ended, n.id, n.narrative_ts, n.created_at
 FROM input i
 LEFT JOIN alloc a ON a.session_id = i.session_id
 LEFT JOIN planned p ON p.ord = i.ord
@@ -101,18 +102,18 @@ function buildSingleRowSql(key: DedupeKey): string {
   return `WITH alloc AS (
   UPDATE sessions SET last_narrative_ts = last_narrative_ts + 1
   WHERE id = $1::uuid
-  RETURNING last_narrative_ts, owner_epoch
+  RETURNING last_narrative_ts, owner_epoch, status = 'ended' AS ended
 ),
 ins AS (
   INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts,
                             client_input_id, input_id, idempotency_key)
   SELECT $1::uuid, $2::uuid, $3::int, $4::text, $5::jsonb, $6::real, $7::text, a.last_narrative_ts, $9::text, $10::bigint, $11::text
   FROM alloc a
-  WHERE $8::bigint IS NULL OR a.owner_epoch = $8::bigint
+  WHERE ($8::bigint IS NULL OR a.owner_epoch = $8::bigint)${key === 'client_input_id' ? ' AND NOT a.ended' : ''}
   ON CONFLICT (session_id, ${key}) WHERE ${key} IS NOT NULL DO NOTHING
   RETURNING id, narrative_ts, created_at
 )
-SELECT 0 AS ord, a.owner_epoch, n.id, n.narrative_ts, n.created_at
+SELECT 0 AS ord, a.owner_epoch, a.ended, n.id, n.narrative_ts, n.created_at
 FROM (SELECT 1) AS one
 LEFT JOIN alloc a ON true
 LEFT JOIN ins n ON true`;
@@ -137,6 +138,7 @@ const SQL: Record<DedupeKey, { one: string; many: string; lookup: string }> = {
 interface OutcomeRow {
   ord: number;
   owner_epoch: number | null;
+  ended: boolean | null;
   id: number | null;
   narrative_ts: number | null;
   created_at: Date | null;
@@ -166,6 +168,8 @@ function statusOf(r: AppendRow, o: OutcomeRow): AppendStatus {
   if (o.id !== null) return 'inserted';
   if (o.owner_epoch === null) return 'no_session';
   if (r.epoch !== null && r.epoch !== o.owner_epoch) return 'fenced';
+  // Ended: a retransmission of an input stored before the end still finds its row below.
+  if (o.ended === true && r.clientInputId !== null) return 'ended';
   return 'conflict';
 }
 
@@ -192,7 +196,7 @@ export async function appendRows(q: Queryable, rows: readonly AppendRow[], key: 
     outcomes[o.ord] = { status, row: status === 'inserted' ? storedRow(r, o) : null, ownerEpoch: o.owner_epoch };
   }
   // Skipped by ON CONFLICT: a retransmission of a stored row (or a race another writer won).
-  const skipped = outcomes.flatMap((o, i) => (o.status === 'conflict' ? [i] : []));
+  const skipped = outcomes.flatMap((o, i) => (o.status === 'conflict' || o.status === 'ended' ? [i] : []));
   if (skipped.length > 0) {
     const found = await q.query<{ ord: number } & Record<string, unknown>>(SQL[key].lookup, [
       skipped,

@@ -334,6 +334,8 @@ export class Ledger {
             details: { sessionId: input.sessionId, epoch: input.epoch, ownerEpoch },
           }),
         };
+      case 'ended':
+        return { ok: false, error: new StorytellerError('SESSION_NOT_PLAYING', `the story of session ${input.sessionId} has ended`, { details: { sessionId: input.sessionId } }) };
       default:
         return {
           ok: false,

@@ -2,7 +2,7 @@ import { SimulatedClock, type InspectionEvent, type Observer } from 'xstate';
 import type { BehaviourTimeouts, SceneBehaviour } from '../actors/behaviour.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
 import { FaultPoints, type FaultPoint } from '../engine/fault-points.ts';
-import type { SessionEmitted } from '../machines/session-types.ts';
+import type { SessionContext, SessionEmitted } from '../machines/session-types.ts';
 import type { Database } from '../persistence/database.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { Ledger } from '../persistence/ledger.ts';
@@ -44,6 +44,22 @@ export interface TestingKitOptions {
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
+export interface SessionContextAtCrash {
+  truthSet: SessionContext['truthSet'];
+  turn: number;
+  sceneIndex: number;
+  queued: number;
+}
+
+/** The crashed engine's state at the fault point. */
+export interface CrashState {
+  point: FaultPoint | null;
+  generation: number;
+  /** How many events the kit had recorded (across engines) when the crash happened. */
+  emitted: number;
+  sessions: Map<string, SessionContextAtCrash>;
+}
+
 export interface AnswerRecord {
   sessionId: string;
   clientInputId: string;
@@ -67,6 +83,8 @@ export class TestingKit {
   #generation = -1;
   #crashWaiters: Array<() => void> = [];
   #crashCount = 0;
+  /** What the crashed engine held at the instant of the last crash (taken at the fault point). */
+  lastCrash: CrashState | null = null;
 
   private constructor(options: TestingKitOptions) {
     this.#options = options;
@@ -157,9 +175,12 @@ export class TestingKit {
     return new TestSession(this, handle, generation);
   }
 
-  /** Crashes the engine the first time `point` is reached (by `sessionId`, if given). */
+  /**
+   * Crashes the engine the first time `point` is reached (by `sessionId`, if given): the
+   * engine halts right there — the rest of that step does not run (the point throws).
+   */
   armCrash(point: FaultPoint, sessionId?: string): void {
-    this.#engine.faults.arm(point, () => this.crash(), sessionId);
+    this.#engine.faults.arm(point, (p) => this.crash(p), sessionId);
   }
 
   /** The database becomes unreachable for the current engine, which keeps running (storage outage). */
@@ -176,9 +197,16 @@ export class TestingKit {
    * The process dies: the database handle of this engine is fenced (nothing more it
    * sends succeeds), every actor is dropped, nothing is flushed or checkpointed.
    */
-  crash(): void {
+  crash(point: FaultPoint | null = null): void {
     if (this.#engine.crashed) return;
     this.#crashCount += 1;
+    // Taken before anything stops: inside a transition, getSnapshot() is the state before it.
+    const sessions = new Map<string, SessionContextAtCrash>();
+    for (const [id, handle] of this.#engine.handles()) {
+      const { context } = handle.actor.getSnapshot();
+      sessions.set(id, { truthSet: context.truthSet, turn: context.turn, sceneIndex: context.sceneIndex, queued: context.queue.length });
+    }
+    this.lastCrash = { point, generation: this.#generation, emitted: this.emitted.length, sessions };
     this.#handle.fence();
     this.#engine.abandon();
     // Stop the dead ledger's timers; its flush fails on the fenced handle (and is not awaited).

@@ -351,6 +351,17 @@ const ROWS: Row[] = [
       expect(ts.accumulators).toEqual({ 'rel:mara:player:debt': 1, tension: 2 });
     },
   },
+  {
+    name: 'EffectRefused → nothing becomes true (an audit record of an effect not applied)',
+    build: (h) => {
+      h.add('EffectRefused', { effect: 'edge_update', code: 'GRAPH_VERTEX_UNKNOWN', reason: 'no vertex ghost', subject: { from: 'mara', to: 'ghost' } });
+    },
+    notHolds: [['knows', 'mara', 'ghost']],
+    also: (ts) => {
+      expect(ts.persistent).toEqual([]);
+      expect(ts.accumulators).toEqual({});
+    },
+  },
 ];
 
 describe('event → proposition translation rules', () => {

@@ -3,6 +3,9 @@ import { loadTruthSet } from '../../../src/persistence/truth-set-replay.ts';
 import { Ledger } from '../../../src/persistence/ledger.ts';
 import type { FaultPoint } from '../../../src/engine/fault-points.ts';
 import { TestingKit } from '../../../src/testing/testing-kit.ts';
+import { auditFailures, auditLedger, replayTruthSet } from '../../../src/testing/ledger-audit.ts';
+import { createMinimalBehaviour } from '../../../src/testing/minimal-behaviour.ts';
+import type { SceneBehaviour } from '../../../src/actors/behaviour.ts';
 import type { TruthSet } from '../../../src/domain/truth-set.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
@@ -24,10 +27,28 @@ const CASES: Array<[FaultPoint, number]> = [
   ['turn.duringAgents', 2],
   ['turn.duringNarrator', 2],
   ['turn.afterAnswer', 2],
+  ['events.inFlight', 2],
+  ['events.inFlight', 3],
   ['exit.beforeTransaction', 3],
+  ['exit.duringTransaction', 3],
   ['exit.afterTransaction', 3],
   ['entry.duringEntry', 3],
 ];
+
+/** What each member of the behaviour was asked, in order (a probe below the engine's event filters). */
+function probed(calls: string[]): SceneBehaviour {
+  const inner = createMinimalBehaviour();
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(prop));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
 
 describe.each(['pg', 'pglite'] as const)('crash recovery (%s)', (driver) => {
   let tdb: TestDatabase;
@@ -84,8 +105,11 @@ describe.each(['pg', 'pglite'] as const)('crash recovery (%s)', (driver) => {
       )
     ).rows;
 
+  const ledgerRows = async (sessionId: string) => (await tdb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM event_ledger WHERE session_id = $1', [sessionId])).rows[0]?.n;
+
   it.each(CASES)('crash at %s (armed before input %i) recovers', async (point, at) => {
-    const kit = await TestingKit.create({ db: tdb.db });
+    const calls: string[] = [];
+    const kit = await TestingKit.create({ db: tdb.db, behaviour: probed(calls) });
     const s = await kit.createSession();
     for (let i = 1; i < at; i++) {
       await s.play(SCRIPT[i - 1] as string, `c-${i}`);
@@ -97,13 +121,24 @@ describe.each(['pg', 'pglite'] as const)('crash recovery (%s)', (driver) => {
     s.send(SCRIPT[at - 1] as string, `c-${at}`);
     await crashed;
     expect(kit.crashes).toBe(1);
-    const beforeCrash = s.handle.actor.getSnapshot().context.truthSet as TruthSet;
+    const atCrash = kit.lastCrash?.sessions.get(s.id);
+    const beforeCrash = atCrash?.truthSet as TruthSet;
+    const callsAtCrash = calls.length;
+    const rowsAtCrash = await ledgerRows(s.id);
+    // Let anything the dead engine still had queued run (database round trips turn the event loop).
+    for (let i = 0; i < 5; i++) await tdb.db.query('SELECT 1');
+    // Nothing of the crashed engine ran after the fault point: no behaviour call, no emitted event, no write.
+    expect(calls.length).toBe(callsAtCrash);
+    expect(kit.emitted.length).toBe(kit.lastCrash?.emitted);
+    expect(await ledgerRows(s.id)).toBe(rowsAtCrash);
     const completedAtCrash = new Set((await completions(s.id)).filter((r) => r.completed > 0).map((r) => r.client_input_id));
 
     kit.restart();
-    // The durable state equals what the crashed engine held in memory.
-    const durable = await loadTruthSet(tdb.db, ledger, s.id);
-    expect(durable.truthSet).toEqual(beforeCrash);
+    // What the engine held at the fault is exactly the ledger replayed from its first row up to
+    // what it had folded (the cache is never ahead of, nor different from, the durable record) …
+    expect(beforeCrash).toEqual(await replayTruthSet(tdb.db, s.id, beforeCrash.lastNarrativeTs));
+    // … and recovery's checkpoint + delta equals the replay from zero of everything durable.
+    expect((await loadTruthSet(tdb.db, ledger, s.id)).truthSet).toEqual(await replayTruthSet(tdb.db, s.id));
 
     const recovered = await kit.open(s.id);
     if (point === 'input.afterAppend') {
@@ -128,9 +163,10 @@ describe.each(['pg', 'pglite'] as const)('crash recovery (%s)', (driver) => {
       for (const generation of [0, 1]) expect(answers.filter((a) => a.generation === generation).length).toBeLessThanOrEqual(1);
       if (completedAtCrash.has(`c-${i}`)) expect(answers.filter((a) => a.generation === 1)).toEqual([]);
     }
-    // Same end state as the uninterrupted run.
+    // Same end state as the uninterrupted run; every checkpoint equals its replay from zero.
     const final = recovered.handle.actor.getSnapshot().context.truthSet as TruthSet;
-    expect(final).toEqual((await loadTruthSet(tdb.db, ledger, s.id)).truthSet);
+    expect(final).toEqual(await replayTruthSet(tdb.db, s.id));
+    expect(auditFailures(await auditLedger(tdb.db, { sessionIds: [s.id] }))).toEqual([]);
     expect(referenceId).not.toBe(s.id);
     expect(await inLedgerOrder(s.id, final)).toEqual(reference);
     await kit.shutdown();

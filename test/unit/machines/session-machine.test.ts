@@ -35,15 +35,17 @@ function memoryStorage() {
     },
     async flush() {},
     async writeSceneExit(w) {
-      const records = [...w.leadingEvents].map((e) => ({ type: e.type, data: e.data, narrativeTs: ++ts, id: ++id }) as DurableRecord);
-      return { checkpointId: 'cp-1', records, truthSet: applyEvents(w.truthSet, records) };
+      // Like the real exit transaction: every row after the captured truth set is folded.
+      const exited = { type: 'SceneExited', data: { sceneId: w.sceneId, sceneKey: w.sceneKey, reason: w.reason, nextSceneKey: w.plan.nextSceneKey }, narrativeTs: ++ts, id: ++id } as DurableRecord;
+      ledger.push(exited);
+      return { checkpointId: 'cp-1', records: [exited], truthSet: applyEvents(w.truthSet, ledger.filter((r) => r.narrativeTs > w.truthSet.lastNarrativeTs)) };
     },
     async writeCheckpoint() {
       return { checkpointId: 'cp-2' };
     },
     async updateStatus() {},
     async loadSession() {
-      return { storyId: 'minimal', status: 'active', truthSet: emptyTruthSet(), turn: 0, sceneIndex: 0, sceneKey: null, entityState: null, worldState: null, deferredResults: [], pendingInputs: [], graceDeadline: null, checkpointId: null };
+      return { storyId: 'minimal', status: 'active', truthSet: emptyTruthSet(), turn: 0, sceneIndex: 0, sceneKey: null, entityState: null, worldState: null, deferredResults: [], pendingInputs: [], graceDeadline: null, checkpointId: null, exitRequest: null };
     },
   };
   return {
