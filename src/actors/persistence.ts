@@ -81,7 +81,10 @@ export interface StatusWrite {
 export interface DurableInput {
   id: number;
   narrativeTs: number;
+  /** A retransmission of a stored input (the original row came back). */
   duplicate: boolean;
+  /** For a duplicate: its turn already has a TurnCompleted (nothing left to play). */
+  answered?: boolean;
   record: DurableRecord;
 }
 
@@ -126,6 +129,8 @@ export interface SessionStorage {
   writeCheckpoint(write: MidSceneCheckpointWrite): Promise<{ checkpointId: string }>;
   updateStatus(sessionId: string, status: StatusWrite): Promise<void>;
   loadSession(sessionId: string): Promise<LoadedSession>;
+  /** The truth set rebuilt from durable storage (newest checkpoint + ledger after it). */
+  loadTruthSet(sessionId: string): Promise<TruthSet>;
 }
 
 // ---------------------------------------------------------------- actor protocol
@@ -136,7 +141,9 @@ export type PersistenceRequest =
   | { type: 'persist.events'; batchId: string; events: NewEvent[]; epoch: number; unit?: string }
   | { type: 'persist.sceneExit'; write: SceneExitWrite }
   | { type: 'persist.checkpoint'; write: MidSceneCheckpointWrite }
-  | { type: 'persist.status'; status: StatusWrite };
+  | { type: 'persist.status'; status: StatusWrite }
+  /** The in-memory truth set missed a row (an input whose first append had an unknown outcome): rebuild it. */
+  | { type: 'persist.reloadTruthSet' };
 
 export interface ErrorInfo {
   code: string;
@@ -149,6 +156,7 @@ export type PersistenceReply =
   | { type: 'persist.eventsDurable'; batchId: string; records: DurableRecord[] }
   | { type: 'persist.sceneExitDone'; written: SceneExitWritten }
   | { type: 'persist.checkpointDone'; checkpointType: MidSceneCheckpointWrite['type']; checkpointId: string }
+  | { type: 'persist.truthSetReloaded'; truthSet: TruthSet }
   | { type: 'persist.failed'; op: string; error: ErrorInfo };
 
 export interface PersistenceInput {
@@ -266,6 +274,13 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
         }
         case 'persist.status': {
           enqueue('status', () => deps.storage.updateStatus(sessionId, request.status));
+          return;
+        }
+        case 'persist.reloadTruthSet': {
+          enqueue('reload', async () => {
+            await deps.storage.flush(sessionId);
+            reply({ type: 'persist.truthSetReloaded', truthSet: await deps.storage.loadTruthSet(sessionId) });
+          });
           return;
         }
       }

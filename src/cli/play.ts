@@ -1,3 +1,4 @@
+import { terminalSafe } from './terminal-text.ts';
 import { createInterface } from 'node:readline';
 import type { Config } from '../config.ts';
 import { LocalSession } from '../actors/local-session.ts';
@@ -76,9 +77,10 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
       const scene = story.scenes.find((s) => s.id === key);
       if (!scene) return;
       lastHint = scene.hints[0] ?? null;
-      write(`\n${bold(`── ${scene.name} ──`)}\n${wrap(scene.description)}\n`);
+      write(`\n${bold(`── ${terminalSafe(scene.name)} ──`)}\n${wrap(terminalSafe(scene.description))}\n`);
     },
-    chunk: (text) => write(text),
+    // Narration quotes the player's words: nothing typed or generated reaches the terminal raw.
+    chunk: (text) => write(terminalSafe(text)),
     ack: (inputId) => write(dim(`  (input #${inputId} saved)\n`)),
     verdict(output) {
       verdict = output;
@@ -87,7 +89,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
       write('\n');
       if (!verdict) return;
       for (const r of verdict.released) write(dim(`  ◆ revealed: ${r.gateId}\n`));
-      for (const g of verdict.goalsCompleted) if (g.visibility === 'overt' || g.visibility === 'signaled') write(dim(`  ★ goal complete: ${g.description}\n`));
+      for (const g of verdict.goalsCompleted) if (g.visibility === 'overt' || g.visibility === 'signaled') write(dim(`  ★ goal complete: ${terminalSafe(g.description)}\n`));
       if (verdict.hint) lastHint = verdict.hint;
       verdict = null;
     },
@@ -96,9 +98,9 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
   const backend = options.local ? localBackend(config, story, ui, logger) : await engineBackend(config, story, ui, logger, options.fresh === true);
 
-  write(`\n${bold(story.title.toUpperCase())}\n`);
+  write(`\n${bold(terminalSafe(story.title.toUpperCase()))}\n`);
   const resumed = backend.resumes;
-  const intro = () => write(`\n${wrap(story.intro)}\n${dim('(Type /help for commands.)')}\n`);
+  const intro = () => write(`\n${wrap(terminalSafe(story.intro))}\n${dim('(Type /help for commands.)')}\n`);
   // The intro comes before the first scene; a resumed game says so instead.
   ui.scene = ((show) => (key: string) => {
     if (!resumed && !introShown) {
@@ -128,7 +130,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   try {
     for await (const raw of rl) {
       const line = raw.trim();
-      if (!tty) write(`> ${line}\n`);
+      if (!tty) write(`> ${terminalSafe(line)}\n`);
       if (line.length === 0) {
         prompt();
         continue;
@@ -140,7 +142,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
         continue;
       }
       if (line === '/hint') {
-        write(`${lastHint ? `Hint: ${lastHint}` : 'No hint here — look around, and talk to people.'}\n`);
+        write(`${lastHint ? `Hint: ${terminalSafe(lastHint)}` : 'No hint here — look around, and talk to people.'}\n`);
         prompt();
         continue;
       }
@@ -150,7 +152,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
         continue;
       }
       const outcome = await backend.send(line);
-      if (outcome.rejected) write(dim(`(not accepted — ${outcome.rejected})\n`));
+      if (outcome.rejected) write(dim(`(not accepted — ${terminalSafe(outcome.rejected)})\n`));
       if (outcome.ended) {
         ended = true;
         write(`\n${bold('THE END')}\n`);
@@ -286,10 +288,18 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
       seq += 1;
       const clientInputId = `tty-${Date.now()}-${seq}`;
       const h = handle;
-      const outcome = await new Promise<TurnOutcome>((resolve, reject) => {
-        pendingAnswer = { resolve, reject, clientInputId };
-        h.input(clientInputId, text);
-      });
+      const attempt = () =>
+        new Promise<TurnOutcome>((resolve, reject) => {
+          pendingAnswer = { resolve, reject, clientInputId };
+          h.input(clientInputId, text);
+        });
+      // The database was unreachable (the outcome may be unknown): retransmit with the SAME
+      // clientInputId, so a row that did commit comes back as the original and is played once.
+      let outcome = await attempt();
+      for (let retry = 0; retry < STORAGE_RETRIES && outcome.rejected?.startsWith('STORAGE_UNAVAILABLE'); retry += 1) {
+        await new Promise((r) => setTimeout(r, 250 * 2 ** retry));
+        outcome = await attempt();
+      }
       // A scene change (exit transaction, next scene's entry) finishes before the next input is read.
       await settled(h);
       return { ended: outcome.ended || ended || h.lifecycle === 'ended', ...(outcome.rejected ? { rejected: outcome.rejected } : {}) };
@@ -314,6 +324,9 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
     },
   };
 }
+
+/** Retransmissions of an input refused with STORAGE_UNAVAILABLE (0.25 s doubling: about 8 s in all). */
+const STORAGE_RETRIES = 5;
 
 /** Resolves when the session is back in play (after a scene change) or has stopped. */
 function settled(h: SessionHandle): Promise<void> {

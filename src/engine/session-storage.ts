@@ -22,7 +22,7 @@ import { validateEvent, type Ledger } from '../persistence/ledger.ts';
 import { rowToRecord, ledgerColumnList } from '../persistence/ledger-rows.ts';
 import type { SessionStore } from '../persistence/sessions.ts';
 import type { Logger } from '../logger.ts';
-import { truthSetOfCheckpoint } from '../persistence/truth-set-replay.ts';
+import { loadTruthSet, truthSetOfCheckpoint } from '../persistence/truth-set-replay.ts';
 
 /**
  * The engine's implementation of the session I/O port on the team's persistence layer:
@@ -153,7 +153,11 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
   return {
     async appendInput(req) {
       const appended = await ledger.appendInput(req);
-      return { id: appended.id, narrativeTs: appended.narrativeTs, duplicate: appended.duplicate, record: toDurableRecord(appended.record) };
+      // A retransmission (rare): whether its turn was already answered decides if it still has to be played.
+      const answered = appended.duplicate
+        ? (await db.query(`SELECT 1 FROM event_ledger WHERE session_id = $1 AND event_type = 'TurnCompleted' AND input_id = $2 LIMIT 1`, [req.sessionId, appended.id])).rows.length > 0
+        : false;
+      return { id: appended.id, narrativeTs: appended.narrativeTs, duplicate: appended.duplicate, answered, record: toDurableRecord(appended.record) };
     },
 
     async appendEvents(sessionId, events, epoch, options = {}) {
@@ -301,6 +305,10 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
         ...(status.disconnectedAt !== undefined ? { disconnectedAt: status.disconnectedAt === null ? null : new Date(status.disconnectedAt) } : {}),
         ...(status.graceDeadline !== undefined ? { graceDeadline: status.graceDeadline === null ? null : new Date(status.graceDeadline) } : {}),
       });
+    },
+
+    async loadTruthSet(sessionId: string): Promise<TruthSet> {
+      return (await loadTruthSet(db, ledger, sessionId)).truthSet;
     },
 
     async loadSession(sessionId: string): Promise<LoadedSession> {

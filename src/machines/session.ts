@@ -90,8 +90,23 @@ export const sessionMachine = sessionSetup.createMachine({
     'persist.inputDurable': {
       actions: [
         emit(({ event }) => ({ type: 'ack', clientInputId: event.clientInputId, inputId: event.input.id, duplicate: event.input.duplicate })),
+        // An input never folded before whose row precedes what the truth set covers (its first
+        // append's outcome was unknown): the fold cannot place it, so the truth set is rebuilt.
+        enqueueActions(({ context, event, enqueue }) => {
+          const ts = context.truthSet;
+          const fresh = !context.queue.some((q) => q.inputId === event.input.id) && context.current?.input.inputId !== event.input.id;
+          if (ts && fresh && event.input.duplicate && event.input.answered === false && event.input.narrativeTs <= ts.lastNarrativeTs) {
+            enqueue.sendTo('persistence', { type: 'persist.reloadTruthSet' } satisfies PersistenceRequest);
+            enqueue.assign({ pendingWrites: context.pendingWrites + 1 });
+          }
+        }),
         assign(({ context, event }) => {
-          const known = event.input.duplicate || context.queue.some((q) => q.inputId === event.input.id) || context.current?.input.inputId === event.input.id;
+          // A retransmission is played unless it is already queued, running or answered (an input
+          // whose first append had an unknown outcome was never queued: its retransmission is).
+          const known =
+            (event.input.duplicate && event.input.answered !== false) ||
+            context.queue.some((q) => q.inputId === event.input.id) ||
+            context.current?.input.inputId === event.input.id;
           return {
             truthSet: fold(context.truthSet, [event.input.record]),
             queue: known
@@ -113,6 +128,7 @@ export const sessionMachine = sessionSetup.createMachine({
         }),
       ],
     },
+    'persist.truthSetReloaded': { actions: assign(({ context, event }) => ({ truthSet: event.truthSet, pendingWrites: Math.max(0, context.pendingWrites - 1) })) },
     'persist.failed': { target: '.lifecycle.failed', actions: markFailed },
     // Stage 4 never blocks a turn: whenever it answers, its judgments are written and apply from the next turn.
     'agent.done': {

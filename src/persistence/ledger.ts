@@ -266,7 +266,7 @@ export class Ledger {
       const written = await this.#writeInputRows(unique.map(inputRow));
       outcomes = written.map((value) => ({ ok: true, value }));
     } catch (error) {
-      outcomes = await this.#isolate(unique, error);
+      outcomes = isConnectionFailure(error) ? await this.#resolveUnknown(unique, error) : await this.#isolate(unique, error);
     }
     const results: BatchResult<AppendedInput>[] = [];
     for (let i = 0; i < unique.length; i += 1) {
@@ -282,11 +282,37 @@ export class Ledger {
   }
 
   /**
+   * The connection dropped during the statement: it may have committed or not. Each input
+   * is looked up by (session_id, client_input_id) on a fresh connection: found, it was
+   * written (its original row is the answer); absent, it was not (STORAGE_UNAVAILABLE:
+   * the client retransmits with the same clientInputId). If the lookup fails too, the
+   * outcome stays unknown and the same retransmission resolves it later.
+   */
+  async #resolveUnknown(inputs: ValidInput[], error: unknown): Promise<BatchResult<AppendOutcome>[]> {
+    this.#logger.warn({ err: error, batch: inputs.length, code: 'STORAGE_UNAVAILABLE' }, 'ledger input batch outcome unknown; resolving by client_input_id');
+    try {
+      const { rows } = await this.#db.query<Record<string, unknown> & { ord: number }>(
+        `SELECT k.ord, ${ledgerColumnList('l')}
+           FROM unnest($1::int[], $2::uuid[], $3::text[]) AS k(ord, session_id, client_input_id)
+           JOIN event_ledger l ON l.session_id = k.session_id AND l.client_input_id = k.client_input_id`,
+        [inputs.map((_, i) => i), inputs.map((i) => i.sessionId), inputs.map((i) => i.clientInputId)],
+      );
+      const found = new Map(rows.map(({ ord, ...row }) => [Number(ord), row]));
+      return inputs.map((_, i) => {
+        const row = found.get(i);
+        return row ? { ok: true, value: { status: 'inserted', row, ownerEpoch: null } } : { ok: false, error };
+      });
+    } catch {
+      return inputs.map(() => ({ ok: false, error }));
+    }
+  }
+
+  /**
    * The batch statement raised: find the bad rows by writing each alone, in order,
-   * so only they fail. A lost connection fails everyone (outcome unknown).
+   * so only they fail.
    */
   async #isolate(inputs: ValidInput[], error: unknown): Promise<BatchResult<AppendOutcome>[]> {
-    if (inputs.length === 1 || isConnectionFailure(error)) return inputs.map(() => ({ ok: false, error }));
+    if (inputs.length === 1) return inputs.map(() => ({ ok: false, error }));
     this.#logger.warn({ err: error, batch: inputs.length }, 'ledger input batch failed; writing rows one by one');
     const outcomes: BatchResult<AppendOutcome>[] = [];
     for (const input of inputs) outcomes.push(await this.#writeAlone(input));

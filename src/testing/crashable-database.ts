@@ -1,4 +1,4 @@
-import type { Database, Queryable, QueryResult } from '../persistence/database.ts';
+import type { Database, Queryable, QueryOptions, QueryResult } from '../persistence/database.ts';
 import { StorytellerError } from '../errors.ts';
 
 /**
@@ -34,13 +34,13 @@ export class CrashableDatabase implements Database {
 
   #wrap(q: Queryable): Queryable {
     return {
-      query: <R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+      query: <R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> => {
         try {
           this.#check();
         } catch (error) {
           return Promise.reject(error);
         }
-        return q.query<R>(sql, params);
+        return q.query<R>(sql, params, options);
       },
       exec: (sql: string): Promise<void> => {
         try {
@@ -53,8 +53,8 @@ export class CrashableDatabase implements Database {
     };
   }
 
-  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return this.#wrap(this.#inner).query<R>(sql, params);
+  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    return this.#wrap(this.#inner).query<R>(sql, params, options);
   }
 
   exec(sql: string): Promise<void> {

@@ -5,6 +5,7 @@ import { reconstructTruthSet, emptyTruthSet } from '../../../src/domain/truth-se
 import { Ledger } from '../../../src/persistence/ledger.ts';
 import { loadNewestCheckpoint } from '../../../src/persistence/checkpoints.ts';
 import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/test-database.ts';
+import { ObservedDatabase } from '../../support/observed-database.ts';
 
 describe.each(DRIVERS)('session lifecycle (%s)', (driver) => {
   let tdb: TestDatabase;
@@ -16,17 +17,24 @@ describe.each(DRIVERS)('session lifecycle (%s)', (driver) => {
   });
 
   it('acks after the durable append, answers, plays through every scene to the end', async () => {
-    const kit = await TestingKit.create({ db: tdb.db });
+    const observed = new ObservedDatabase(tdb.db);
+    const kit = await TestingKit.create({ db: observed });
     const s = await kit.createSession();
     const order: string[] = [];
-    s.handle.on('ack', (a) => order.push(`ack:${a.clientInputId}`));
+    // At the instant each ack is emitted, the statement that appended that input has returned (autocommit: committed).
+    const committedAtAck: boolean[] = [];
+    s.handle.on('ack', (a) => {
+      committedAtAck.push(observed.inputCommitted(a.clientInputId));
+      order.push(`ack:${a.clientInputId}`);
+    });
     s.handle.on('chunk', () => order.push('chunk'));
     s.handle.on('answer', (a) => order.push(`answer:${a.clientInputId}`));
     const first = await s.play('hello mara');
     expect(first.text).toContain('mara listen');
     expect(first.degraded).toEqual([]);
     expect(order.slice(0, 4)).toEqual(['ack:c-1', 'chunk', 'chunk', 'answer:c-1']);
-    // The ack came only after the PlayerInput row was committed.
+    // The ack came only after the PlayerInput row was committed; a second connection sees it.
+    expect(committedAtAck).toEqual([true]);
     const { rows } = await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM event_ledger WHERE session_id = $1 AND event_type = 'PlayerInput'`, [s.id]);
     expect(rows[0]?.n).toBe(1);
 
@@ -35,6 +43,7 @@ describe.each(DRIVERS)('session lifecycle (%s)', (driver) => {
     const ended = s.next('ended');
     for (let i = 0; i < 7; i++) await s.play(i === 0 ? 'take lamp' : `say ${i}`);
     await ended;
+    expect(committedAtAck).toEqual(Array.from({ length: 8 }, () => true));
     expect(scenes).toEqual(['lighthouse', 'summit']);
     const status = await tdb.db.query<{ status: string }>('SELECT status FROM sessions WHERE id = $1', [s.id]);
     expect(status.rows[0]?.status).toBe('ended');

@@ -37,7 +37,7 @@ describe.each(DRIVERS)('scene exit writes entity snapshots and relational edges 
     await kit.shutdown();
   });
 
-  it('edge updates the graph store refuses are skipped; the scene exit still commits', async () => {
+  it('edge updates the graph store refuses are skipped, the refusal is a durable EffectRefused in the exit transaction; the exit still commits', async () => {
     await tdb.db.query(`INSERT INTO stories (id, title, definition, checksum) VALUES ('graph-story-2', 'g', '{}'::jsonb, 'x') ON CONFLICT DO NOTHING`);
     await graph.upsertVertices('graph-story-2', [{ label: 'Character', id: 'tomas', name: 'Tomas' }]); // no mara, no player
     const kit = await TestingKit.create({ db: tdb.db, graph, storyId: 'graph-story-2' });
@@ -50,6 +50,20 @@ describe.each(DRIVERS)('scene exit writes entity snapshots and relational edges 
     expect(edges).toEqual([]);
     await s.whenIdle();
     expect(s.handle.actor.getSnapshot().context.sceneKey).toBe('lighthouse');
+    // Accounted for: a ledger event naming what was refused and why, written in the exit's transaction, and a metric.
+    const refused = await tdb.db.query<{ data: { effect: string; code: string; subject: { updates: Array<{ from: string; to: string }> } }; same_tx: boolean }>(
+      `SELECT r.event_data AS data, r.xmin::text = x.xmin::text AS same_tx FROM event_ledger r
+         JOIN event_ledger x ON x.session_id = r.session_id AND x.event_type = 'SceneExited'
+        WHERE r.session_id = $1 AND r.event_type = 'EffectRefused'`,
+      [s.id],
+    );
+    expect(refused.rows).toHaveLength(1);
+    expect(refused.rows[0]?.same_tx).toBe(true);
+    expect(refused.rows[0]?.data.effect).toBe('edge_update');
+    expect(refused.rows[0]?.data.code).toMatch(/^GRAPH_/);
+    expect(refused.rows[0]?.data.subject.updates).toEqual([{ from: 'mara', to: 'player' }]);
+    const metric = await kit.engine.metrics.effectsRefused.get();
+    expect(metric.values.find((v) => v.labels.effect === 'edge_update')?.value).toBe(1);
     await kit.shutdown();
   });
 });

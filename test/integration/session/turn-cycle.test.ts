@@ -1,3 +1,4 @@
+import { replayTruthSet } from '../../../src/testing/ledger-audit.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SceneBehaviour } from '../../../src/actors/behaviour.ts';
 import { loadNewestCheckpoint } from '../../../src/persistence/checkpoints.ts';
@@ -33,7 +34,7 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     await kit.shutdown();
   });
 
-  it('an invalid event from a member is dropped; the rest of the turn is written', async () => {
+  it('an invalid event from a member is replaced by a durable EffectRefused in the same batch; the rest of the turn is written', async () => {
     const base = createMinimalBehaviour();
     const behaviour: SceneBehaviour = {
       ...base,
@@ -46,6 +47,17 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     const types = (await tdb.db.query<{ event_type: string }>('SELECT event_type FROM event_ledger WHERE session_id = $1 ORDER BY narrative_ts', [s.id])).rows.map((r) => r.event_type);
     expect(types).toContain('TurnCompleted');
     expect(types.filter((t) => t === 'RelationshipShifted')).toHaveLength(1); // mara's, not the world's invalid one
+    const refused = await tdb.db.query<{ data: { effect: string; code: string; subject: { eventType: string; source: string } }; same_batch: boolean }>(
+      `SELECT r.event_data AS data, r.xmin::text = t.xmin::text AS same_batch FROM event_ledger r
+         JOIN event_ledger t ON t.session_id = r.session_id AND t.event_type = 'TurnCompleted'
+        WHERE r.session_id = $1 AND r.event_type = 'EffectRefused'`,
+      [s.id],
+    );
+    expect(refused.rows.map((r) => ({ ...r.data, reason: undefined }))).toEqual([
+      { effect: 'event', code: 'LEDGER_PAYLOAD_INVALID', subject: { eventType: 'RelationshipShifted', source: 'world' }, reason: undefined },
+    ]);
+    expect(refused.rows[0]?.same_batch).toBe(true);
+    expect((await kit.engine.metrics.effectsRefused.get()).values.find((v) => v.labels.effect === 'event')?.value).toBe(1);
     expect(s.handle.lifecycle).toBe('playing');
     await kit.shutdown();
   });
@@ -182,14 +194,24 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     const saved = s.next('checkpointed');
     await s.play('one');
     await s.play('two');
-    expect((await saved).checkpointType).toBe('autosave');
-    expect((await loadNewestCheckpoint(tdb.db, s.id))?.type).toBe('autosave');
+    const autosave = await saved;
+    expect(autosave.checkpointType).toBe('autosave');
+    const checkpoint = await loadNewestCheckpoint(tdb.db, s.id);
+    expect(checkpoint?.id).toBe(autosave.checkpointId);
+    expect(checkpoint?.type).toBe('autosave');
     await s.whenIdle();
     const before = s.handle.actor.getSnapshot().context.truthSet;
+    expect(before).toEqual(await replayTruthSet(tdb.db, s.id));
+    kit.crash();
+    // Mark the autosave's truth set: only a recovery that starts from this checkpoint carries the mark.
+    await tdb.db.query(`UPDATE checkpoints SET truth_set = jsonb_set(truth_set, '{world,autosave_mark}', 'true') WHERE id = $1`, [autosave.checkpointId]);
     kit.restart();
     const recovered = await kit.open(s.id);
     await recovered.whenIdle();
-    expect(recovered.handle.actor.getSnapshot().context.truthSet).toEqual(before);
+    const context = recovered.handle.actor.getSnapshot().context;
+    expect(context.lastCheckpointId).toBe(autosave.checkpointId);
+    expect(context.truthSet?.world).toEqual({ ...before?.world, autosave_mark: true });
+    expect({ ...context.truthSet, world: before?.world }).toEqual(before);
     expect(recovered.handle.actor.getSnapshot().context.turn).toBe(2);
     expect((await recovered.play('three')).text).toContain('three');
     await kit.shutdown();

@@ -44,6 +44,9 @@ function memoryStorage() {
       return { checkpointId: 'cp-2' };
     },
     async updateStatus() {},
+    async loadTruthSet() {
+      return applyEvents(emptyTruthSet(), ledger);
+    },
     async loadSession() {
       return { storyId: 'minimal', status: 'active', truthSet: emptyTruthSet(), turn: 0, sceneIndex: 0, sceneKey: null, entityState: null, worldState: null, deferredResults: [], pendingInputs: [], graceDeadline: null, checkpointId: null, exitRequest: null };
     },
