@@ -31,6 +31,14 @@ withPlayOptions(program.command('start', { isDefault: true }).description('migra
 
 registerStoryCommands(program);
 
+program
+  .command('engine-stdio')
+  .description('run the engine as a child process driven by JSON lines on stdin/stdout (crash trials, supervisors)')
+  .action(async () => {
+    const { runEngineStdio } = await import('./engine-stdio.ts');
+    await runEngineStdio(loadConfig());
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

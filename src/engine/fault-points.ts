@@ -87,6 +87,24 @@ export class FaultPoints {
   }
 
   /**
+   * Freezes the whole process at the point, after `announce` ran (the crash harness
+   * prints a line, then its parent SIGKILLs the process group): the thread blocks in
+   * Atomics.wait, so nothing more of the engine runs — no timer, no I/O completion.
+   */
+  static freezeAt(point: FaultPoint, announce: (point: FaultPoint, sessionId: string) => void, sessionId?: string, faults: FaultPoints = new FaultPoints()): FaultPoints {
+    faults.arm(
+      point,
+      (p, s) => {
+        announce(p, s);
+        const cell = new Int32Array(new SharedArrayBuffer(4));
+        for (;;) Atomics.wait(cell, 0, 0);
+      },
+      sessionId,
+    );
+    return faults;
+  }
+
+  /**
    * `STORYTELLER_FAULT=<point>` (for crash trials of a child process): the process exits
    * with code 137 at that point, writing nothing more.
    */

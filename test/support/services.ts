@@ -6,8 +6,15 @@
  */
 export interface TestServices {
   databaseUrl: string;
+  /** Empty when RabbitMQ is neither configured nor startable: tests that need it call `requireAmqp`. */
   amqpUrl: string;
   stop(): Promise<void>;
+}
+
+/** The RabbitMQ URL for a test that needs one, or a clear error saying how to provide it. */
+export function requireAmqp(amqpUrl: string): string {
+  if (!amqpUrl) throw new Error(`TEST_SERVICES_MISSING: AMQP_URL not set and no Docker engine is reachable.\n${MISSING}`);
+  return amqpUrl;
 }
 
 const MISSING = `The integration tests need PostgreSQL and RabbitMQ.
@@ -29,7 +36,10 @@ export async function resolveTestServices(env: NodeJS.ProcessEnv = process.env):
   if (env.DATABASE_URL && env.AMQP_URL) {
     return { databaseUrl: env.DATABASE_URL, amqpUrl: env.AMQP_URL, stop: async () => undefined };
   }
-  if (!(await dockerAvailable())) {
+  const docker = await dockerAvailable();
+  // PostgreSQL alone is enough for every test that does not talk to RabbitMQ (each such test asks with requireAmqp).
+  if (env.DATABASE_URL && !docker) return { databaseUrl: env.DATABASE_URL, amqpUrl: '', stop: async () => undefined };
+  if (!docker) {
     const which = [env.DATABASE_URL ? null : 'DATABASE_URL', env.AMQP_URL ? null : 'AMQP_URL'].filter(Boolean).join(' and ');
     throw new Error(`TEST_SERVICES_MISSING: ${which} not set and no Docker engine is reachable.\n${MISSING}`);
   }

@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { migrate } from '../src/persistence/migrations.ts';
+import { PgDatabase } from '../src/persistence/pg-database.ts';
+import { reportHolds, runCrashTrials, type DriverReport } from '../test/support/crash-trials.ts';
+
+/**
+ * `npm run test:crash`: randomized SIGKILL trials of the real engine process against
+ * PostgreSQL and the embedded PGlite (test/support/crash-trials.ts). Prints a table,
+ * writes bench/results/crash.json, exits non-zero when any guarantee was broken.
+ *   CRASH_TRIALS=200 (per driver)  CRASH_SEED=1  CRASH_DRIVERS=pg,pglite
+ */
+const trials = Number(process.env.CRASH_TRIALS ?? 200);
+const seed = Number(process.env.CRASH_SEED ?? 1);
+const drivers = (process.env.CRASH_DRIVERS ?? 'pg,pglite').split(',') as Array<'pg' | 'pglite'>;
+const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const verbose = process.env.CRASH_VERBOSE === '1';
+
+const reports: DriverReport[] = [];
+for (const driver of drivers) {
+  const log = (line: string) => {
+    if (verbose || /child|failed|violation/.test(line)) process.stderr.write(`${line}\n`);
+  };
+  if (driver === 'pg') {
+    const name = `st_crash_${Date.now().toString(36)}`;
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    const url = new URL(base);
+    url.pathname = `/${name}`;
+    const auditDb = new PgDatabase({ connectionString: url.toString(), maxConnections: 2 });
+    await migrate(auditDb);
+    try {
+      reports.push(await runCrashTrials({ driver, trials, seed, databaseUrl: url.toString(), auditDb, cliEvery: 7, log }));
+    } finally {
+      await auditDb.close();
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    }
+  } else {
+    const dataDir = mkdtempSync(join(tmpdir(), 'st-crash-'));
+    try {
+      reports.push(await runCrashTrials({ driver, trials, seed: seed + 1, dataDir, cliEvery: 7, log }));
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+const columns = ['driver', 'trials', 'acked_inputs', 'lost_inputs', 'unanswered_inputs', 'duplicate_turns', 'inconsistent_checkpoints', 'broken_scene_exits', 'pglite_reopen_failures', 'scene_exits', 'checkpoints', 'seconds'] as const;
+console.log(columns.join(' | '));
+for (const r of reports) console.log(columns.map((c) => String(r[c])).join(' | '));
+for (const r of reports) {
+  console.log(`${r.driver}: kills ${JSON.stringify(r.kills)}; fault points reached ${JSON.stringify(r.fault_points_reached)}; sessions ${r.sessions}, stories finished ${r.stories_finished}, child errors ${r.child_errors}`);
+  for (const v of r.violations) console.log(`  VIOLATION ${v}`);
+}
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(
+  'bench/results/crash.json',
+  `${JSON.stringify({ bench: 'crash', date: new Date().toISOString(), seed, trials_per_driver: trials, loadavg: loadavg(), drivers: reports }, null, 2)}\n`,
+);
+process.exitCode = reports.every(reportHolds) ? 0 : 1;

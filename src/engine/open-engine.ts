@@ -1,0 +1,65 @@
+import { createStoryBehaviour, type StoryBehaviourSetup } from '../actors/create-story-behaviour.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Database } from '../persistence/database.ts';
+import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
+import type { GraphStore } from '../persistence/graph/graph-store.ts';
+import { migrate } from '../persistence/migrations.ts';
+import { openDatabase } from '../persistence/open-database.ts';
+import { SessionEngine, type SessionEngineOptions } from './engine.ts';
+
+/**
+ * The production wiring of one engine process from the validated configuration: the
+ * database (PostgreSQL or the embedded PGlite), migrations, the graph store, the story
+ * behaviour (LLM roles, frame model) and the SessionEngine over them. Used by the
+ * stdio engine entry point (crash trials, process supervisors) and, later, the gateway.
+ *
+ * @example
+ * const opened = await openEngine(config, logger);
+ * const s = await opened.engine.createSession({ storyId: opened.storyId });
+ * await opened.close();
+ */
+export interface OpenedEngine {
+  engine: SessionEngine;
+  db: Database;
+  graph: GraphStore;
+  /** The configured story's id (stored in the database). */
+  storyId: string;
+  close(): Promise<void>;
+}
+
+export async function openEngine(config: Config, logger: Logger, options: Pick<SessionEngineOptions, 'faults' | 'instanceId'> = {}): Promise<OpenedEngine> {
+  const db = await openDatabase(config);
+  await migrate(db);
+  const graph = await openGraphStore(db, config);
+  let setup: StoryBehaviourSetup;
+  try {
+    setup = await createStoryBehaviour({ db, graph, config, logger });
+  } catch (error) {
+    await graph.close();
+    await db.close();
+    throw error;
+  }
+  const engine = new SessionEngine({
+    db,
+    behaviour: setup.behaviour,
+    graph,
+    logger,
+    gracePeriodMs: config.gracePeriodMs,
+    ...((options.instanceId ?? config.instanceId) ? { instanceId: (options.instanceId ?? config.instanceId) as string } : {}),
+    ledgerOptions: { maxPayloadBytes: config.ledger.maxPayloadBytes, maxBatch: config.ledger.maxBatch, flushMs: config.ledger.eventFlushMs, logger },
+    ...(options.faults ? { faults: options.faults } : {}),
+  });
+  return {
+    engine,
+    db,
+    graph,
+    storyId: setup.story.storyId,
+    async close() {
+      await engine.shutdown();
+      await setup.close();
+      await graph.close();
+      await db.close();
+    },
+  };
+}
