@@ -4,7 +4,7 @@ import { StorytellerError } from '../../../src/errors.ts';
 import { Ledger } from '../../../src/persistence/ledger.ts';
 import { SessionStore } from '../../../src/persistence/sessions.ts';
 import { TestingKit } from '../../../src/testing/testing-kit.ts';
-import { auditFailures, auditLedger } from '../../../src/testing/ledger-audit.ts';
+import { auditFailures, auditLedger, replayTruthSet } from '../../../src/testing/ledger-audit.ts';
 import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/test-database.ts';
 
 /**
@@ -14,7 +14,8 @@ import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/te
  * STORAGE_UNAVAILABLE after which a retransmission with the same clientInputId is played once.
  */
 class DropsConnection implements Database {
-  #armed: 'before' | 'after' | null = null;
+  #armed: 'before' | 'after' | 'after-unresolved' | null = null;
+  #failLookup = false;
   readonly #inner: Database;
   constructor(inner: Database) {
     this.#inner = inner;
@@ -25,7 +26,7 @@ class DropsConnection implements Database {
   /** How many appends lost their connection (a test checks the fault really happened). */
   dropped = 0;
   /** The next player-input append loses its connection (before or after the server ran it). */
-  arm(when: 'before' | 'after'): void {
+  arm(when: 'before' | 'after' | 'after-unresolved'): void {
     this.#armed = when;
   }
   async query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
@@ -33,7 +34,13 @@ class DropsConnection implements Database {
     if (when && /INSERT INTO event_ledger/.test(sql) && /client_input_id/.test(options?.name ?? '')) {
       this.#armed = null;
       this.dropped += 1;
-      if (when === 'after') await this.#inner.query<R>(sql, params, options);
+      if (when !== 'before') await this.#inner.query<R>(sql, params, options);
+      // 'after-unresolved': the ledger's lookup of the outcome fails too (still no connection).
+      this.#failLookup = when === 'after-unresolved';
+      throw new StorytellerError('STORAGE_UNAVAILABLE', 'database unavailable: Connection terminated unexpectedly');
+    }
+    if (this.#failLookup && /AS k\(ord, session_id, client_input_id\)/.test(sql)) {
+      this.#failLookup = false;
       throw new StorytellerError('STORAGE_UNAVAILABLE', 'database unavailable: Connection terminated unexpectedly');
     }
     return this.#inner.query<R>(sql, params, options);
@@ -103,6 +110,26 @@ describe.each(DRIVERS)('an input append whose connection drops (%s)', (driver) =
     const ack = kit.acks.find((a) => a.clientInputId === 'c-2');
     expect(ack?.inputId).toBe(answer.inputId);
     await s.whenIdle();
+    expect(auditFailures(await auditLedger(tdb.db, { sessionIds: [s.id], acked: kit.acks }))).toEqual([]);
+    await kit.shutdown();
+  });
+
+  it('through the engine: committed but unresolvable, retransmitted after later rows committed: played once, the truth set stays the ledger’s', async () => {
+    const kit = await TestingKit.create({ db, storyId: 's' });
+    const s = await kit.createSession();
+    await s.play('hello', 'c-1');
+    db.arm('after-unresolved');
+    // The row commits, but neither the reply nor the lookup comes back: refused as STORAGE_UNAVAILABLE.
+    await expect(s.play('take lamp', 'c-2')).rejects.toThrow(/STORAGE_UNAVAILABLE/);
+    // Later rows of the session commit after it…
+    await s.play('look', 'c-3');
+    await s.whenIdle();
+    // … then the client retransmits c-2: the original row comes back (behind what the truth set covers) and is played once.
+    const answer = await s.play('take lamp', 'c-2');
+    expect(answer.text).toContain('take lamp');
+    await s.whenIdle();
+    expect(kit.answersFor(s.id, 'c-2')).toHaveLength(1);
+    expect(s.handle.actor.getSnapshot().context.truthSet).toEqual(await replayTruthSet(tdb.db, s.id));
     expect(auditFailures(await auditLedger(tdb.db, { sessionIds: [s.id], acked: kit.acks }))).toEqual([]);
     await kit.shutdown();
   });
