@@ -149,6 +149,9 @@ class Child {
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Recovery re-runs every unanswered turn; on a loaded 2-core machine that stays well under this. */
+const RECOVERY_LIMIT_MS = 180_000;
+
 export async function runCrashTrials(options: TrialOptions): Promise<DriverReport> {
   const started = Date.now();
   const random = prng(options.seed);
@@ -199,6 +202,9 @@ export async function runCrashTrials(options: TrialOptions): Promise<DriverRepor
         const s = sessions.get(l.sessionId);
         if (s) s.ended = true;
       }
+    } else if (l.type === 'error' && l.code === 'SESSION_NOT_PLAYING' && l.op === 'input') {
+      // The story of a session ended while a previous child was being killed: the client learns it now.
+      for (const s of sessions.values()) if (typeof l.message === 'string' && l.message.includes(s.id)) s.ended = true;
     } else if (l.type === 'error' || l.type === 'failed') {
       report.child_errors += 1;
       log(`child ${l.type}: ${JSON.stringify(l)}`);
@@ -256,11 +262,15 @@ export async function runCrashTrials(options: TrialOptions): Promise<DriverRepor
       log(`child did not start: ${child.stderr.slice(-2000)}`);
       return null;
     }
-    const recovered = child.waitFor((l) => l.type === 'recovered');
+    const recovered = child.waitFor((l) => l.type === 'recovered' || (l.type === 'error' && l.op === 'recover'));
     child.send({ op: 'recover' });
-    if (!(await recovered)) {
+    // A recovery that never settles is a failure of its own, not a hang of the harness.
+    const outcome = await Promise.race([recovered, delay(RECOVERY_LIMIT_MS).then(() => 'timeout' as const)]);
+    if (!outcome || outcome === 'timeout' || outcome.type !== 'recovered') {
       report.child_errors += 1;
-      log(`recovery failed: ${child.stderr.slice(-2000)}`);
+      violations.add(`recovery did not settle (${outcome === 'timeout' ? 'timeout' : JSON.stringify(outcome)})`);
+      log(`recovery failed: ${JSON.stringify(outcome)} ${child.stderr.slice(-2000)}`);
+      await child.kill();
       return null;
     }
     await audit(child);
@@ -270,16 +280,23 @@ export async function runCrashTrials(options: TrialOptions): Promise<DriverRepor
   /** Sends inputs to the live sessions: bursts, random gaps, some on an answer's arrival. */
   const drive = async (child: Child, until: Promise<unknown>, budgetMs: number): Promise<void> => {
     let stop = false;
-    void until.then(() => (stop = true));
+    const stopped = until.then(() => {
+      stop = true;
+      return null;
+    });
+    // Every wait also ends when the trial does (a child frozen at a fault point answers nothing more).
+    const orStop = <T>(p: Promise<T>): Promise<T | null> => Promise.race([p, stopped]);
     const deadline = Date.now() + budgetMs;
     const live = () => [...sessions.values()].filter((s) => !s.ended);
-    while (live().length < (options.sessions ?? 2)) {
-      const created = child.waitFor((l) => l.type === 'created');
+    const create = async (): Promise<boolean> => {
+      const created = child.waitFor((l) => l.type === 'created' || (l.type === 'error' && l.op === 'create'));
       child.send({ op: 'create' });
-      const line = await created;
-      if (!line || stop) return;
+      const line = await orStop(created);
+      if (!line || line.type !== 'created' || stop) return false;
       sessions.set(line.sessionId as string, { id: line.sessionId as string, next: 0, ended: false, unacked: new Map() });
-    }
+      return true;
+    };
+    while (live().length < (options.sessions ?? 2)) if (!(await create())) return;
     const sendOne = (s: SessionPlay) => {
       const text = random() < 0.75 && s.next < PLAYTHROUGH.length ? (PLAYTHROUGH[s.next++] as string) : (DETOURS[Math.floor(random() * DETOURS.length)] as string);
       const clientInputId = `c${++seq}`;
@@ -288,16 +305,10 @@ export async function runCrashTrials(options: TrialOptions): Promise<DriverRepor
     };
     // A client that reconnects retransmits what was never acknowledged, with the same ids.
     for (const s of live()) for (const [clientInputId, text] of s.unacked) child.send({ op: 'input', sessionId: s.id, clientInputId, text });
-    const onAnswer = child.waitFor(() => false);
-    void onAnswer;
     while (!stop && Date.now() < deadline && child.process.exitCode === null) {
       const active = live();
       if (active.length === 0) {
-        const created = child.waitFor((l) => l.type === 'created');
-        child.send({ op: 'create' });
-        const line = await created;
-        if (!line) return;
-        sessions.set(line.sessionId as string, { id: line.sessionId as string, next: 0, ended: false, unacked: new Map() });
+        if (!(await create())) return;
         continue;
       }
       const s = active[Math.floor(random() * active.length)] as SessionPlay;
@@ -305,10 +316,10 @@ export async function runCrashTrials(options: TrialOptions): Promise<DriverRepor
       for (let i = 0; i < burst; i++) sendOne(s);
       if (random() < 0.5) {
         // The next input goes out the moment this session answers (on a scene's last turn sometimes).
-        const answered = await Promise.race([child.waitFor((l) => l.type === 'answer' && l.sessionId === s.id), delay(400)]);
+        const answered = await orStop(Promise.race([child.waitFor((l) => l.type === 'answer' && l.sessionId === s.id), delay(400)]));
         if (answered && !stop) sendOne(s);
       } else {
-        await delay(Math.floor(random() * 250));
+        await orStop(delay(Math.floor(random() * 250)));
       }
     }
   };
