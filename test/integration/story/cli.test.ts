@@ -83,6 +83,24 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(r.stderr).not.toMatch(/Error/);
   }, 240_000);
 
+  it('escape and control sequences a player types are not echoed raw to the terminal; the ledger keeps the text as typed', async () => {
+    const dataDir = join(tmp, 'data-escapes');
+    const typed = 'say \x1b[2J\x1b]0;pwned\x07hello\x1b[31m there';
+    const r = await cli(['start', '--new'], { STORYTELLER_DATA_DIR: dataDir, DATABASE_URL: undefined }, `${typed}\n/quit\n`);
+    expect(r.code, r.stderr).toBe(0);
+    // Piped output has no styling of its own, so any ESC, BEL or other control would be the player's.
+    expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.stdout.replace(/\n/g, ''))).toBe(false);
+    expect(r.stdout).toContain('> say hello there');
+    const { PgliteDatabase } = await import('../../../src/persistence/pglite-database.ts');
+    const db = await PgliteDatabase.open(join(dataDir, 'pglite'));
+    try {
+      const { rows } = await db.query<{ text: string }>(`SELECT event_data->>'text' AS text FROM event_ledger WHERE event_type = 'PlayerInput'`);
+      expect(rows.map((x) => x.text)).toEqual([typed]);
+    } finally {
+      await db.close();
+    }
+  }, 240_000);
+
   it('SIGTERM mid-turn shuts the engine down gracefully: the turn finishes, the session is suspended with a checkpoint', async () => {
     const url = await createEmptyPgDatabase();
     const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start'], { env: { ...process.env, LOG_LEVEL: 'warn', DATABASE_URL: url } });
