@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { migrate } from '../src/persistence/migrations.ts';
 import { PgDatabase } from '../src/persistence/pg-database.ts';
@@ -11,6 +11,8 @@ import { reportHolds, runCrashTrials, type DriverReport } from '../test/support/
  * PostgreSQL and the embedded PGlite (test/support/crash-trials.ts). Prints a table,
  * writes bench/results/crash.json, exits non-zero when any guarantee was broken.
  *   CRASH_TRIALS=200 (per driver)  CRASH_SEED=1  CRASH_DRIVERS=pg,pglite
+ *   CRASH_OUT=bench/results/crash.json — drivers already in that file from another run
+ *   (e.g. the two drivers run as two processes side by side) are kept; this run's replace theirs.
  */
 const trials = Number(process.env.CRASH_TRIALS ?? 200);
 const seed = Number(process.env.CRASH_SEED ?? 1);
@@ -56,9 +58,14 @@ for (const r of reports) {
   console.log(`${r.driver}: kills ${JSON.stringify(r.kills)}; fault points reached ${JSON.stringify(r.fault_points_reached)}; sessions ${r.sessions}, stories finished ${r.stories_finished}, child errors ${r.child_errors}`);
   for (const v of r.violations) console.log(`  VIOLATION ${v}`);
 }
-mkdirSync('bench/results', { recursive: true });
-writeFileSync(
-  'bench/results/crash.json',
-  `${JSON.stringify({ bench: 'crash', date: new Date().toISOString(), seed, trials_per_driver: trials, loadavg: loadavg(), drivers: reports }, null, 2)}\n`,
-);
+const out = process.env.CRASH_OUT ?? 'bench/results/crash.json';
+mkdirSync(dirname(out), { recursive: true });
+let kept: DriverReport[] = [];
+try {
+  const previous = JSON.parse(readFileSync(out, 'utf8')) as { drivers?: DriverReport[] };
+  kept = (previous.drivers ?? []).filter((d) => !reports.some((r) => r.driver === d.driver));
+} catch {
+  kept = [];
+}
+writeFileSync(out, `${JSON.stringify({ bench: 'crash', date: new Date().toISOString(), seed, trials_per_driver: trials, loadavg: loadavg(), drivers: [...kept, ...reports] }, null, 2)}\n`);
 process.exitCode = reports.every(reportHolds) ? 0 : 1;
