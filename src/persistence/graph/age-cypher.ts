@@ -6,12 +6,21 @@ import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from './
 export const AGE_GRAPH = 'storyteller';
 
 /**
- * Per connection before any cypher() call: the extension's parser hook is installed by
- * loading the library, and unqualified AGE names resolve through ag_catalog. Our own
- * statements qualify every AGE name (ag_catalog.cypher, ag_catalog.agtype), so they also
- * work inside a caller's transaction with only `LOAD 'age'` run.
+ * AGE's generated SQL names its operators and functions unqualified (`agtype @> agtype`
+ * fails with "operator does not exist" unless ag_catalog is on the search_path), so every
+ * connection running cypher() needs ag_catalog first on its search_path — `LOAD 'age'`
+ * alone is not enough. The store's own pool gets it as a connection option; a caller's
+ * transaction gets it transaction-locally (`PoolAgeConnections.joinTransaction`).
  */
-export const AGE_SESSION_SETUP = [`LOAD 'age'`, `SET search_path = ag_catalog, "$user", public`] as const;
+export const AGE_SEARCH_PATH = 'ag_catalog, "$user", public';
+/** Installs AGE's parser hook in the backend (a no-op where shared_preload_libraries has it). */
+export const AGE_LOAD = `LOAD 'age'`;
+/**
+ * libpq start-up options of the store's pool: the search_path above and JIT off — AGE's
+ * cost estimates (0.6–4 M) exceed PostgreSQL's JIT thresholds, and compiling took 300–425 ms
+ * per statement for 1–5 ms of work.
+ */
+export const AGE_SESSION_OPTIONS = '-c search_path=ag_catalog,"$user",public -c jit=off';
 
 export interface CypherStatement {
   sql: string;
@@ -53,44 +62,57 @@ function edgeLabel(label: string): EdgeLabel {
   return label as EdgeLabel;
 }
 
-const SCENE_SET = 'v.name = $name, v.scene_type = $scene_type, v.authored_mass = $authored_mass, v.cast_ids = $cast_ids';
-const SCENE_CREATE = 'scope: $scope, id: $id, name: $name, scene_type: $scene_type, authored_mass: $authored_mass, cast_ids: $cast_ids';
-const RELATION_SET =
-  'r.trust_reliability = $trust_reliability, r.trust_competence = $trust_competence, r.trust_benevolence = $trust_benevolence, r.affection = $affection, r.debt = $debt';
-const RELATION_CREATE =
-  '{trust_reliability: $trust_reliability, trust_competence: $trust_competence, trust_benevolence: $trust_benevolence, affection: $affection, debt: $debt}';
+const VERTEX_SET = (l: VertexLabel) =>
+  l === 'Scene' ? 'v.name = r.name, v.scene_type = r.scene_type, v.authored_mass = r.authored_mass, v.cast_ids = r.cast_ids' : 'v.name = r.name';
+const VERTEX_CREATE = (l: VertexLabel) =>
+  l === 'Scene'
+    ? 'scope: $scope, id: r.id, name: r.name, scene_type: r.scene_type, authored_mass: r.authored_mass, cast_ids: r.cast_ids'
+    : 'scope: $scope, id: r.id, name: r.name';
+const EDGE_SET = (e: EdgeLabel) =>
+  e === 'RELATES_TO'
+    ? ' SET e.trust_reliability = r.trust_reliability, e.trust_competence = r.trust_competence, e.trust_benevolence = r.trust_benevolence, e.affection = r.affection, e.debt = r.debt'
+    : e === 'ADJACENT_TO'
+      ? ' SET e.traversal_cost = r.traversal_cost'
+      : '';
+const EDGE_CREATE = (e: EdgeLabel) =>
+  e === 'RELATES_TO'
+    ? ' {trust_reliability: r.trust_reliability, trust_competence: r.trust_competence, trust_benevolence: r.trust_benevolence, affection: r.affection, debt: r.debt}'
+    : e === 'ADJACENT_TO'
+      ? ' {traversal_cost: r.traversal_cost}'
+      : '';
 
 /**
  * Every Cypher text the AGE store runs. Functions take only labels (checked against the
  * seed's label lists) or a hop count (1..3); nothing else is ever spliced in.
+ *
+ * Writes are batches: `UNWIND $rows AS r` over a list in the parameter map, with endpoints
+ * found by `WHERE v.id = r.id` (AGE plans that as a hash join; a property map `{id: r.id}`
+ * becomes a containment test per pair of rows). Variable-length matches are avoided: AGE
+ * answers them from a whole-graph cache that every write to the graph, in any scope,
+ * invalidates (~90 ms to rebuild at one 1,000-character scope); fixed-length patterns are
+ * plain index joins. Undirected `-[]-` is avoided too: AGE plans it as a nested loop over
+ * every edge with an OR on both endpoints (366 ms per frontier at 1,000 characters).
  */
 export const CYPHER = {
-  /** Upsert, step 1: update in place; no row back means the vertex is new. */
-  updateVertex(label: VertexLabel): string {
+  /** Upsert, step 1: update in place; returns the ids it found (the rest are new). */
+  updateVertices(label: VertexLabel): string {
     const l = vertexLabel(label);
-    return `MATCH (v:${l} {scope: $scope, id: $id}) SET ${l === 'Scene' ? SCENE_SET : 'v.name = $name'} RETURN id(v)`;
+    return `UNWIND $rows AS r MATCH (v:${l}) WHERE v.scope = $scope AND v.id = r.id SET ${VERTEX_SET(l)} RETURN r.id`;
   },
   /** Upsert, step 2 (under the scope's advisory lock, so two writers cannot both create). */
-  createVertex(label: VertexLabel): string {
+  createVertices(label: VertexLabel): string {
     const l = vertexLabel(label);
-    return `CREATE (v:${l} {${l === 'Scene' ? SCENE_CREATE : 'scope: $scope, id: $id, name: $name'}}) RETURN id(v)`;
+    return `UNWIND $rows AS r CREATE (v:${l} {${VERTEX_CREATE(l)}}) RETURN r.id`;
   },
-  updateEdge(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
+  /** Returns the (from, to) pairs it found and updated. */
+  updateEdges(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
     const e = edgeLabel(label);
-    const set = e === 'RELATES_TO' ? ` SET ${RELATION_SET}` : e === 'ADJACENT_TO' ? ' SET r.traversal_cost = $traversal_cost' : '';
-    return `MATCH (a:${vertexLabel(fromLabel)} {scope: $scope, id: $from})-[r:${e}]->(b:${vertexLabel(toLabel)} {scope: $scope, id: $to})${set} RETURN id(r)`;
+    return `UNWIND $rows AS r MATCH (a:${vertexLabel(fromLabel)})-[e:${e}]->(b:${vertexLabel(toLabel)}) WHERE a.scope = $scope AND a.id = r.from AND b.id = r.to${EDGE_SET(e)} RETURN r.from, r.to`;
   },
-  /** No row back means an endpoint is missing. */
-  createEdge(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
+  /** Returns the pairs it created: a pair missing from the answer has an endpoint missing from the scope. */
+  createEdges(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
     const e = edgeLabel(label);
-    const props = e === 'RELATES_TO' ? ` ${RELATION_CREATE}` : e === 'ADJACENT_TO' ? ' {traversal_cost: $traversal_cost}' : '';
-    return `MATCH (a:${vertexLabel(fromLabel)} {scope: $scope, id: $from}), (b:${vertexLabel(toLabel)} {scope: $scope, id: $to}) CREATE (a)-[r:${e}${props}]->(b) RETURN id(r)`;
-  },
-  verticesOfScope(label: VertexLabel): string {
-    return `MATCH (v:${vertexLabel(label)} {scope: $scope}) RETURN v`;
-  },
-  edgesOfScope(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
-    return `MATCH (a:${vertexLabel(fromLabel)} {scope: $scope})-[r:${edgeLabel(label)}]->(b:${vertexLabel(toLabel)}) RETURN a.id, b.id, r`;
+    return `UNWIND $rows AS r MATCH (a:${vertexLabel(fromLabel)}), (b:${vertexLabel(toLabel)}) WHERE a.scope = $scope AND a.id = r.from AND b.scope = $scope AND b.id = r.to CREATE (a)-[e:${e}${EDGE_CREATE(e)}]->(b) RETURN r.from, r.to`;
   },
   countScope: 'MATCH (v) WHERE v.scope = $scope RETURN count(v)',
   deleteScope: 'MATCH (v) WHERE v.scope = $scope DETACH DELETE v',
@@ -98,19 +120,28 @@ export const CYPHER = {
   relationsAmong: 'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE a.id IN $ids AND b.id IN $ids RETURN a.id, b.id, r',
   relationsBetween:
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE a.id IN $from_ids AND b.id IN $to_ids RETURN a.id, b.id, r',
-  neighbours: 'MATCH (a:Character {scope: $scope})-[:RELATES_TO]-(b:Character) WHERE a.id IN $ids RETURN DISTINCT a.id, b.id',
+  /** Both directions as two directed matches (see above); UNION drops pairs joined both ways. */
+  neighbours:
+    'MATCH (a:Character {scope: $scope})-[:RELATES_TO]->(b:Character) WHERE a.id IN $ids RETURN a.id, b.id UNION MATCH (a:Character {scope: $scope})<-[:RELATES_TO]-(b:Character) WHERE a.id IN $ids RETURN a.id, b.id',
   trusting:
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character {scope: $scope, id: $target}) WHERE r.trust_competence > $min_competence AND r.trust_benevolence > $min_benevolence RETURN a, r',
+  /**
+   * Scenes 1..maxHops ahead as a chain of OPTIONAL MATCHes: one row per walk, `f1` one hop
+   * ahead, `f2` two, `f3` three (null past a dead end). The fewest hops over walks equal the
+   * fewest over edge-distinct paths (a shortest walk never repeats an edge).
+   */
   reachableScenes(maxHops: 1 | 2 | 3): string {
     if (![1, 2, 3].includes(maxHops)) throw new StorytellerError('GRAPH_QUERY_FAILED', `bad hop count ${String(maxHops)}`);
-    // The hop count is the length of the returned edge list (plain `RETURN e` of a variable-length
-    // match is long-standing AGE; functions over it arrived later).
-    return `MATCH (s:Scene {scope: $scope, id: $id})-[e:LEADS_TO*1..${maxHops}]->(f:Scene) RETURN f, e`;
+    const columns = ['f1', 'f2', 'f3'].slice(0, maxHops);
+    const further = columns.slice(1).map((f, i) => ` OPTIONAL MATCH (${columns[i]!})-[:LEADS_TO]->(${f}:Scene)`).join('');
+    return `MATCH (s:Scene {scope: $scope, id: $id})-[:LEADS_TO]->(f1:Scene)${further} RETURN ${columns.join(', ')}`;
   },
   tenseAmong:
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE a.id IN $ids AND b.id IN $ids AND (r.trust_competence < $tension_competence OR r.debt > $tension_debt) RETURN a.id, b.id',
   adjacentSettings: 'MATCH (s:Setting {scope: $scope, id: $id})-[r:ADJACENT_TO]->(n:Setting) RETURN n, r.traversal_cost',
-  scenesNearSetting: 'MATCH (s:Setting {scope: $scope, id: $id})-[e:ADJACENT_TO*1..2]->(n:Setting), (sc:Scene)-[:SCENE_AT]->(n) RETURN n, sc, e',
+  /** The seed's `-[:ADJACENT_TO*1..2]->` as its two fixed lengths (edge-distinct within each pattern, like the variable-length match). */
+  scenesNearSetting:
+    'MATCH (s:Setting {scope: $scope, id: $id})-[:ADJACENT_TO]->(n:Setting)<-[:SCENE_AT]-(sc:Scene) RETURN n, sc, 1 UNION ALL MATCH (s:Setting {scope: $scope, id: $id})-[:ADJACENT_TO]->(:Setting)-[:ADJACENT_TO]->(n:Setting)<-[:SCENE_AT]-(sc:Scene) RETURN n, sc, 2',
   tensePairs:
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE r.trust_competence < $tension_competence OR r.debt > $tension_debt RETURN a.id, b.id, r',
 } as const;
