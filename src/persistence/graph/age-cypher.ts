@@ -1,6 +1,5 @@
 import { StorytellerError } from '../../errors.ts';
 import { agtypeParams } from './agtype.ts';
-import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from './graph-store.ts';
 
 /** The one AGE graph holding all three structures (seed: "Schema Organization in Apache AGE"). */
 export const AGE_GRAPH = 'storyteller';
@@ -52,68 +51,20 @@ export function cypherSelect(cypher: string, columns: readonly string[], paramRe
   return `SELECT * FROM ag_catalog.cypher('${AGE_GRAPH}', $$ ${cypher} $$, ${paramRef}) AS (${columns.map((c) => `${c} ag_catalog.agtype`).join(', ')})`;
 }
 
-function vertexLabel(label: string): VertexLabel {
-  if (!(VERTEX_LABELS as readonly string[]).includes(label)) throw new StorytellerError('GRAPH_QUERY_FAILED', `unknown vertex label ${label}`);
-  return label as VertexLabel;
-}
-
-function edgeLabel(label: string): EdgeLabel {
-  if (!(EDGE_LABELS as readonly string[]).includes(label)) throw new StorytellerError('GRAPH_QUERY_FAILED', `unknown edge label ${label}`);
-  return label as EdgeLabel;
-}
-
-const VERTEX_SET = (l: VertexLabel) =>
-  l === 'Scene' ? 'v.name = r.name, v.scene_type = r.scene_type, v.authored_mass = r.authored_mass, v.cast_ids = r.cast_ids' : 'v.name = r.name';
-const VERTEX_CREATE = (l: VertexLabel) =>
-  l === 'Scene'
-    ? 'scope: $scope, id: r.id, name: r.name, scene_type: r.scene_type, authored_mass: r.authored_mass, cast_ids: r.cast_ids'
-    : 'scope: $scope, id: r.id, name: r.name';
-const EDGE_SET = (e: EdgeLabel) =>
-  e === 'RELATES_TO'
-    ? ' SET e.trust_reliability = r.trust_reliability, e.trust_competence = r.trust_competence, e.trust_benevolence = r.trust_benevolence, e.affection = r.affection, e.debt = r.debt'
-    : e === 'ADJACENT_TO'
-      ? ' SET e.traversal_cost = r.traversal_cost'
-      : '';
-const EDGE_CREATE = (e: EdgeLabel) =>
-  e === 'RELATES_TO'
-    ? ' {trust_reliability: r.trust_reliability, trust_competence: r.trust_competence, trust_benevolence: r.trust_benevolence, affection: r.affection, debt: r.debt}'
-    : e === 'ADJACENT_TO'
-      ? ' {traversal_cost: r.traversal_cost}'
-      : '';
-
 /**
  * Every Cypher text the AGE store runs. Functions take only labels (checked against the
  * seed's label lists) or a hop count (1..3); nothing else is ever spliced in.
  *
- * Writes are batches: `UNWIND $rows AS r` over a list in the parameter map, with endpoints
- * found by `WHERE v.id = r.id` (AGE plans that as a hash join; a property map `{id: r.id}`
- * becomes a containment test per pair of rows). Variable-length matches are avoided: AGE
- * answers them from a whole-graph cache that every write to the graph, in any scope,
- * invalidates (~90 ms to rebuild at one 1,000-character scope); fixed-length patterns are
- * plain index joins. Undirected `-[]-` is avoided too: AGE plans it as a nested loop over
- * every edge with an OR on both endpoints (366 ms per frontier at 1,000 characters).
+ * Writes do not use Cypher: see `age-label-tables.ts`. Start vertices are found with
+ * `WHERE s.scope = $scope AND s.id = $id`, which the (scope, id) btree index serves; a
+ * property map `{scope: …, id: …}` compiles to a GIN containment test that AGE's planner
+ * estimates at one row whatever the data. Variable-length matches are avoided: AGE answers
+ * them from a whole-graph cache that every write to the graph, in any scope, invalidates
+ * (~90 ms to rebuild at one 1,000-character scope); fixed-length patterns are plain index
+ * joins. Undirected `-[]-` is avoided too: AGE plans it as a nested loop over every edge
+ * with an OR on both endpoints (366 ms per frontier at 1,000 characters).
  */
 export const CYPHER = {
-  /** Upsert, step 1: update in place; returns the ids it found (the rest are new). */
-  updateVertices(label: VertexLabel): string {
-    const l = vertexLabel(label);
-    return `UNWIND $rows AS r MATCH (v:${l}) WHERE v.scope = $scope AND v.id = r.id SET ${VERTEX_SET(l)} RETURN r.id`;
-  },
-  /** Upsert, step 2 (under the scope's advisory lock, so two writers cannot both create). */
-  createVertices(label: VertexLabel): string {
-    const l = vertexLabel(label);
-    return `UNWIND $rows AS r CREATE (v:${l} {${VERTEX_CREATE(l)}}) RETURN r.id`;
-  },
-  /** Returns the (from, to) pairs it found and updated. */
-  updateEdges(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
-    const e = edgeLabel(label);
-    return `UNWIND $rows AS r MATCH (a:${vertexLabel(fromLabel)})-[e:${e}]->(b:${vertexLabel(toLabel)}) WHERE a.scope = $scope AND a.id = r.from AND b.id = r.to${EDGE_SET(e)} RETURN r.from, r.to`;
-  },
-  /** Returns the pairs it created: a pair missing from the answer has an endpoint missing from the scope. */
-  createEdges(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
-    const e = edgeLabel(label);
-    return `UNWIND $rows AS r MATCH (a:${vertexLabel(fromLabel)}), (b:${vertexLabel(toLabel)}) WHERE a.scope = $scope AND a.id = r.from AND b.scope = $scope AND b.id = r.to CREATE (a)-[e:${e}${EDGE_CREATE(e)}]->(b) RETURN r.from, r.to`;
-  },
   countScope: 'MATCH (v) WHERE v.scope = $scope RETURN count(v)',
   deleteScope: 'MATCH (v) WHERE v.scope = $scope DETACH DELETE v',
   characters: 'MATCH (v:Character {scope: $scope}) WHERE v.id IN $ids RETURN v',
@@ -124,7 +75,7 @@ export const CYPHER = {
   neighbours:
     'MATCH (a:Character {scope: $scope})-[:RELATES_TO]->(b:Character) WHERE a.id IN $ids RETURN a.id, b.id UNION MATCH (a:Character {scope: $scope})<-[:RELATES_TO]-(b:Character) WHERE a.id IN $ids RETURN a.id, b.id',
   trusting:
-    'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character {scope: $scope, id: $target}) WHERE r.trust_competence > $min_competence AND r.trust_benevolence > $min_benevolence RETURN a, r',
+    'MATCH (a:Character)-[r:RELATES_TO]->(b:Character) WHERE b.scope = $scope AND b.id = $target AND a.scope = $scope AND r.trust_competence > $min_competence AND r.trust_benevolence > $min_benevolence RETURN a, r',
   /**
    * Scenes 1..maxHops ahead as a chain of OPTIONAL MATCHes: one row per walk, `f1` one hop
    * ahead, `f2` two, `f3` three (null past a dead end). The fewest hops over walks equal the
@@ -134,37 +85,14 @@ export const CYPHER = {
     if (![1, 2, 3].includes(maxHops)) throw new StorytellerError('GRAPH_QUERY_FAILED', `bad hop count ${String(maxHops)}`);
     const columns = ['f1', 'f2', 'f3'].slice(0, maxHops);
     const further = columns.slice(1).map((f, i) => ` OPTIONAL MATCH (${columns[i]!})-[:LEADS_TO]->(${f}:Scene)`).join('');
-    return `MATCH (s:Scene {scope: $scope, id: $id})-[:LEADS_TO]->(f1:Scene)${further} RETURN ${columns.join(', ')}`;
+    return `MATCH (s:Scene)-[:LEADS_TO]->(f1:Scene) WHERE s.scope = $scope AND s.id = $id${further} RETURN ${columns.join(', ')}`;
   },
   tenseAmong:
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE a.id IN $ids AND b.id IN $ids AND (r.trust_competence < $tension_competence OR r.debt > $tension_debt) RETURN a.id, b.id',
-  adjacentSettings: 'MATCH (s:Setting {scope: $scope, id: $id})-[r:ADJACENT_TO]->(n:Setting) RETURN n, r.traversal_cost',
+  adjacentSettings: 'MATCH (s:Setting)-[r:ADJACENT_TO]->(n:Setting) WHERE s.scope = $scope AND s.id = $id RETURN n, r.traversal_cost',
   /** The seed's `-[:ADJACENT_TO*1..2]->` as its two fixed lengths (edge-distinct within each pattern, like the variable-length match). */
   scenesNearSetting:
-    'MATCH (s:Setting {scope: $scope, id: $id})-[:ADJACENT_TO]->(n:Setting)<-[:SCENE_AT]-(sc:Scene) RETURN n, sc, 1 UNION ALL MATCH (s:Setting {scope: $scope, id: $id})-[:ADJACENT_TO]->(:Setting)-[:ADJACENT_TO]->(n:Setting)<-[:SCENE_AT]-(sc:Scene) RETURN n, sc, 2',
+    'MATCH (s:Setting)-[:ADJACENT_TO]->(n:Setting)<-[:SCENE_AT]-(sc:Scene) WHERE s.scope = $scope AND s.id = $id RETURN n, sc, 1 UNION ALL MATCH (s:Setting)-[:ADJACENT_TO]->(:Setting)-[:ADJACENT_TO]->(n:Setting)<-[:SCENE_AT]-(sc:Scene) WHERE s.scope = $scope AND s.id = $id RETURN n, sc, 2',
   tensePairs:
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE r.trust_competence < $tension_competence OR r.debt > $tension_debt RETURN a.id, b.id, r',
 } as const;
-
-/** The graph, its labels and the indexes AGE does not make by itself (property GIN, edge endpoints). */
-export function ageSchemaStatements(): Array<{ kind: 'vlabel' | 'elabel'; label: string; indexes: string[] }> {
-  const q = (s: string) => `"${s}"`;
-  return [
-    ...VERTEX_LABELS.map((label) => ({
-      kind: 'vlabel' as const,
-      label,
-      indexes: [
-        `CREATE INDEX IF NOT EXISTS ${q(`${label}_properties`)} ON ${AGE_GRAPH}.${q(label)} USING gin (properties)`,
-        `CREATE INDEX IF NOT EXISTS ${q(`${label}_id`)} ON ${AGE_GRAPH}.${q(label)} (id)`,
-      ],
-    })),
-    ...EDGE_LABELS.map((label) => ({
-      kind: 'elabel' as const,
-      label,
-      indexes: [
-        `CREATE INDEX IF NOT EXISTS ${q(`${label}_start`)} ON ${AGE_GRAPH}.${q(label)} (start_id)`,
-        `CREATE INDEX IF NOT EXISTS ${q(`${label}_end`)} ON ${AGE_GRAPH}.${q(label)} (end_id)`,
-      ],
-    })),
-  ];
-}

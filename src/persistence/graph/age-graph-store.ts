@@ -3,8 +3,8 @@ import { isStorytellerError, StorytellerError } from '../../errors.ts';
 import type { Queryable } from '../database.ts';
 import type { PgDatabase } from '../pg-database.ts';
 import { PoolAgeConnections, type AgeConnections } from './age-connections.ts';
-import { AGE_GRAPH, ageSchemaStatements, CYPHER, cypherSelect, cypherStatement } from './age-cypher.ts';
-import { forkScopeSql, LABEL_TABLES } from './age-fork.ts';
+import { AGE_GRAPH, CYPHER, cypherSelect, cypherStatement } from './age-cypher.ts';
+import { ageSchemaStatements, forkScopeSql, insertVerticesSql, LABEL_TABLES, updateVerticesSql, upsertEdgesSql } from './age-label-tables.ts';
 import { AgEdge, AgVertex, agtypeParams, parseAgtype, type AgValue } from './agtype.ts';
 import {
   RELATIONAL_ATTRIBUTES,
@@ -211,7 +211,7 @@ export class AgeGraphStore implements GraphStore {
     return this.#write(tx, toScope, async (q) => {
       const existing = (await cypher(q, CYPHER.countScope, ['n'], { scope: toScope }))[0]?.[0] ?? 0;
       if (int(existing, 'count') > 0) throw new StorytellerError('GRAPH_SCOPE_EXISTS', `graph scope ${JSON.stringify(toScope)} already has vertices`);
-      const { rows } = await q.query<{ vertices: string; edges: string }>(forkScopeSql(), [agtypeParams({ scope: fromScope }), agtypeParams({ scope: toScope })]);
+      const { rows } = await q.query<{ vertices: string; edges: string }>(forkScopeSql(), [JSON.stringify(fromScope), agtypeParams({ scope: toScope })]);
       const vertices = Number(rows[0]!.vertices);
       const edges = Number(rows[0]!.edges);
       // Nothing was written (and the caller's transaction, or ours, rolls back on the throw).
@@ -390,38 +390,41 @@ export class AgeGraphStore implements GraphStore {
   // ------------------------------------------------------------------ plumbing
 
   async #upsertVertices(q: Queryable, scope: string, label: VertexLabel, batch: readonly VertexInput[]): Promise<void> {
-    const rows = batch.map((v) =>
-      v.label === 'Scene'
-        ? { id: v.id, name: v.name, scene_type: v.sceneType, authored_mass: v.authoredMass, cast_ids: v.castIds }
-        : { id: v.id, name: v.name },
+    // agtype text: JSON (a JSON number without a fraction reads back as an agtype integer, as a Cypher parameter would).
+    const props = batch.map((v) =>
+      JSON.stringify(
+        v.label === 'Scene'
+          ? { scope, id: v.id, name: v.name, scene_type: v.sceneType, authored_mass: v.authoredMass, cast_ids: v.castIds }
+          : { scope, id: v.id, name: v.name },
+      ),
     );
-    const updated = new Set((await cypher(q, CYPHER.updateVertices(label), ['id'], { scope, rows })).map(([id]) => str(id!, 'id')));
-    const created = rows.filter((r) => !updated.has(r.id));
-    if (created.length > 0) await cypher(q, CYPHER.createVertices(label), ['id'], { scope, rows: created });
+    const ids = batch.map((v) => JSON.stringify(v.id));
+    const { rows } = await q.query<{ id: string }>(updateVerticesSql(label), [JSON.stringify(scope), ids, props]);
+    const updated = new Set(rows.map((r) => r.id)); // agtype::text of a string is the string itself
+    const created = props.filter((_, i) => !updated.has(batch[i]!.id));
+    if (created.length > 0) await q.query(insertVerticesSql(label), [created]);
   }
 
-  /** Update in place what exists, create the rest; an edge whose endpoint is missing fails the batch. */
+  /** Update in place what exists, create the rest; an edge whose endpoint is missing fails the write. */
   async #upsertEdges(q: Queryable, scope: string, edges: readonly EdgeInput[]): Promise<void> {
-    for (const [, batch] of groupBy(edges, (e) => `${e.label}\u0000${edgeEndpoints(e).fromLabel}`)) {
+    for (const batch of groupBy(edges, (e) => `${e.label}\u0000${edgeEndpoints(e).fromLabel}`).values()) {
       const { fromLabel, toLabel } = edgeEndpoints(batch[0]!);
       const label = batch[0]!.label;
-      const rows = batch.map((e) => {
-        const row: Record<string, unknown> = { from: e.from, to: e.to };
-        if (e.label === 'RELATES_TO') Object.assign(row, clampValues(pickValues(e)));
-        if (e.label === 'ADJACENT_TO') row.traversal_cost = e.traversalCost;
-        return row as { from: string; to: string };
-      });
-      const pairs = async (text: string, list: readonly { from: string; to: string }[]) =>
-        new Set((await cypher(q, text, ['from_id', 'to_id'], { scope, rows: list })).map(([a, b]) => pairKey(str(a!, 'id'), str(b!, 'id'))));
-      const updated = await pairs(CYPHER.updateEdges(label, fromLabel, toLabel), rows);
-      const fresh = rows.filter((r) => !updated.has(pairKey(r.from, r.to)));
-      if (fresh.length === 0) continue;
-      const created = await pairs(CYPHER.createEdges(label, fromLabel, toLabel), fresh);
-      const missing = fresh.find((r) => !created.has(pairKey(r.from, r.to)));
+      const props = batch.map((e) =>
+        JSON.stringify(e.label === 'RELATES_TO' ? clampValues(pickValues(e)) : e.label === 'ADJACENT_TO' ? { traversal_cost: e.traversalCost } : {}),
+      );
+      const { rows } = await q.query<{ from_id: string; to_id: string }>(upsertEdgesSql(label, fromLabel, toLabel), [
+        JSON.stringify(scope),
+        batch.map((e) => JSON.stringify(e.from)),
+        batch.map((e) => JSON.stringify(e.to)),
+        props,
+      ]);
+      const missing = rows[0];
       if (missing) {
+        const [from, to] = [missing.from_id, missing.to_id]; // raw strings (agtype::text)
         throw new StorytellerError(
           'GRAPH_VERTEX_NOT_FOUND',
-          `${label} ${JSON.stringify(missing.from)} → ${JSON.stringify(missing.to)}: an endpoint (${fromLabel} → ${toLabel}) is missing from the scope`,
+          `${label} ${JSON.stringify(from)} → ${JSON.stringify(to)}: an endpoint (${fromLabel} → ${toLabel}) is missing from the scope`,
         );
       }
     }
