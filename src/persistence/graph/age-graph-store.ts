@@ -3,7 +3,7 @@ import { isStorytellerError, StorytellerError } from '../../errors.ts';
 import type { Queryable } from '../database.ts';
 import type { PgDatabase } from '../pg-database.ts';
 import { PoolAgeConnections, type AgeConnections } from './age-connections.ts';
-import { AGE_GRAPH, CYPHER, cypherSelect, cypherStatement } from './age-cypher.ts';
+import { AGE_GRAPH, CYPHER, cypherSelect, cypherStatement, idListParams, idListSize } from './age-cypher.ts';
 import { ageSchemaStatements, forkScopeSql, insertVerticesSql, LABEL_TABLES, updateVerticesSql, upsertEdgesSql } from './age-label-tables.ts';
 import { AgEdge, AgVertex, agtypeParams, parseAgtype, type AgValue } from './agtype.ts';
 import {
@@ -184,10 +184,13 @@ export class AgeGraphStore implements GraphStore {
     const valid = validateEdgeUpdates(updates);
     if (valid.length === 0) return [];
     return this.#write(tx, scope, async (q) => {
-      const rows = await cypher(q, CYPHER.relationsBetween, ['from_id', 'to_id', 'r'], {
+      const fromIds = [...new Set(valid.map((u) => u.from))];
+      const toIds = [...new Set(valid.map((u) => u.to))];
+      const size = idListSize(Math.max(fromIds.length, toIds.length));
+      const rows = await cypher(q, CYPHER.relationsBetween(size), ['from_id', 'to_id', 'r'], {
         scope,
-        from_ids: [...new Set(valid.map((u) => u.from))],
-        to_ids: [...new Set(valid.map((u) => u.to))],
+        ...idListParams('from_ids', fromIds, size),
+        ...idListParams('to_ids', toIds, size),
       });
       const current = new Map(rows.map(([a, b, r]) => {
         const edge = relationOf(a!, b!, r!);
@@ -235,9 +238,12 @@ export class AgeGraphStore implements GraphStore {
   async relationalSubgraph(scope: string, castIds: readonly string[]): Promise<RelationalSubgraph> {
     validateId(scope, 'scope');
     const ids = validateIds(castIds, 'castIds');
+    if (ids.length === 0) return { characters: [], edges: [] };
+    const size = idListSize(ids.length);
+    const params = { scope, ...idListParams('ids', ids, size) };
     return this.#read(async (q) => {
-      const characters = (await cypher(q, CYPHER.characters, ['v'], { scope, ids })).map(([v]) => named(v!, 'character'));
-      const edges = (await cypher(q, CYPHER.relationsAmong, ['from_id', 'to_id', 'r'], { scope, ids })).map(([a, b, r]) => relationOf(a!, b!, r!));
+      const characters = (await cypher(q, CYPHER.characters(size), ['v'], params)).map(([v]) => named(v!, 'character'));
+      const edges = (await cypher(q, CYPHER.relationsAmong(size), ['from_id', 'to_id', 'r'], params)).map(([a, b, r]) => relationOf(a!, b!, r!));
       return {
         characters: characters.sort((x, y) => compareIds(x.id, y.id)),
         edges: edges.sort((x, y) => compareIds(x.from, y.from) || compareIds(x.to, y.to)),
@@ -251,7 +257,7 @@ export class AgeGraphStore implements GraphStore {
     const to = validateId(toId, 'toId');
     const ids = await findShortestRelationalPath(from, to, (frontier) =>
       this.#read(async (q) =>
-        (await cypher(q, CYPHER.neighbours, ['a', 'b'], { scope, ids: frontier })).map(([a, b]) => [str(a!, 'id'), str(b!, 'id')] as const),
+        (await cypher(q, CYPHER.neighbours(idListSize(frontier.length)), ['a', 'b'], { scope, ...idListParams('ids', frontier) })).map(([a, b]) => [str(a!, 'id'), str(b!, 'id')] as const),
       ),
     );
     if (!ids) return null;
@@ -311,9 +317,9 @@ export class AgeGraphStore implements GraphStore {
       const castIds = [...new Set(ahead.flatMap((a) => a.scene.castIds))];
       if (castIds.length === 0) return [];
       const tense = (
-        await cypher(q, CYPHER.tenseAmong, ['from_id', 'to_id'], {
+        await cypher(q, CYPHER.tenseAmong(idListSize(castIds.length)), ['from_id', 'to_id'], {
           scope,
-          ids: castIds,
+          ...idListParams('ids', castIds),
           tension_competence: TENSION_TRUST_COMPETENCE_BELOW,
           tension_debt: TENSION_DEBT_ABOVE,
         })
