@@ -9,8 +9,8 @@
  */
 import type { Queryable, QueryResult } from '../../src/persistence/database.ts';
 import type { AgeConnections } from '../../src/persistence/graph/age-connections.ts';
-import { AGE_GRAPH, CYPHER } from '../../src/persistence/graph/age-cypher.ts';
-import { forkScopeSql } from '../../src/persistence/graph/age-fork.ts';
+import { AGE_GRAPH, CYPHER, ID_LIST_SIZES, type IdListSize } from '../../src/persistence/graph/age-cypher.ts';
+import { forkScopeSql, insertVerticesSql, updateVerticesSql, upsertEdgesSql } from '../../src/persistence/graph/age-label-tables.ts';
 import { EDGE_SHAPES } from '../../src/persistence/graph/age-graph-store.ts';
 import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from '../../src/persistence/graph/graph-store.ts';
 
@@ -52,7 +52,7 @@ const vertexText = (v: V) => `{"id": ${v.gid}, "label": ${agString(v.label)}, "p
 const edgeText = (e: E) =>
   `{"id": ${e.gid}, "label": ${agString(e.label)}, "end_id": ${e.end}, "start_id": ${e.start}, "properties": ${agValue(e.props)}}::edge`;
 
-const SQL_SHAPE = new RegExp(`^SELECT \\* FROM ag_catalog\\.cypher\\('${AGE_GRAPH}', \\$\\$ ([\\s\\S]*) \\$\\$, \\$1\\) AS \\(([a-z_, .]+)\\)$`);
+const SQL_SHAPE = new RegExp(`^SELECT \\* FROM ag_catalog\\.cypher\\('${AGE_GRAPH}', \\$\\$ ([\\s\\S]*) \\$\\$, \\$1\\) AS \\(([a-z0-9_, .]+)\\)$`);
 
 export class SimulatedAge implements AgeConnections {
   readonly vertices: V[] = [];
@@ -61,6 +61,8 @@ export class SimulatedAge implements AgeConnections {
   readonly log: Array<{ sql: string; params: readonly unknown[] }> = [];
   #next = 844_424_930_131_969; // a graphid-sized number (label id << 48)
   readonly #handlers = new Map<string, (p: Props) => string[][]>();
+  /** The label-table writes (age-label-tables.ts), by exact SQL text; parameters arrive parsed from their agtype JSON. */
+  readonly #sqlWrites = new Map<string, (params: unknown[]) => Row[]>();
 
   constructor() {
     this.#install();
@@ -104,7 +106,9 @@ export class SimulatedAge implements AgeConnections {
     if (sql.startsWith('SELECT pg_advisory_xact_lock') || sql === `LOAD 'age'`) return [];
     // The statistics check finds no label tables here, so no ANALYZE follows.
     if (sql.includes('FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n')) return [];
-    if (sql === forkScopeSql()) return this.#fork(JSON.parse(String(params[0])) as Props, JSON.parse(String(params[1])) as Props);
+    if (sql === forkScopeSql()) return this.#fork(JSON.parse(String(params[0])) as string, JSON.parse(String(params[1])) as Props);
+    const write = this.#sqlWrites.get(sql);
+    if (write) return write(params.map((p) => (Array.isArray(p) ? p.map((x) => JSON.parse(String(x)) as unknown) : (JSON.parse(String(p)) as unknown))));
     const m = SQL_SHAPE.exec(sql);
     if (!m) throw new Error(`simulated AGE: unexpected SQL ${sql}`);
     if (params.length !== 1 || typeof params[0] !== 'string') throw new Error('simulated AGE: expected exactly one agtype parameter');
@@ -121,9 +125,9 @@ export class SimulatedAge implements AgeConnections {
   }
 
   /** The label-table copy: new graph ids, `scope` replaced, edges between the copies. */
-  #fork(from: Props, to: Props): Row[] {
+  #fork(from: string, to: Props): Row[] {
     const copies = new Map<number, V>();
-    for (const v of this.vertices.filter((x) => x.props.scope === from.scope)) copies.set(v.gid, { gid: this.#next++, label: v.label, props: { ...v.props, scope: to.scope } });
+    for (const v of this.vertices.filter((x) => x.props.scope === from)) copies.set(v.gid, { gid: this.#next++, label: v.label, props: { ...v.props, scope: to.scope } });
     const edges = this.edges
       .filter((e) => copies.has(e.start) && copies.has(e.end))
       .map((e): E => ({ gid: this.#next++, label: e.label, start: copies.get(e.start)!.gid, end: copies.get(e.end)!.gid, props: { ...e.props } }));
@@ -151,44 +155,36 @@ export class SimulatedAge implements AgeConnections {
         : label === 'ADJACENT_TO'
           ? { traversal_cost: p.traversal_cost }
           : {};
-    const rowsOf = (p: Props) => p.rows as Props[];
+    const w = this.#sqlWrites;
     for (const label of VERTEX_LABELS) {
-      h.set(CYPHER.updateVertices(label), (p) =>
-        rowsOf(p).flatMap((r) => {
-          const v = this.#find(label, p.scope, r.id);
+      w.set(updateVerticesSql(label), ([scope, ids, props]) =>
+        (ids as string[]).flatMap((id, i) => {
+          const v = this.#find(label, scope, id);
           if (!v) return [];
-          v.props = vertexProps(label, { ...r, scope: p.scope });
-          return [[agValue(r.id)]];
+          v.props = vertexProps(label, (props as Props[])[i]!);
+          return [{ id }];
         }),
       );
-      h.set(CYPHER.createVertices(label), (p) =>
-        rowsOf(p).map((r) => {
-          this.vertices.push({ gid: this.#next++, label, props: vertexProps(label, { ...r, scope: p.scope }) });
-          return [agValue(r.id)];
-        }),
-      );
+      w.set(insertVerticesSql(label), ([props]) => {
+        for (const p of props as Props[]) this.vertices.push({ gid: this.#next++, label, props: vertexProps(label, p) });
+        return [];
+      });
     }
     for (const [label, fromLabel, toLabel] of EDGE_SHAPES) {
-      if (!EDGE_LABELS.includes(label)) throw new Error('label');
-      h.set(CYPHER.updateEdges(label, fromLabel, toLabel), (p) =>
-        rowsOf(p).flatMap((r) => {
-          const a = this.#find(fromLabel, p.scope, r.from);
-          const b = this.#find(toLabel, p.scope, r.to);
-          const e = a && b && this.edges.find((x) => x.label === label && x.start === a.gid && x.end === b.gid);
-          if (!e) return [];
-          e.props = edgeProps(label, r);
-          return [[agValue(r.from), agValue(r.to)]];
-        }),
-      );
-      h.set(CYPHER.createEdges(label, fromLabel, toLabel), (p) =>
-        rowsOf(p).flatMap((r) => {
-          const a = this.#find(fromLabel, p.scope, r.from);
-          const b = this.#find(toLabel, p.scope, r.to);
-          if (!a || !b) return [];
-          this.edges.push({ gid: this.#next++, label, start: a.gid, end: b.gid, props: edgeProps(label, r) });
-          return [[agValue(r.from), agValue(r.to)]];
-        }),
-      );
+      w.set(upsertEdgesSql(label, fromLabel, toLabel), ([scope, froms, tos, props]) => {
+        const missing: Row[] = [];
+        (froms as string[]).forEach((from, i) => {
+          const to = (tos as string[])[i]!;
+          const a = this.#find(fromLabel, scope, from);
+          const b = this.#find(toLabel, scope, to);
+          if (!a || !b) return void missing.push({ from_id: from, to_id: to });
+          const existing = this.edges.filter((x) => x.label === label && x.start === a.gid && x.end === b.gid);
+          const values = edgeProps(label, (props as Props[])[i]!);
+          if (existing.length > 0) for (const e of existing) e.props = values;
+          else this.edges.push({ gid: this.#next++, label, start: a.gid, end: b.gid, props: values });
+        });
+        return missing;
+      });
     }
     h.set(CYPHER.countScope, (p) => [[String(this.vertices.filter((v) => v.props.scope === p.scope).length)]]);
     h.set(CYPHER.deleteScope, (p) => {
@@ -203,25 +199,31 @@ export class SimulatedAge implements AgeConnections {
         .map((e) => ({ e, a: byGid(e.start), b: byGid(e.end) }))
         .filter(({ a }) => a.props.scope === scope);
     const has = (list: unknown, x: unknown) => Array.isArray(list) && list.includes(x);
-    h.set(CYPHER.characters, (p) => inScope('Character', p.scope).filter((v) => has(p.ids, v.props.id)).map((v) => [vertexText(v)]));
-    h.set(CYPHER.relationsAmong, (p) =>
-      rels(p.scope)
-        .filter(({ a, b }) => has(p.ids, a.props.id) && has(p.ids, b.props.id))
-        .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
-    );
-    h.set(CYPHER.relationsBetween, (p) =>
-      rels(p.scope)
-        .filter(({ a, b }) => has(p.from_ids, a.props.id) && has(p.to_ids, b.props.id))
-        .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
-    );
-    h.set(CYPHER.neighbours, (p) => {
-      const pairs = new Set<string>();
-      for (const { a, b } of rels(p.scope)) {
-        if (has(p.ids, a.props.id)) pairs.add(JSON.stringify([a.props.id, b.props.id]));
-        if (has(p.ids, b.props.id)) pairs.add(JSON.stringify([b.props.id, a.props.id]));
-      }
-      return [...pairs].map((s) => (JSON.parse(s) as unknown[]).map(agValue));
-    });
+    // An id list arrives as `name: [...]` or as padded slots `name_0, name_1, …` (idListParams).
+    const listOf = (p: Props, name: string): unknown[] =>
+      Array.isArray(p[name]) ? (p[name] as unknown[]) : Object.keys(p).filter((k) => new RegExp(`^${name}_\\d+$`).test(k)).map((k) => p[k]);
+    const sizes: IdListSize[] = [...ID_LIST_SIZES, 'list'];
+    for (const size of sizes) {
+      h.set(CYPHER.characters(size), (p) => inScope('Character', p.scope).filter((v) => has(listOf(p, 'ids'), v.props.id)).map((v) => [vertexText(v)]));
+      h.set(CYPHER.relationsAmong(size), (p) =>
+        rels(p.scope)
+          .filter(({ a, b }) => has(listOf(p, 'ids'), a.props.id) && has(listOf(p, 'ids'), b.props.id))
+          .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
+      );
+      h.set(CYPHER.relationsBetween(size), (p) =>
+        rels(p.scope)
+          .filter(({ a, b }) => has(listOf(p, 'from_ids'), a.props.id) && has(listOf(p, 'to_ids'), b.props.id))
+          .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
+      );
+      h.set(CYPHER.neighbours(size), (p) => {
+        const pairs = new Set<string>();
+        for (const { a, b } of rels(p.scope)) {
+          if (has(listOf(p, 'ids'), a.props.id)) pairs.add(JSON.stringify([a.props.id, b.props.id]));
+          if (has(listOf(p, 'ids'), b.props.id)) pairs.add(JSON.stringify([b.props.id, a.props.id]));
+        }
+        return [...pairs].map((s) => (JSON.parse(s) as unknown[]).map(agValue));
+      });
+    }
     h.set(CYPHER.trusting, (p) =>
       rels(p.scope)
         .filter(({ e, b }) => b.props.id === p.target && (e.props.trust_competence as number) > (p.min_competence as number) && (e.props.trust_benevolence as number) > (p.min_benevolence as number))
@@ -247,11 +249,13 @@ export class SimulatedAge implements AgeConnections {
       });
     }
     const tense = (e: E, p: Props) => (e.props.trust_competence as number) < (p.tension_competence as number) || (e.props.debt as number) > (p.tension_debt as number);
-    h.set(CYPHER.tenseAmong, (p) =>
-      rels(p.scope)
-        .filter(({ e, a, b }) => has(p.ids, a.props.id) && has(p.ids, b.props.id) && tense(e, p))
-        .map(({ a, b }) => [agValue(a.props.id), agValue(b.props.id)]),
-    );
+    for (const size of sizes) {
+      h.set(CYPHER.tenseAmong(size), (p) =>
+        rels(p.scope)
+          .filter(({ e, a, b }) => has(listOf(p, 'ids'), a.props.id) && has(listOf(p, 'ids'), b.props.id) && tense(e, p))
+          .map(({ a, b }) => [agValue(a.props.id), agValue(b.props.id)]),
+      );
+    }
     h.set(CYPHER.adjacentSettings, (p) => {
       const s = this.#find('Setting', p.scope, p.id);
       return s ? out('ADJACENT_TO', s).map((e) => [vertexText(byGid(e.end)), agValue(e.props.traversal_cost)]) : [];
