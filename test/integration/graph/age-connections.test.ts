@@ -55,14 +55,14 @@ describeAge('AGE connections on a real Apache AGE', () => {
     await store.upsertVertices('story', [{ label: 'Character', id: 'mara', name: 'Mara' }]);
     expect((await store.relationalSubgraph('story', ['mara'])).characters).toEqual([{ id: 'mara', name: 'Mara' }]);
 
-    const { rows } = await db.query<{ search_path: string; jit: string }>(`SELECT current_setting('search_path') AS search_path, current_setting('jit') AS jit`);
-    expect(rows[0]).toEqual(serverDefaults);
     await migrate(db);
     expect(await projectTablesInAgCatalog()).toBe('0');
     const session = randomUUID();
     await db.query('INSERT INTO sessions (id) VALUES ($1)', [session]);
     expect((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM public.sessions WHERE id = $1', [session])).rows[0]!.n).toBe('1');
     expect((await db.query<{ schema: string }>(`SELECT n.nspname AS schema FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'sessions'::regclass`)).rows[0]!.schema).toBe('public');
+    const { rows } = await db.query<{ search_path: string; jit: string }>(`SELECT current_setting('search_path') AS search_path, current_setting('jit') AS jit`);
+    expect(rows[0]).toEqual(serverDefaults);
   });
 
   it("writes in a caller's transaction with transaction-local settings, restored for the rest of it and gone after it", async () => {
