@@ -107,9 +107,9 @@ export const CYPHER = {
   /** `size` fits both lists. */
   relationsBetween: (size: IdListSize) =>
     `MATCH ${inScope('a', size)}-[r:RELATES_TO]->(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('from_ids', size)} AND b.id IN ${idList('to_ids', size)} RETURN a.id, b.id, r`,
-  /** Both directions as two directed matches (see above); UNION drops pairs joined both ways. */
+  /** Both directions as two directed matches (see above); UNION ALL: the path search keeps sets, so a pair joined both ways may come twice. */
   neighbours: (size: IdListSize) =>
-    `MATCH ${inScope('a', size)}-[:RELATES_TO]->(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('ids', size)} RETURN a.id, b.id UNION MATCH ${inScope('a', size)}<-[:RELATES_TO]-(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('ids', size)} RETURN a.id, b.id`,
+    `MATCH ${inScope('a', size)}-[:RELATES_TO]->(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('ids', size)} RETURN a.id, b.id UNION ALL MATCH ${inScope('a', size)}<-[:RELATES_TO]-(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('ids', size)} RETURN a.id, b.id`,
   trusting:
     'MATCH (a:Character)-[r:RELATES_TO]->(b:Character) WHERE b.scope = $scope AND b.id = $target AND a.scope = $scope AND r.trust_competence > $min_competence AND r.trust_benevolence > $min_benevolence RETURN a, r',
   /**

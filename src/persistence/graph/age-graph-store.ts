@@ -22,6 +22,8 @@ import {
   type RelationalEdge,
   type RelationalPath,
   type RelationalSubgraph,
+  type SceneGraphContext,
+  type SceneGraphRequest,
   type SceneNearSetting,
   type SceneVertex,
   type SettingVertex,
@@ -241,14 +243,9 @@ export class AgeGraphStore implements GraphStore {
     if (ids.length === 0) return { characters: [], edges: [] };
     const size = idListSize(ids.length);
     const params = { scope, ...idListParams('ids', ids, size) };
-    return this.#read(async (q) => {
-      const characters = (await cypher(q, CYPHER.characters(size), ['v'], params)).map(([v]) => named(v!, 'character'));
-      const edges = (await cypher(q, CYPHER.relationsAmong(size), ['from_id', 'to_id', 'r'], params)).map(([a, b, r]) => relationOf(a!, b!, r!));
-      return {
-        characters: characters.sort((x, y) => compareIds(x.id, y.id)),
-        edges: edges.sort((x, y) => compareIds(x.from, y.from) || compareIds(x.to, y.to)),
-      };
-    });
+    return this.#read(async (q) =>
+      subgraphOf(await cypher(q, CYPHER.characters(size), ['v'], params), await cypher(q, CYPHER.relationsAmong(size), ['from_id', 'to_id', 'r'], params)),
+    );
   }
 
   async shortestRelationalPath(scope: string, fromId: string, toId: string): Promise<RelationalPath | null> {
@@ -295,18 +292,7 @@ export class AgeGraphStore implements GraphStore {
   }
 
   async #reachable(q: Queryable, scope: string, id: string, maxHops: 1 | 2 | 3): Promise<ReachableScene[]> {
-    // One row per walk (f1, f2, f3: the scenes 1, 2, 3 hops along it; null past a dead end); keep each scene's fewest hops.
-    const best = new Map<string, ReachableScene>();
-    const columns = ['f1', 'f2', 'f3'].slice(0, maxHops);
-    for (const row of await cypher(q, CYPHER.reachableScenes(maxHops), columns, { scope, id })) {
-      row.forEach((f, i) => {
-        if (f === null) return;
-        const scene = sceneOf(f!);
-        const seen = best.get(scene.id);
-        if (!seen || i + 1 < seen.hops) best.set(scene.id, { scene, hops: i + 1 });
-      });
-    }
-    return [...best.values()].sort((a, b) => a.hops - b.hops || compareIds(a.scene.id, b.scene.id));
+    return reachableOf(await cypher(q, CYPHER.reachableScenes(maxHops), REACHABLE_COLUMNS.slice(0, maxHops), { scope, id }));
   }
 
   async tenseScenesAhead(scope: string, sceneId: string): Promise<TenseScene[]> {
@@ -339,10 +325,43 @@ export class AgeGraphStore implements GraphStore {
   async adjacentSettings(scope: string, settingId: string): Promise<AdjacentSetting[]> {
     validateId(scope, 'scope');
     const id = validateId(settingId, 'settingId');
-    const rows = await this.#read((q) => cypher(q, CYPHER.adjacentSettings, ['n', 'cost'], { scope, id }));
-    return rows
-      .map(([n, cost]) => ({ setting: named(n!, 'setting'), traversalCost: stored(z.number(), cost, 'traversal_cost') }))
-      .sort((a, b) => a.traversalCost - b.traversalCost || compareIds(a.setting.id, b.setting.id));
+    return adjacentOf(await this.#read((q) => cypher(q, CYPHER.adjacentSettings, ['n', 'cost'], { scope, id })));
+  }
+
+  /**
+   * Scene entry step 3 in one round trip: the four Cypher queries (cast, their relations,
+   * scenes ahead, adjacent settings) as one UNION ALL statement, each part tagged and with
+   * its own parameter map — one connection, no pool contention between four queries.
+   */
+  async sceneGraphContext(req: SceneGraphRequest): Promise<SceneGraphContext> {
+    const scope = validateId(req.scope, 'scope');
+    const castIds = validateIds(req.castIds, 'castIds');
+    const sceneId = validateId(req.sceneId, 'sceneId');
+    const settingId = validateId(req.settingId, 'settingId');
+    const size = idListSize(Math.max(castIds.length, 1));
+    const part = (tag: string, cypherText: string, columns: string[], param: `$${number}`) => {
+      const padded = [...columns, ...Array<string>(3 - columns.length).fill('NULL::ag_catalog.agtype')];
+      return `SELECT '${tag}'::text AS part, ${padded.join(', ')} FROM (${cypherSelect(cypherText, columns, param)}) AS ${tag}`;
+    };
+    const parts = [
+      part('r', CYPHER.reachableScenes(3), REACHABLE_COLUMNS, '$1'),
+      part('n', CYPHER.adjacentSettings, ['n', 'cost'], '$2'),
+      ...(castIds.length > 0 ? [part('c', CYPHER.characters(size), ['v'], '$3'), part('e', CYPHER.relationsAmong(size), ['from_id', 'to_id', 'r'], '$3')] : []),
+    ];
+    const params = [
+      agtypeParams({ scope, id: sceneId }),
+      agtypeParams({ scope, id: settingId }),
+      ...(castIds.length > 0 ? [agtypeParams({ scope, ...idListParams('ids', castIds, size) })] : []),
+    ];
+    // Columns are positional across the parts: the first part names them.
+    const sql = parts.join('\nUNION ALL\n');
+    const { rows } = await this.#read((q) => q.query<{ part: string; f1: string | null; f2: string | null; f3: string | null }>(sql, params));
+    const of = (tag: string, width: number) => rows.filter((r) => r.part === tag).map((r) => [r.f1, r.f2, r.f3].slice(0, width).map((x) => parseAgtype(x ?? null)));
+    return {
+      relational: subgraphOf(of('c', 1), of('e', 3)),
+      reachableScenes: reachableOf(of('r', 3)),
+      adjacentSettings: adjacentOf(of('n', 2)),
+    };
   }
 
   async scenesNearSetting(scope: string, settingId: string): Promise<SceneNearSetting[]> {
@@ -469,6 +488,35 @@ async function cypher(q: Queryable, text: string, columns: string[], params: Rec
 }
 
 const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
+
+const REACHABLE_COLUMNS = ['f1', 'f2', 'f3'];
+
+function subgraphOf(characterRows: AgValue[][], edgeRows: AgValue[][]): RelationalSubgraph {
+  return {
+    characters: characterRows.map(([v]) => named(v!, 'character')).sort((x, y) => compareIds(x.id, y.id)),
+    edges: edgeRows.map(([a, b, r]) => relationOf(a!, b!, r!)).sort((x, y) => compareIds(x.from, y.from) || compareIds(x.to, y.to)),
+  };
+}
+
+/** One row per walk (f1, f2, f3: the scenes 1, 2, 3 hops along it; null past a dead end); each scene's fewest hops. */
+function reachableOf(rows: AgValue[][]): ReachableScene[] {
+  const best = new Map<string, ReachableScene>();
+  for (const row of rows) {
+    row.forEach((f, i) => {
+      if (f === null) return;
+      const scene = sceneOf(f!);
+      const seen = best.get(scene.id);
+      if (!seen || i + 1 < seen.hops) best.set(scene.id, { scene, hops: i + 1 });
+    });
+  }
+  return [...best.values()].sort((a, b) => a.hops - b.hops || compareIds(a.scene.id, b.scene.id));
+}
+
+function adjacentOf(rows: AgValue[][]): AdjacentSetting[] {
+  return rows
+    .map(([n, cost]) => ({ setting: named(n!, 'setting'), traversalCost: stored(z.number(), cost, 'traversal_cost') }))
+    .sort((a, b) => a.traversalCost - b.traversalCost || compareIds(a.setting.id, b.setting.id));
+}
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();

@@ -72,7 +72,7 @@ describe('AGE query builder', () => {
       'MATCH (s:Scene)-[:LEADS_TO]->(f1:Scene) WHERE s.scope = $scope AND s.id = $id OPTIONAL MATCH (f1)-[:LEADS_TO]->(f2:Scene) OPTIONAL MATCH (f2)-[:LEADS_TO]->(f3:Scene) RETURN f1, f2, f3',
     );
     expect(CYPHER.neighbours('list')).toBe(
-      'MATCH (a:Character {scope: $scope})-[:RELATES_TO]->(b:Character) WHERE a.id IN $ids RETURN a.id, b.id UNION MATCH (a:Character {scope: $scope})<-[:RELATES_TO]-(b:Character) WHERE a.id IN $ids RETURN a.id, b.id',
+      'MATCH (a:Character {scope: $scope})-[:RELATES_TO]->(b:Character) WHERE a.id IN $ids RETURN a.id, b.id UNION ALL MATCH (a:Character {scope: $scope})<-[:RELATES_TO]-(b:Character) WHERE a.id IN $ids RETURN a.id, b.id',
     );
     expect(() => CYPHER.reachableScenes(4 as 3)).toThrow(/hop count/);
     expect(() => CYPHER.characters(9 as 8)).toThrow(/id list size/);
