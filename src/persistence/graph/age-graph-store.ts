@@ -22,8 +22,6 @@ import {
   type RelationalEdge,
   type RelationalPath,
   type RelationalSubgraph,
-  type SceneGraphContext,
-  type SceneGraphRequest,
   type SceneNearSetting,
   type SceneVertex,
   type SettingVertex,
@@ -326,42 +324,6 @@ export class AgeGraphStore implements GraphStore {
     validateId(scope, 'scope');
     const id = validateId(settingId, 'settingId');
     return adjacentOf(await this.#read((q) => cypher(q, CYPHER.adjacentSettings, ['n', 'cost'], { scope, id })));
-  }
-
-  /**
-   * Scene entry step 3 in one round trip: the four Cypher queries (cast, their relations,
-   * scenes ahead, adjacent settings) as one UNION ALL statement, each part tagged and with
-   * its own parameter map — one connection, no pool contention between four queries.
-   */
-  async sceneGraphContext(req: SceneGraphRequest): Promise<SceneGraphContext> {
-    const scope = validateId(req.scope, 'scope');
-    const castIds = validateIds(req.castIds, 'castIds');
-    const sceneId = validateId(req.sceneId, 'sceneId');
-    const settingId = validateId(req.settingId, 'settingId');
-    const size = idListSize(Math.max(castIds.length, 1));
-    const part = (tag: string, cypherText: string, columns: string[], param: `$${number}`) => {
-      const padded = [...columns, ...Array<string>(3 - columns.length).fill('NULL::ag_catalog.agtype')];
-      return `SELECT '${tag}'::text AS part, ${padded.join(', ')} FROM (${cypherSelect(cypherText, columns, param)}) AS ${tag}`;
-    };
-    const parts = [
-      part('r', CYPHER.reachableScenes(3), REACHABLE_COLUMNS, '$1'),
-      part('n', CYPHER.adjacentSettings, ['n', 'cost'], '$2'),
-      ...(castIds.length > 0 ? [part('c', CYPHER.characters(size), ['v'], '$3'), part('e', CYPHER.relationsAmong(size), ['from_id', 'to_id', 'r'], '$3')] : []),
-    ];
-    const params = [
-      agtypeParams({ scope, id: sceneId }),
-      agtypeParams({ scope, id: settingId }),
-      ...(castIds.length > 0 ? [agtypeParams({ scope, ...idListParams('ids', castIds, size) })] : []),
-    ];
-    // Columns are positional across the parts: the first part names them.
-    const sql = parts.join('\nUNION ALL\n');
-    const { rows } = await this.#read((q) => q.query<{ part: string; f1: string | null; f2: string | null; f3: string | null }>(sql, params));
-    const of = (tag: string, width: number) => rows.filter((r) => r.part === tag).map((r) => [r.f1, r.f2, r.f3].slice(0, width).map((x) => parseAgtype(x ?? null)));
-    return {
-      relational: subgraphOf(of('c', 1), of('e', 3)),
-      reachableScenes: reachableOf(of('r', 3)),
-      adjacentSettings: adjacentOf(of('n', 2)),
-    };
   }
 
   async scenesNearSetting(scope: string, settingId: string): Promise<SceneNearSetting[]> {
