@@ -81,9 +81,9 @@ describeAge('AGE connections on a real Apache AGE', () => {
     const connections = PoolAgeConnections.forDatabase(db);
     try {
       const { rows } = await connections.run((q) =>
-        q.query<{ search_path: string; jit: string }>(`SELECT current_setting('search_path') AS search_path, current_setting('jit') AS jit`),
+        q.query<{ search_path: string; jit: string; random_page_cost: string }>(`SELECT current_setting('search_path') AS search_path, current_setting('jit') AS jit, current_setting('random_page_cost') AS random_page_cost`),
       );
-      expect(rows[0]).toEqual({ search_path: 'ag_catalog,"$user",public', jit: 'off' });
+      expect(rows[0]).toEqual({ search_path: 'ag_catalog,"$user",public', jit: 'off', random_page_cost: '1.1' });
     } finally {
       await connections.close();
     }

@@ -76,13 +76,16 @@ describe('AGE query builder', () => {
     );
     expect(() => CYPHER.reachableScenes(4 as 3)).toThrow(/hop count/);
     expect(() => CYPHER.characters(9 as 8)).toThrow(/id list size/);
+    expect(CYPHER.characters('list')).toBe('MATCH (v:Character {scope: $scope}) WHERE v.id IN $ids RETURN v');
   });
 
   it('pads short id lists to their slot count with the first id, and passes long ones as one list', () => {
     expect(idListParams('ids', ['a', 'b'])).toEqual({ ids_0: 'a', ids_1: 'b', ids_2: 'a', ids_3: 'a', ids_4: 'a', ids_5: 'a', ids_6: 'a', ids_7: 'a' });
-    const long = Array.from({ length: 9 }, (_, i) => `c${i}`);
+    const nine = Array.from({ length: 9 }, (_, i) => `c${i}`);
+    expect(Object.keys(idListParams('ids', nine))).toHaveLength(32);
+    expect(() => idListParams('ids', nine, 8)).toThrow(/does not fit/);
+    const long = Array.from({ length: 513 }, (_, i) => `c${i}`);
     expect(idListParams('ids', long)).toEqual({ ids: long });
-    expect(() => idListParams('ids', long, 8)).toThrow(/does not fit/);
     expect(() => idListParams('ids', [], 8)).toThrow(/does not fit/);
   });
 
@@ -105,7 +108,7 @@ describe('AGE query builder', () => {
 
   it('sets up each connection and creates every seed label with its indexes', () => {
     expect(AGE_SEARCH_PATH).toBe('ag_catalog, "$user", public');
-    expect(AGE_SESSION_OPTIONS).toBe('-c search_path=ag_catalog,"$user",public -c jit=off');
+    expect(AGE_SESSION_OPTIONS).toBe('-c search_path=ag_catalog,"$user",public -c jit=off -c random_page_cost=1.1');
     const schema = ageSchemaStatements();
     expect(schema.map((s) => s.label)).toEqual([...VERTEX_LABELS, ...EDGE_LABELS]);
     expect(schema.find((s) => s.label === 'RELATES_TO')?.indexes).toEqual([
