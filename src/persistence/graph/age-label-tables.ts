@@ -1,6 +1,6 @@
 import { StorytellerError } from '../../errors.ts';
 import { AGE_GRAPH } from './age-cypher.ts';
-import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from './graph-store.ts';
+import { EDGE_LABELS, TENSION_DEBT_ABOVE, TENSION_TRUST_COMPETENCE_BELOW, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from './graph-store.ts';
 
 /**
  * Bulk writes at the level of AGE's label tables (each label is a table `storyteller."L"`
@@ -101,7 +101,23 @@ SELECT (${count('iv', VERTEX_LABELS.length)})::text AS vertices, (${count('ie', 
 /** The label tables a fork writes, for refreshing their planner statistics. */
 export const LABEL_TABLES: readonly string[] = [...VERTEX_LABELS, ...EDGE_LABELS];
 
-/** The graph, its labels and the indexes AGE does not make by itself (property GIN, graph id, (scope, id), edge endpoints). */
+/**
+ * Tense RELATES_TO edges by source: a partial index whose predicate is the SQL AGE compiles
+ * `r.trust_competence < $tension_competence OR r.debt > $tension_debt` to, once the
+ * parameters are folded in (AGE plans each call with its values). The tension queries then
+ * skip the agtype property reads of every non-tense edge (19 → 12 ms for
+ * tension_with_snapshots at 1,000 characters). Built from the thresholds in graph-store.ts;
+ * if those change, the name changes with them, and an old index merely stops being used.
+ */
+export function tenseEdgesIndex(): string {
+  const value = (x: number) => `'${JSON.stringify(x)}'::ag_catalog.agtype`;
+  const name = `RELATES_TO_tense_${String(TENSION_TRUST_COMPETENCE_BELOW)}_${String(TENSION_DEBT_ABOVE)}`;
+  const access = (key: string) => `ag_catalog.agtype_access_operator(VARIADIC ARRAY[properties, '"${key}"'::ag_catalog.agtype])`;
+  return `CREATE INDEX IF NOT EXISTS "${name}" ON ${table('RELATES_TO')} (start_id)
+    WHERE (${access('trust_competence')} OPERATOR(ag_catalog.<) ${value(TENSION_TRUST_COMPETENCE_BELOW)} OR ${access('debt')} OPERATOR(ag_catalog.>) ${value(TENSION_DEBT_ABOVE)})`;
+}
+
+/** The graph, its labels and the indexes AGE does not make by itself (property GIN, graph id, (scope, id), edge endpoints, tense edges). */
 export function ageSchemaStatements(): Array<{ kind: 'vlabel' | 'elabel'; label: string; indexes: string[] }> {
   const q = (s: string) => `"${s}"`;
   return [
@@ -120,6 +136,7 @@ export function ageSchemaStatements(): Array<{ kind: 'vlabel' | 'elabel'; label:
       indexes: [
         `CREATE INDEX IF NOT EXISTS ${q(`${label}_start`)} ON ${AGE_GRAPH}.${q(label)} (start_id)`,
         `CREATE INDEX IF NOT EXISTS ${q(`${label}_end`)} ON ${AGE_GRAPH}.${q(label)} (end_id)`,
+        ...(label === 'RELATES_TO' ? [tenseEdgesIndex()] : []),
       ],
     })),
   ];

@@ -9,7 +9,7 @@ import {
   updateVerticesSql,
   upsertEdgesSql,
 } from '../../../src/persistence/graph/age-label-tables.ts';
-import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from '../../../src/persistence/graph/graph-store.ts';
+import { EDGE_LABELS, TENSION_DEBT_ABOVE, TENSION_TRUST_COMPETENCE_BELOW, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from '../../../src/persistence/graph/graph-store.ts';
 
 /** Every Cypher text the AGE store can run. */
 function allTemplates(): string[] {
@@ -111,10 +111,15 @@ describe('AGE query builder', () => {
     expect(AGE_SESSION_OPTIONS).toBe('-c search_path=ag_catalog,"$user",public -c jit=off -c random_page_cost=1.1');
     const schema = ageSchemaStatements();
     expect(schema.map((s) => s.label)).toEqual([...VERTEX_LABELS, ...EDGE_LABELS]);
-    expect(schema.find((s) => s.label === 'RELATES_TO')?.indexes).toEqual([
+    expect(schema.find((s) => s.label === 'RELATES_TO')?.indexes.slice(0, 2)).toEqual([
       'CREATE INDEX IF NOT EXISTS "RELATES_TO_start" ON storyteller."RELATES_TO" (start_id)',
       'CREATE INDEX IF NOT EXISTS "RELATES_TO_end" ON storyteller."RELATES_TO" (end_id)',
     ]);
+    // The tense-edge partial index carries the thresholds the tension queries use.
+    const tense = schema.find((s) => s.label === 'RELATES_TO')!.indexes[2]!;
+    expect(tense).toContain(`"RELATES_TO_tense_${TENSION_TRUST_COMPETENCE_BELOW}_${TENSION_DEBT_ABOVE}"`);
+    expect(tense).toContain(`OPERATOR(ag_catalog.<) '${TENSION_TRUST_COMPETENCE_BELOW}'::ag_catalog.agtype OR`);
+    expect(tense).toContain(`OPERATOR(ag_catalog.>) '${TENSION_DEBT_ABOVE}'::ag_catalog.agtype`);
     expect(schema.find((s) => s.label === 'Character')?.indexes).toEqual([
       'CREATE INDEX IF NOT EXISTS "Character_properties" ON storyteller."Character" USING gin (properties)',
       'CREATE INDEX IF NOT EXISTS "Character_id" ON storyteller."Character" (id)',

@@ -221,7 +221,7 @@ describe('AgeGraphStore.ensureSchema', () => {
     expect(statements).toContain(`SELECT ag_catalog.create_graph('storyteller')`);
     for (const l of ['Character', 'Entity', 'Scene', 'Setting', 'Zone']) expect(statements).toContain(`SELECT ag_catalog.create_vlabel('storyteller', '${l}')`);
     for (const l of ['RELATES_TO', 'LEADS_TO', 'SCENE_AT', 'ADJACENT_TO', 'CONTAINS']) expect(statements).toContain(`SELECT ag_catalog.create_elabel('storyteller', '${l}')`);
-    expect(statements.filter((s) => s.startsWith('CREATE INDEX IF NOT EXISTS'))).toHaveLength(25);
+    expect(statements.filter((s) => s.startsWith('CREATE INDEX IF NOT EXISTS'))).toHaveLength(26);
     expect(statements.findIndex((s) => s.startsWith('SELECT pg_advisory_xact_lock'))).toBeLessThan(statements.findIndex((s) => s.includes('create_graph')));
   });
 
