@@ -86,7 +86,7 @@ const relationOf = (from: AgValue, to: AgValue, r: AgValue): RelationalEdge => (
   ...stored(relationProps, asEdge(r, 'RELATES_TO').properties, 'RELATES_TO properties'),
 });
 
-/** The (label, from, to) combinations of the seed's edge labels, for copying a scope. */
+/** The (label, from, to) combinations of the seed's edge labels (one label-table upsert statement each; tests enumerate them). */
 export const EDGE_SHAPES: ReadonlyArray<[EdgeLabel, VertexLabel, VertexLabel]> = [
   ['RELATES_TO', 'Character', 'Character'],
   ['LEADS_TO', 'Scene', 'Scene'],
