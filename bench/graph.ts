@@ -6,6 +6,7 @@
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:graph
  *   (+ AGE_DATABASE_URL=postgres://… to add AgeGraphStore on a PostgreSQL with Apache AGE)
+ *   BENCH_GRAPH_SIZES=100,1000 (SQL stores), BENCH_GRAPH_AGE_SIZES=1000 (AGE) to choose sizes.
  *
  * Implementations: SqlGraphStore on PostgreSQL (DATABASE_URL, loopback), SqlGraphStore on
  * PGlite (in memory, 1,000 characters: the zero-configuration default), and
@@ -13,6 +14,8 @@
  * Writes bench/results/graph.json. Key figure: scene_entry_graph_load_p99_ms — what scene
  * entry step 3 runs (loadSceneGraphContext: relational subgraph of a 6-character cast,
  * scenes 1..3 hops ahead, adjacent settings) at 1,000 characters on PostgreSQL; target ≤ 10 ms.
+ * With AGE, also `age_over_sql` (AGE ÷ SQL store on PostgreSQL, same size, same run) and
+ * `age_targets` (issue 10's targets for AGE at 1,000 characters).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -28,11 +31,26 @@ import { PgDatabase } from '../src/persistence/pg-database.ts';
 import { PgliteDatabase } from '../src/persistence/pglite-database.ts';
 import { characterId, generateGraph, sceneId, seededRandom, settingId } from '../test/support/graph-fixtures.ts';
 
-const SIZES: readonly number[] = process.env.BENCH_GRAPH_SIZES
-  ? process.env.BENCH_GRAPH_SIZES.split(',').map(Number) // e.g. BENCH_GRAPH_SIZES=1000 for a quick look
-  : [100, 1_000, 10_000];
+const sizes = (value: string | undefined, fallback: number[]) => (value ? value.split(',').map(Number) : fallback);
+const SIZES: readonly number[] = sizes(process.env.BENCH_GRAPH_SIZES, [100, 1_000, 10_000]); // e.g. BENCH_GRAPH_SIZES=1000 for a quick look
+const AGE_SIZES: readonly number[] = sizes(process.env.BENCH_GRAPH_AGE_SIZES, [...SIZES]);
 const PGLITE_SIZES = new Set<number>([1_000]);
 const TARGET_P99_MS = 10;
+/** Issue 10's targets for AgeGraphStore at 1,000 characters (p99 ms; load and fork in ms). */
+const AGE_TARGETS = {
+  scene_entry_graph_load: 10,
+  relational_subgraph: 20,
+  shortest_relational_path: 20,
+  trusting_characters: 20,
+  reachable_scenes: 20,
+  tense_scenes_ahead: 20,
+  adjacent_settings: 20,
+  scenes_near_setting: 20,
+  tension_with_snapshots: 20,
+  apply_edge_updates_8: 10,
+  load_ms: 3_000,
+  fork_ms: 1_000,
+} as const;
 const iterationsFor = (characters: number) => (characters >= 10_000 ? 100 : 300);
 const WARMUP = 30;
 
@@ -128,6 +146,9 @@ async function benchSize(implementation: string, store: GraphStore, db: Database
      SELECT $1, e, 'character', jsonb_build_object('mood', 0.5, 'tensor', jsonb_build_array(0.1, 0.2, 0.3)) FROM unnest($2::text[]) AS e`,
     [session, met],
   );
+  // A running database has statistics for its snapshot table; a fresh one gets them from autovacuum within
+  // a minute. Without them the planner may join the AGE tension query from the wrong side (270 ms instead of 20).
+  await db.query('ANALYZE entity_snapshots');
 
   const random = seededRandom(characters * 7 + 1);
   const pick = (n: number) => Math.floor(random() * n);
@@ -212,14 +233,21 @@ async function main(): Promise<void> {
   }
 
   let age = 'not measured: AGE_DATABASE_URL not set (Apache AGE is packaged neither for Debian nor for PGlite)';
+  let ageServer: { postgres: string; age: string; jit: string; shared_preload_libraries: string } | null = null;
   if (process.env.AGE_DATABASE_URL) {
     const ageDb = await createPgDatabase(process.env.AGE_DATABASE_URL, 'graph_bench_age');
     try {
       const store = await AgeGraphStore.open(ageDb.db);
-      for (const n of SIZES) {
+      const { rows } = await ageDb.db.query<{ postgres: string; age: string; jit: string; shared_preload_libraries: string }>(
+        `SELECT current_setting('server_version') AS postgres, (SELECT extversion FROM pg_extension WHERE extname = 'age') AS age,
+                current_setting('jit') AS jit, current_setting('shared_preload_libraries') AS shared_preload_libraries`,
+      );
+      ageServer = rows[0]!;
+      for (const n of AGE_SIZES) {
         results.push(await benchSize('age', store, ageDb.db, n));
         console.error(`age ${n}: done (${Math.round((performance.now() - started) / 1000)} s)`);
       }
+      await store.close();
       age = 'measured';
     } finally {
       await ageDb.drop();
@@ -227,8 +255,32 @@ async function main(): Promise<void> {
   }
 
   const headline = results.find((r) => r.implementation === 'sql/pg' && r.characters === 1_000)!.queries.scene_entry_graph_load!.p99_ms;
-  const ageHeadline = results.find((r) => r.implementation === 'age' && r.characters === 1_000)?.queries.scene_entry_graph_load?.p99_ms ?? null;
+  const age1000 = results.find((r) => r.implementation === 'age' && r.characters === 1_000);
+  const ageHeadline = age1000?.queries.scene_entry_graph_load?.p99_ms ?? null;
   const table = printTable(results);
+  // AGE ÷ SQL store on PostgreSQL at the same size, from this run.
+  const ageOverSql: Record<string, Record<string, { p50: number; p99: number } | number>> = {};
+  for (const a of results.filter((r) => r.implementation === 'age')) {
+    const sql = results.find((r) => r.implementation === 'sql/pg' && r.characters === a.characters);
+    if (!sql) continue;
+    const ratio = (x: number, y: number) => Math.round((x / Math.max(y, 0.001)) * 10) / 10;
+    const row: Record<string, { p50: number; p99: number } | number> = {};
+    for (const [q, st] of Object.entries(a.queries)) {
+      const base = sql.queries[q];
+      if (base) row[q] = { p50: ratio(st.p50_ms, base.p50_ms), p99: ratio(st.p99_ms, base.p99_ms) };
+    }
+    row.load_ms = ratio(a.load_ms, sql.load_ms);
+    row.fork_ms = ratio(a.fork_ms, sql.fork_ms);
+    ageOverSql[String(a.characters)] = row;
+  }
+  const ageTargets = age1000
+    ? Object.fromEntries(
+        Object.entries(AGE_TARGETS).map(([k, limit]) => {
+          const value = k === 'load_ms' ? age1000.load_ms : k === 'fork_ms' ? age1000.fork_ms : age1000.queries[k]!.p99_ms;
+          return [k, { value, target: limit, met: value <= limit }];
+        }),
+      )
+    : null;
   const output = {
     benchmark: 'graph',
     generated_at: new Date().toISOString(),
@@ -250,6 +302,10 @@ async function main(): Promise<void> {
     target_p99_ms: TARGET_P99_MS,
     meets_target: headline <= TARGET_P99_MS,
     age,
+    age_server: ageServer,
+    age_sizes: ageServer ? AGE_SIZES : [],
+    age_targets: ageTargets,
+    age_over_sql: ageOverSql,
     duration_s: Math.round((performance.now() - started) / 1000),
     results,
     table,
@@ -261,6 +317,13 @@ async function main(): Promise<void> {
     `\nscene_entry_graph_load_p99_ms (1,000 characters, PostgreSQL) = ${headline} ms (target ≤ ${TARGET_P99_MS} ms: ${output.meets_target ? 'met' : 'NOT met'}; ` +
       `p99 per 100 samples: ${output.scene_entry_graph_load_p99_by_100_ms.join(', ')}; load avg ${output.machine.load_avg_1m_before} → ${output.machine.load_avg_1m_after} on ${output.machine.cpus} CPUs); AGE: ${age}`,
   );
+  if (ageTargets) {
+    const missed = Object.entries(ageTargets).filter(([, t]) => !t.met);
+    console.log(
+      `AGE ${ageServer?.age} (1,000 characters): scene_entry_graph_load p99 = ${ageHeadline} ms (target ≤ ${AGE_TARGETS.scene_entry_graph_load} ms); ` +
+        `load ${age1000!.load_ms} ms, fork ${age1000!.fork_ms} ms; targets ${missed.length === 0 ? 'all met' : `NOT met: ${missed.map(([k, t]) => `${k} ${t.value} > ${t.target}`).join(', ')}`}`,
+    );
+  }
 }
 
 await main();

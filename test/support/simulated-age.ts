@@ -1,6 +1,7 @@
 /**
  * A pure in-memory stand-in for Apache AGE, for unit tests on machines without AGE.
- * It answers exactly the Cypher templates of `CYPHER` (anything else fails the test),
+ * It answers exactly the Cypher templates of `CYPHER` and the store's few SQL statements
+ * (the label-table fork, the statistics check; anything else fails the test),
  * checks the SQL wrapper and the agtype parameter map, and renders results as AGE's
  * agtype TEXT (`{…}::vertex`, `::edge`, escaped strings) so AgeGraphStore's parsing,
  * assembly, ordering and update logic run for real. It does NOT show that AGE itself
@@ -8,7 +9,8 @@
  */
 import type { Queryable, QueryResult } from '../../src/persistence/database.ts';
 import type { AgeConnections } from '../../src/persistence/graph/age-connections.ts';
-import { AGE_GRAPH, CYPHER } from '../../src/persistence/graph/age-cypher.ts';
+import { AGE_GRAPH, CYPHER, ID_LIST_SIZES, type IdListSize } from '../../src/persistence/graph/age-cypher.ts';
+import { forkScopeSql, insertVerticesSql, updateVerticesSql, upsertEdgesSql } from '../../src/persistence/graph/age-label-tables.ts';
 import { EDGE_SHAPES } from '../../src/persistence/graph/age-graph-store.ts';
 import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from '../../src/persistence/graph/graph-store.ts';
 
@@ -50,7 +52,7 @@ const vertexText = (v: V) => `{"id": ${v.gid}, "label": ${agString(v.label)}, "p
 const edgeText = (e: E) =>
   `{"id": ${e.gid}, "label": ${agString(e.label)}, "end_id": ${e.end}, "start_id": ${e.start}, "properties": ${agValue(e.props)}}::edge`;
 
-const SQL_SHAPE = new RegExp(`^SELECT \\* FROM ag_catalog\\.cypher\\('${AGE_GRAPH}', \\$\\$ ([\\s\\S]*) \\$\\$, \\$1\\) AS \\(([a-z_, .]+)\\)$`);
+const SQL_SHAPE = new RegExp(`^SELECT \\* FROM ag_catalog\\.cypher\\('${AGE_GRAPH}', \\$\\$ ([\\s\\S]*) \\$\\$, \\$1\\) AS \\(([a-z0-9_, .]+)\\)$`);
 
 export class SimulatedAge implements AgeConnections {
   readonly vertices: V[] = [];
@@ -59,6 +61,8 @@ export class SimulatedAge implements AgeConnections {
   readonly log: Array<{ sql: string; params: readonly unknown[] }> = [];
   #next = 844_424_930_131_969; // a graphid-sized number (label id << 48)
   readonly #handlers = new Map<string, (p: Props) => string[][]>();
+  /** The label-table writes (age-label-tables.ts), by exact SQL text; parameters arrive parsed from their agtype JSON. */
+  readonly #sqlWrites = new Map<string, (params: unknown[]) => Row[]>();
 
   constructor() {
     this.#install();
@@ -100,6 +104,11 @@ export class SimulatedAge implements AgeConnections {
 
   #answer(sql: string, params: readonly unknown[]): Row[] {
     if (sql.startsWith('SELECT pg_advisory_xact_lock') || sql === `LOAD 'age'`) return [];
+    // The statistics check finds no label tables here, so no ANALYZE follows.
+    if (sql.includes('FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n')) return [];
+    if (sql === forkScopeSql()) return this.#fork(JSON.parse(String(params[0])) as string, JSON.parse(String(params[1])) as Props);
+    const write = this.#sqlWrites.get(sql);
+    if (write) return write(params.map((p) => (Array.isArray(p) ? p.map((x) => JSON.parse(String(x)) as unknown) : (JSON.parse(String(p)) as unknown))));
     const m = SQL_SHAPE.exec(sql);
     if (!m) throw new Error(`simulated AGE: unexpected SQL ${sql}`);
     if (params.length !== 1 || typeof params[0] !== 'string') throw new Error('simulated AGE: expected exactly one agtype parameter');
@@ -113,6 +122,18 @@ export class SimulatedAge implements AgeConnections {
     if (!handler) throw new Error(`simulated AGE: unknown Cypher ${cypher}`);
     const p = JSON.parse(params[0]) as Props;
     return handler(p).map((values) => Object.fromEntries(columns.map((c, i) => [c, values[i]!])));
+  }
+
+  /** The label-table copy: new graph ids, `scope` replaced, edges between the copies. */
+  #fork(from: string, to: Props): Row[] {
+    const copies = new Map<number, V>();
+    for (const v of this.vertices.filter((x) => x.props.scope === from)) copies.set(v.gid, { gid: this.#next++, label: v.label, props: { ...v.props, scope: to.scope } });
+    const edges = this.edges
+      .filter((e) => copies.has(e.start) && copies.has(e.end))
+      .map((e): E => ({ gid: this.#next++, label: e.label, start: copies.get(e.start)!.gid, end: copies.get(e.end)!.gid, props: { ...e.props } }));
+    this.vertices.push(...copies.values());
+    this.edges.push(...edges);
+    return [{ vertices: String(copies.size), edges: String(edges.length) }];
   }
 
   #find(label: VertexLabel, scope: unknown, id: unknown): V | undefined {
@@ -134,46 +155,36 @@ export class SimulatedAge implements AgeConnections {
         : label === 'ADJACENT_TO'
           ? { traversal_cost: p.traversal_cost }
           : {};
+    const w = this.#sqlWrites;
     for (const label of VERTEX_LABELS) {
-      h.set(CYPHER.updateVertex(label), (p) => {
-        const v = this.#find(label, p.scope, p.id);
-        if (!v) return [];
-        v.props = vertexProps(label, p);
-        return [[String(v.gid)]];
-      });
-      h.set(CYPHER.createVertex(label), (p) => {
-        const v: V = { gid: this.#next++, label, props: vertexProps(label, p) };
-        this.vertices.push(v);
-        return [[String(v.gid)]];
-      });
-      h.set(CYPHER.verticesOfScope(label), (p) => inScope(label, p.scope).map((v) => [vertexText(v)]));
-    }
-        for (const [label, fromLabel, toLabel] of EDGE_SHAPES) {
-      if (!EDGE_LABELS.includes(label)) throw new Error('label');
-      h.set(CYPHER.updateEdge(label, fromLabel, toLabel), (p) => {
-        const a = this.#find(fromLabel, p.scope, p.from);
-        const b = this.#find(toLabel, p.scope, p.to);
-        const e = a && b && this.edges.find((x) => x.label === label && x.start === a.gid && x.end === b.gid);
-        if (!e) return [];
-        e.props = edgeProps(label, p);
-        return [[String(e.gid)]];
-      });
-      h.set(CYPHER.createEdge(label, fromLabel, toLabel), (p) => {
-        const a = this.#find(fromLabel, p.scope, p.from);
-        const b = this.#find(toLabel, p.scope, p.to);
-        if (!a || !b) return [];
-        const e: E = { gid: this.#next++, label, start: a.gid, end: b.gid, props: edgeProps(label, p) };
-        this.edges.push(e);
-        return [[String(e.gid)]];
-      });
-      h.set(CYPHER.edgesOfScope(label, fromLabel, toLabel), (p) =>
-        inScope(fromLabel, p.scope).flatMap((a) =>
-          out(label, a)
-            .map((e) => [e, byGid(e.end)] as const)
-            .filter(([, b]) => b.label === toLabel)
-            .map(([e, b]) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
-        ),
+      w.set(updateVerticesSql(label), ([scope, ids, props]) =>
+        (ids as string[]).flatMap((id, i) => {
+          const v = this.#find(label, scope, id);
+          if (!v) return [];
+          v.props = vertexProps(label, (props as Props[])[i]!);
+          return [{ id }];
+        }),
       );
+      w.set(insertVerticesSql(label), ([props]) => {
+        for (const p of props as Props[]) this.vertices.push({ gid: this.#next++, label, props: vertexProps(label, p) });
+        return [];
+      });
+    }
+    for (const [label, fromLabel, toLabel] of EDGE_SHAPES) {
+      w.set(upsertEdgesSql(label, fromLabel, toLabel), ([scope, froms, tos, props]) => {
+        const missing: Row[] = [];
+        (froms as string[]).forEach((from, i) => {
+          const to = (tos as string[])[i]!;
+          const a = this.#find(fromLabel, scope, from);
+          const b = this.#find(toLabel, scope, to);
+          if (!a || !b) return void missing.push({ from_id: from, to_id: to });
+          const existing = this.edges.filter((x) => x.label === label && x.start === a.gid && x.end === b.gid);
+          const values = edgeProps(label, (props as Props[])[i]!);
+          if (existing.length > 0) for (const e of existing) e.props = values;
+          else this.edges.push({ gid: this.#next++, label, start: a.gid, end: b.gid, props: values });
+        });
+        return missing;
+      });
     }
     h.set(CYPHER.countScope, (p) => [[String(this.vertices.filter((v) => v.props.scope === p.scope).length)]]);
     h.set(CYPHER.deleteScope, (p) => {
@@ -188,70 +199,82 @@ export class SimulatedAge implements AgeConnections {
         .map((e) => ({ e, a: byGid(e.start), b: byGid(e.end) }))
         .filter(({ a }) => a.props.scope === scope);
     const has = (list: unknown, x: unknown) => Array.isArray(list) && list.includes(x);
-    h.set(CYPHER.characters, (p) => inScope('Character', p.scope).filter((v) => has(p.ids, v.props.id)).map((v) => [vertexText(v)]));
-    h.set(CYPHER.relationsAmong, (p) =>
-      rels(p.scope)
-        .filter(({ a, b }) => has(p.ids, a.props.id) && has(p.ids, b.props.id))
-        .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
-    );
-    h.set(CYPHER.relationsBetween, (p) =>
-      rels(p.scope)
-        .filter(({ a, b }) => has(p.from_ids, a.props.id) && has(p.to_ids, b.props.id))
-        .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
-    );
-    h.set(CYPHER.neighbours, (p) => {
-      const pairs = new Set<string>();
-      for (const { a, b } of rels(p.scope)) {
-        if (has(p.ids, a.props.id)) pairs.add(JSON.stringify([a.props.id, b.props.id]));
-        if (has(p.ids, b.props.id)) pairs.add(JSON.stringify([b.props.id, a.props.id]));
-      }
-      return [...pairs].map((s) => (JSON.parse(s) as unknown[]).map(agValue));
-    });
+    // An id list arrives as `name: [...]` or as padded slots `name_0, name_1, …` (idListParams).
+    const listOf = (p: Props, name: string): unknown[] =>
+      Array.isArray(p[name]) ? (p[name] as unknown[]) : Object.keys(p).filter((k) => new RegExp(`^${name}_\\d+$`).test(k)).map((k) => p[k]);
+    const sizes: IdListSize[] = [...ID_LIST_SIZES, 'list'];
+    for (const size of sizes) {
+      h.set(CYPHER.characters(size), (p) => inScope('Character', p.scope).filter((v) => has(listOf(p, 'ids'), v.props.id)).map((v) => [vertexText(v)]));
+      h.set(CYPHER.relationsAmong(size), (p) =>
+        rels(p.scope)
+          .filter(({ a, b }) => has(listOf(p, 'ids'), a.props.id) && has(listOf(p, 'ids'), b.props.id))
+          .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
+      );
+      h.set(CYPHER.relationsBetween(size), (p) =>
+        rels(p.scope)
+          .filter(({ a, b }) => has(listOf(p, 'from_ids'), a.props.id) && has(listOf(p, 'to_ids'), b.props.id))
+          .map(({ e, a, b }) => [agValue(a.props.id), agValue(b.props.id), edgeText(e)]),
+      );
+      h.set(CYPHER.neighbours(size), (p) => {
+        const pairs = new Set<string>();
+        for (const { a, b } of rels(p.scope)) {
+          if (has(listOf(p, 'ids'), a.props.id)) pairs.add(JSON.stringify([a.props.id, b.props.id]));
+          if (has(listOf(p, 'ids'), b.props.id)) pairs.add(JSON.stringify([b.props.id, a.props.id]));
+        }
+        return [...pairs].map((s) => (JSON.parse(s) as unknown[]).map(agValue));
+      });
+    }
     h.set(CYPHER.trusting, (p) =>
       rels(p.scope)
         .filter(({ e, b }) => b.props.id === p.target && (e.props.trust_competence as number) > (p.min_competence as number) && (e.props.trust_benevolence as number) > (p.min_benevolence as number))
         .map(({ e, a }) => [vertexText(a), edgeText(e)]),
     );
-    // Variable-length match: one row per edge-distinct path, like AGE.
-    // `RETURN e` of a variable-length match is the list of the path's edges.
-    const paths = (label: EdgeLabel, start: V, max: number): Array<{ end: V; edges: string }> => {
-      const found: Array<{ end: V; edges: string }> = [];
-      const walk = (at: V, used: E[]) => {
-        if (used.length === max) return;
-        for (const e of out(label, at)) {
-          if (used.includes(e)) continue;
-          const next = byGid(e.end);
-          const path = [...used, e];
-          found.push({ end: next, edges: `[${path.map(edgeText).join(', ')}]` });
-          walk(next, path);
-        }
+    // A chain of OPTIONAL MATCHes: one row per walk of length 1..k (a row stops with nulls at a dead end), like AGE's left joins.
+    const walks = (start: V, k: number): Array<Array<V | null>> => {
+      const extend = (row: Array<V | null>): Array<Array<V | null>> => {
+        if (row.length === k) return [row];
+        const last = row[row.length - 1]!;
+        const next = last === null ? [] : out('LEADS_TO', last).map((e) => byGid(e.end)).filter((v) => v.label === 'Scene');
+        return next.length === 0 ? [[...row, ...Array<null>(k - row.length).fill(null)]] : next.flatMap((n) => extend([...row, n]));
       };
-      walk(start, []);
-      return found;
+      return out('LEADS_TO', start)
+        .map((e) => byGid(e.end))
+        .filter((v) => v.label === 'Scene')
+        .flatMap((f1) => extend([f1]));
     };
     for (const k of [1, 2, 3] as const) {
       h.set(CYPHER.reachableScenes(k), (p) => {
         const s = this.#find('Scene', p.scope, p.id);
-        return s ? paths('LEADS_TO', s, k).filter(({ end }) => end.label === 'Scene').map(({ end, edges }) => [vertexText(end), edges]) : [];
+        return s ? walks(s, k).map((row) => row.map((v) => (v ? vertexText(v) : 'null'))) : [];
       });
     }
     const tense = (e: E, p: Props) => (e.props.trust_competence as number) < (p.tension_competence as number) || (e.props.debt as number) > (p.tension_debt as number);
-    h.set(CYPHER.tenseAmong, (p) =>
-      rels(p.scope)
-        .filter(({ e, a, b }) => has(p.ids, a.props.id) && has(p.ids, b.props.id) && tense(e, p))
-        .map(({ a, b }) => [agValue(a.props.id), agValue(b.props.id)]),
-    );
+    for (const size of sizes) {
+      h.set(CYPHER.tenseAmong(size), (p) =>
+        rels(p.scope)
+          .filter(({ e, a, b }) => has(listOf(p, 'ids'), a.props.id) && has(listOf(p, 'ids'), b.props.id) && tense(e, p))
+          .map(({ a, b }) => [agValue(a.props.id), agValue(b.props.id)]),
+      );
+    }
     h.set(CYPHER.adjacentSettings, (p) => {
       const s = this.#find('Setting', p.scope, p.id);
       return s ? out('ADJACENT_TO', s).map((e) => [vertexText(byGid(e.end)), agValue(e.props.traversal_cost)]) : [];
     });
+    // Two fixed-length patterns, each with distinct edges (AGE's edge uniqueness within a MATCH).
     h.set(CYPHER.scenesNearSetting, (p) => {
       const s = this.#find('Setting', p.scope, p.id);
       if (!s) return [];
-      return paths('ADJACENT_TO', s, 2).flatMap(({ end, edges }) =>
+      const ends: Array<{ end: V; hops: number }> = [];
+      for (const e1 of out('ADJACENT_TO', s)) {
+        const n1 = byGid(e1.end);
+        if (n1.label !== 'Setting') continue;
+        ends.push({ end: n1, hops: 1 });
+        for (const e2 of out('ADJACENT_TO', n1)) if (e2 !== e1 && byGid(e2.end).label === 'Setting') ends.push({ end: byGid(e2.end), hops: 2 });
+      }
+      return ends.flatMap(({ end, hops }) =>
         this.edges
           .filter((e) => e.label === 'SCENE_AT' && e.end === end.gid)
-          .map((e) => [vertexText(end), vertexText(byGid(e.start)), edges]),
+          .map((e) => [vertexText(end), vertexText(byGid(e.start)), String(hops)]),
       );
     });
   }

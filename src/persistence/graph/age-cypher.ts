@@ -1,17 +1,28 @@
 import { StorytellerError } from '../../errors.ts';
 import { agtypeParams } from './agtype.ts';
-import { EDGE_LABELS, VERTEX_LABELS, type EdgeLabel, type VertexLabel } from './graph-store.ts';
 
 /** The one AGE graph holding all three structures (seed: "Schema Organization in Apache AGE"). */
 export const AGE_GRAPH = 'storyteller';
 
 /**
- * Per connection before any cypher() call: the extension's parser hook is installed by
- * loading the library, and unqualified AGE names resolve through ag_catalog. Our own
- * statements qualify every AGE name (ag_catalog.cypher, ag_catalog.agtype), so they also
- * work inside a caller's transaction with only `LOAD 'age'` run.
+ * AGE's generated SQL names its operators and functions unqualified (`agtype @> agtype`
+ * fails with "operator does not exist" unless ag_catalog is on the search_path), so every
+ * connection running cypher() needs ag_catalog first on its search_path — `LOAD 'age'`
+ * alone is not enough. The store's own pool gets it as a connection option; a caller's
+ * transaction gets it transaction-locally (`PoolAgeConnections.joinTransaction`).
  */
-export const AGE_SESSION_SETUP = [`LOAD 'age'`, `SET search_path = ag_catalog, "$user", public`] as const;
+export const AGE_SEARCH_PATH = 'ag_catalog, "$user", public';
+/** Installs AGE's parser hook in the backend (a no-op where shared_preload_libraries has it). */
+export const AGE_LOAD = `LOAD 'age'`;
+/**
+ * libpq start-up options of the store's pool: the search_path above; JIT off — AGE's cost
+ * estimates (0.6–4 M) exceeded PostgreSQL's JIT thresholds, and compiling took 300–425 ms
+ * per statement for 1–5 ms of work; and random_page_cost 1.1 (the usual value for data in
+ * memory or on SSD) — with the default 4 the planner answered a 32- or 128-id list by hash
+ * joins over whole label tables instead of index probes (at 1,000 characters, 128 ids:
+ * 31.8 ms against 6.4 ms). These settings reach only the store's own connections.
+ */
+export const AGE_SESSION_OPTIONS = '-c search_path=ag_catalog,"$user",public -c jit=off -c random_page_cost=1.1';
 
 export interface CypherStatement {
   sql: string;
@@ -43,97 +54,83 @@ export function cypherSelect(cypher: string, columns: readonly string[], paramRe
   return `SELECT * FROM ag_catalog.cypher('${AGE_GRAPH}', $$ ${cypher} $$, ${paramRef}) AS (${columns.map((c) => `${c} ag_catalog.agtype`).join(', ')})`;
 }
 
-function vertexLabel(label: string): VertexLabel {
-  if (!(VERTEX_LABELS as readonly string[]).includes(label)) throw new StorytellerError('GRAPH_QUERY_FAILED', `unknown vertex label ${label}`);
-  return label as VertexLabel;
+/**
+ * Id lists as list literals of parameters, `v.id IN [$ids_0, …]`: AGE compiles that to
+ * `= ANY(array)`, which the (scope, id) index answers (0.2 ms for a cast), while a list
+ * parameter `v.id IN $ids` becomes a filter over every character of the scope (1.6 ms at
+ * 1,000 characters, ten times that at 10,000; a 128-id list 17.8 ms at 1,000). Lists are
+ * padded with their first id to 8, 32, 128 or 512 slots, so there are few texts; beyond
+ * 512 the list parameter is used with a `{scope: $scope}` property map (a filter over the
+ * scope, driven from it).
+ */
+export const ID_LIST_SIZES = [8, 32, 128, 512] as const;
+export type IdListSize = (typeof ID_LIST_SIZES)[number] | 'list';
+
+export function idListSize(count: number): IdListSize {
+  return ID_LIST_SIZES.find((size) => count <= size) ?? 'list';
 }
 
-function edgeLabel(label: string): EdgeLabel {
-  if (!(EDGE_LABELS as readonly string[]).includes(label)) throw new StorytellerError('GRAPH_QUERY_FAILED', `unknown edge label ${label}`);
-  return label as EdgeLabel;
+/** The parameter entries for `idList(name, size)`: `{ name_0: …, … }` padded, or `{ name: ids }`. */
+export function idListParams(name: string, ids: readonly string[], size: IdListSize = idListSize(ids.length)): Record<string, string | string[]> {
+  if (size === 'list') return { [name]: [...ids] };
+  if (ids.length === 0 || ids.length > size) throw new StorytellerError('GRAPH_QUERY_FAILED', `an id list of ${ids.length} does not fit ${size} slots`);
+  return Object.fromEntries(Array.from({ length: size }, (_, i) => [`${name}_${i}`, ids[i] ?? ids[0]!]));
 }
 
-const SCENE_SET = 'v.name = $name, v.scene_type = $scene_type, v.authored_mass = $authored_mass, v.cast_ids = $cast_ids';
-const SCENE_CREATE = 'scope: $scope, id: $id, name: $name, scene_type: $scene_type, authored_mass: $authored_mass, cast_ids: $cast_ids';
-const RELATION_SET =
-  'r.trust_reliability = $trust_reliability, r.trust_competence = $trust_competence, r.trust_benevolence = $trust_benevolence, r.affection = $affection, r.debt = $debt';
-const RELATION_CREATE =
-  '{trust_reliability: $trust_reliability, trust_competence: $trust_competence, trust_benevolence: $trust_benevolence, affection: $affection, debt: $debt}';
+/** A Character node pattern and its scope condition, by list form (see above). */
+const inScope = (v: 'a' | 'v', size: IdListSize) => (size === 'list' ? `(${v}:Character {scope: $scope})` : `(${v}:Character)`);
+const scoped = (v: 'a' | 'v', size: IdListSize) => (size === 'list' ? '' : `${v}.scope = $scope AND `);
+
+function idList(name: 'ids' | 'from_ids' | 'to_ids', size: IdListSize): string {
+  if (size === 'list') return `$${name}`;
+  if (!ID_LIST_SIZES.includes(size)) throw new StorytellerError('GRAPH_QUERY_FAILED', `bad id list size ${String(size)}`);
+  return `[${Array.from({ length: size }, (_, i) => `$${name}_${i}`).join(', ')}]`;
+}
 
 /**
  * Every Cypher text the AGE store runs. Functions take only labels (checked against the
  * seed's label lists) or a hop count (1..3); nothing else is ever spliced in.
+ *
+ * Writes do not use Cypher: see `age-label-tables.ts`. Start vertices are found with
+ * `WHERE s.scope = $scope AND s.id = $id`, which the (scope, id) btree index serves; a
+ * property map `{scope: …, id: …}` compiles to a GIN containment test that AGE's planner
+ * estimates at one row whatever the data. Variable-length matches are avoided: AGE answers
+ * them from a whole-graph cache that every write to the graph, in any scope, invalidates
+ * (~90 ms to rebuild at one 1,000-character scope); fixed-length patterns are plain index
+ * joins. Undirected `-[]-` is avoided too: AGE plans it as a nested loop over every edge
+ * with an OR on both endpoints (366 ms per frontier at 1,000 characters).
  */
 export const CYPHER = {
-  /** Upsert, step 1: update in place; no row back means the vertex is new. */
-  updateVertex(label: VertexLabel): string {
-    const l = vertexLabel(label);
-    return `MATCH (v:${l} {scope: $scope, id: $id}) SET ${l === 'Scene' ? SCENE_SET : 'v.name = $name'} RETURN id(v)`;
-  },
-  /** Upsert, step 2 (under the scope's advisory lock, so two writers cannot both create). */
-  createVertex(label: VertexLabel): string {
-    const l = vertexLabel(label);
-    return `CREATE (v:${l} {${l === 'Scene' ? SCENE_CREATE : 'scope: $scope, id: $id, name: $name'}}) RETURN id(v)`;
-  },
-  updateEdge(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
-    const e = edgeLabel(label);
-    const set = e === 'RELATES_TO' ? ` SET ${RELATION_SET}` : e === 'ADJACENT_TO' ? ' SET r.traversal_cost = $traversal_cost' : '';
-    return `MATCH (a:${vertexLabel(fromLabel)} {scope: $scope, id: $from})-[r:${e}]->(b:${vertexLabel(toLabel)} {scope: $scope, id: $to})${set} RETURN id(r)`;
-  },
-  /** No row back means an endpoint is missing. */
-  createEdge(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
-    const e = edgeLabel(label);
-    const props = e === 'RELATES_TO' ? ` ${RELATION_CREATE}` : e === 'ADJACENT_TO' ? ' {traversal_cost: $traversal_cost}' : '';
-    return `MATCH (a:${vertexLabel(fromLabel)} {scope: $scope, id: $from}), (b:${vertexLabel(toLabel)} {scope: $scope, id: $to}) CREATE (a)-[r:${e}${props}]->(b) RETURN id(r)`;
-  },
-  verticesOfScope(label: VertexLabel): string {
-    return `MATCH (v:${vertexLabel(label)} {scope: $scope}) RETURN v`;
-  },
-  edgesOfScope(label: EdgeLabel, fromLabel: VertexLabel, toLabel: VertexLabel): string {
-    return `MATCH (a:${vertexLabel(fromLabel)} {scope: $scope})-[r:${edgeLabel(label)}]->(b:${vertexLabel(toLabel)}) RETURN a.id, b.id, r`;
-  },
   countScope: 'MATCH (v) WHERE v.scope = $scope RETURN count(v)',
   deleteScope: 'MATCH (v) WHERE v.scope = $scope DETACH DELETE v',
-  characters: 'MATCH (v:Character {scope: $scope}) WHERE v.id IN $ids RETURN v',
-  relationsAmong: 'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE a.id IN $ids AND b.id IN $ids RETURN a.id, b.id, r',
-  relationsBetween:
-    'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE a.id IN $from_ids AND b.id IN $to_ids RETURN a.id, b.id, r',
-  neighbours: 'MATCH (a:Character {scope: $scope})-[:RELATES_TO]-(b:Character) WHERE a.id IN $ids RETURN DISTINCT a.id, b.id',
+  characters: (size: IdListSize) => `MATCH ${inScope('v', size)} WHERE ${scoped('v', size)}v.id IN ${idList('ids', size)} RETURN v`,
+  relationsAmong: (size: IdListSize) =>
+    `MATCH ${inScope('a', size)}-[r:RELATES_TO]->(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('ids', size)} AND b.id IN ${idList('ids', size)} RETURN a.id, b.id, r`,
+  /** `size` fits both lists. */
+  relationsBetween: (size: IdListSize) =>
+    `MATCH ${inScope('a', size)}-[r:RELATES_TO]->(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('from_ids', size)} AND b.id IN ${idList('to_ids', size)} RETURN a.id, b.id, r`,
+  /** Both directions as two directed matches (see above); UNION ALL: the path search keeps sets, so a pair joined both ways may come twice. */
+  neighbours: (size: IdListSize) =>
+    `MATCH ${inScope('a', size)}-[:RELATES_TO]->(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('ids', size)} RETURN a.id, b.id UNION ALL MATCH ${inScope('a', size)}<-[:RELATES_TO]-(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('ids', size)} RETURN a.id, b.id`,
   trusting:
-    'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character {scope: $scope, id: $target}) WHERE r.trust_competence > $min_competence AND r.trust_benevolence > $min_benevolence RETURN a, r',
+    'MATCH (a:Character)-[r:RELATES_TO]->(b:Character) WHERE b.scope = $scope AND b.id = $target AND a.scope = $scope AND r.trust_competence > $min_competence AND r.trust_benevolence > $min_benevolence RETURN a, r',
+  /**
+   * Scenes 1..maxHops ahead as a chain of OPTIONAL MATCHes: one row per walk, `f1` one hop
+   * ahead, `f2` two, `f3` three (null past a dead end). The fewest hops over walks equal the
+   * fewest over edge-distinct paths (a shortest walk never repeats an edge).
+   */
   reachableScenes(maxHops: 1 | 2 | 3): string {
     if (![1, 2, 3].includes(maxHops)) throw new StorytellerError('GRAPH_QUERY_FAILED', `bad hop count ${String(maxHops)}`);
-    // The hop count is the length of the returned edge list (plain `RETURN e` of a variable-length
-    // match is long-standing AGE; functions over it arrived later).
-    return `MATCH (s:Scene {scope: $scope, id: $id})-[e:LEADS_TO*1..${maxHops}]->(f:Scene) RETURN f, e`;
+    const columns = ['f1', 'f2', 'f3'].slice(0, maxHops);
+    const further = columns.slice(1).map((f, i) => ` OPTIONAL MATCH (${columns[i]!})-[:LEADS_TO]->(${f}:Scene)`).join('');
+    return `MATCH (s:Scene)-[:LEADS_TO]->(f1:Scene) WHERE s.scope = $scope AND s.id = $id${further} RETURN ${columns.join(', ')}`;
   },
-  tenseAmong:
-    'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE a.id IN $ids AND b.id IN $ids AND (r.trust_competence < $tension_competence OR r.debt > $tension_debt) RETURN a.id, b.id',
-  adjacentSettings: 'MATCH (s:Setting {scope: $scope, id: $id})-[r:ADJACENT_TO]->(n:Setting) RETURN n, r.traversal_cost',
-  scenesNearSetting: 'MATCH (s:Setting {scope: $scope, id: $id})-[e:ADJACENT_TO*1..2]->(n:Setting), (sc:Scene)-[:SCENE_AT]->(n) RETURN n, sc, e',
+  tenseAmong: (size: IdListSize) =>
+    `MATCH ${inScope('a', size)}-[r:RELATES_TO]->(b:Character) WHERE ${scoped('a', size)}a.id IN ${idList('ids', size)} AND b.id IN ${idList('ids', size)} AND (r.trust_competence < $tension_competence OR r.debt > $tension_debt) RETURN a.id, b.id`,
+  adjacentSettings: 'MATCH (s:Setting)-[r:ADJACENT_TO]->(n:Setting) WHERE s.scope = $scope AND s.id = $id RETURN n, r.traversal_cost',
+  /** The seed's `-[:ADJACENT_TO*1..2]->` as its two fixed lengths (edge-distinct within each pattern, like the variable-length match). */
+  scenesNearSetting:
+    'MATCH (s:Setting)-[:ADJACENT_TO]->(n:Setting)<-[:SCENE_AT]-(sc:Scene) WHERE s.scope = $scope AND s.id = $id RETURN n, sc, 1 UNION ALL MATCH (s:Setting)-[:ADJACENT_TO]->(:Setting)-[:ADJACENT_TO]->(n:Setting)<-[:SCENE_AT]-(sc:Scene) WHERE s.scope = $scope AND s.id = $id RETURN n, sc, 2',
   tensePairs:
     'MATCH (a:Character {scope: $scope})-[r:RELATES_TO]->(b:Character) WHERE r.trust_competence < $tension_competence OR r.debt > $tension_debt RETURN a.id, b.id, r',
 } as const;
-
-/** The graph, its labels and the indexes AGE does not make by itself (property GIN, edge endpoints). */
-export function ageSchemaStatements(): Array<{ kind: 'vlabel' | 'elabel'; label: string; indexes: string[] }> {
-  const q = (s: string) => `"${s}"`;
-  return [
-    ...VERTEX_LABELS.map((label) => ({
-      kind: 'vlabel' as const,
-      label,
-      indexes: [
-        `CREATE INDEX IF NOT EXISTS ${q(`${label}_properties`)} ON ${AGE_GRAPH}.${q(label)} USING gin (properties)`,
-        `CREATE INDEX IF NOT EXISTS ${q(`${label}_id`)} ON ${AGE_GRAPH}.${q(label)} (id)`,
-      ],
-    })),
-    ...EDGE_LABELS.map((label) => ({
-      kind: 'elabel' as const,
-      label,
-      indexes: [
-        `CREATE INDEX IF NOT EXISTS ${q(`${label}_start`)} ON ${AGE_GRAPH}.${q(label)} (start_id)`,
-        `CREATE INDEX IF NOT EXISTS ${q(`${label}_end`)} ON ${AGE_GRAPH}.${q(label)} (end_id)`,
-      ],
-    })),
-  ];
-}

@@ -3,7 +3,8 @@ import { isStorytellerError, StorytellerError } from '../../errors.ts';
 import type { Queryable } from '../database.ts';
 import type { PgDatabase } from '../pg-database.ts';
 import { PoolAgeConnections, type AgeConnections } from './age-connections.ts';
-import { AGE_GRAPH, ageSchemaStatements, CYPHER, cypherSelect, cypherStatement } from './age-cypher.ts';
+import { AGE_GRAPH, CYPHER, cypherSelect, cypherStatement, idListParams, idListSize } from './age-cypher.ts';
+import { ageSchemaStatements, forkScopeSql, insertVerticesSql, LABEL_TABLES, updateVerticesSql, upsertEdgesSql } from './age-label-tables.ts';
 import { AgEdge, AgVertex, agtypeParams, parseAgtype, type AgValue } from './agtype.ts';
 import {
   RELATIONAL_ATTRIBUTES,
@@ -30,7 +31,6 @@ import {
   type TrustThresholds,
   type VertexInput,
   type VertexLabel,
-  VERTEX_LABELS,
 } from './graph-store.ts';
 import { edgeEndpoints, lastWins, pathEdges } from './graph-rows.ts';
 import {
@@ -86,7 +86,7 @@ const relationOf = (from: AgValue, to: AgValue, r: AgValue): RelationalEdge => (
   ...stored(relationProps, asEdge(r, 'RELATES_TO').properties, 'RELATES_TO properties'),
 });
 
-/** The (label, from, to) combinations of the seed's edge labels, for copying a scope. */
+/** The (label, from, to) combinations of the seed's edge labels (one label-table upsert statement each; tests enumerate them). */
 export const EDGE_SHAPES: ReadonlyArray<[EdgeLabel, VertexLabel, VertexLabel]> = [
   ['RELATES_TO', 'Character', 'Character'],
   ['LEADS_TO', 'Scene', 'Scene'],
@@ -102,8 +102,9 @@ export const EDGE_SHAPES: ReadonlyArray<[EdgeLabel, VertexLabel, VertexLabel]> =
  * `CYPHER`; values travel as the agtype parameter map. Orders, tie-breaks, the path
  * search and the update arithmetic are the same code as SqlGraphStore's, so answers match.
  *
- * Not exercised on the build machines (no AGE there): run the contract suite with
- * AGE_DATABASE_URL pointing at the docker-compose `postgres` service.
+ * Runs on its own pool (`PoolAgeConnections.forDatabase`): AGE needs session settings the
+ * engine's connections must not get. Verified against AGE 1.6.0 / PostgreSQL 15 with
+ * AGE_DATABASE_URL (docs/graph.md).
  *
  * @example
  * const graph = await AgeGraphStore.open(db); // CREATE EXTENSION age, graph, labels, indexes
@@ -118,8 +119,13 @@ export class AgeGraphStore implements GraphStore {
 
   /** Creates the extension (if allowed), the graph, labels and indexes, then the store. */
   static async open(db: PgDatabase): Promise<AgeGraphStore> {
-    const store = new AgeGraphStore(new PoolAgeConnections(db.pool));
-    await store.ensureSchema(db);
+    const store = new AgeGraphStore(PoolAgeConnections.forDatabase(db));
+    try {
+      await store.ensureSchema(db);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
     return store;
   }
 
@@ -158,7 +164,8 @@ export class AgeGraphStore implements GraphStore {
     const valid = lastWins(validateVertices(vertices), (v) => `${v.label}\u0000${v.id}`);
     if (valid.length === 0) return;
     await this.#write(tx, scope, async (q) => {
-      for (const v of valid) await this.#upsertVertex(q, scope, v, false);
+      for (const batch of groupBy(valid, (v) => v.label).values()) await this.#upsertVertices(q, scope, batch[0]!.label, batch);
+      await refreshStatistics(q, valid.length, [...new Set(valid.map((v) => v.label))]);
     });
   }
 
@@ -167,7 +174,8 @@ export class AgeGraphStore implements GraphStore {
     const valid = lastWins(validateEdges(edges), (e) => `${e.label}\u0000${edgeEndpoints(e).fromLabel}\u0000${e.from}\u0000${e.to}`);
     if (valid.length === 0) return;
     await this.#write(tx, scope, async (q) => {
-      for (const e of valid) await this.#upsertEdge(q, scope, e, false);
+      await this.#upsertEdges(q, scope, valid);
+      await refreshStatistics(q, valid.length, [...new Set(valid.map((e) => e.label))]);
     });
   }
 
@@ -176,10 +184,13 @@ export class AgeGraphStore implements GraphStore {
     const valid = validateEdgeUpdates(updates);
     if (valid.length === 0) return [];
     return this.#write(tx, scope, async (q) => {
-      const rows = await cypher(q, CYPHER.relationsBetween, ['from_id', 'to_id', 'r'], {
+      const fromIds = [...new Set(valid.map((u) => u.from))];
+      const toIds = [...new Set(valid.map((u) => u.to))];
+      const size = idListSize(Math.max(fromIds.length, toIds.length));
+      const rows = await cypher(q, CYPHER.relationsBetween(size), ['from_id', 'to_id', 'r'], {
         scope,
-        from_ids: [...new Set(valid.map((u) => u.from))],
-        to_ids: [...new Set(valid.map((u) => u.to))],
+        ...idListParams('from_ids', fromIds, size),
+        ...idListParams('to_ids', toIds, size),
       });
       const current = new Map(rows.map(([a, b, r]) => {
         const edge = relationOf(a!, b!, r!);
@@ -192,7 +203,7 @@ export class AgeGraphStore implements GraphStore {
         current.set(key, next);
         results.push({ from: u.from, to: u.to, ...next });
       }
-      for (const e of lastWins(results, (r) => pairKey(r.from, r.to))) await this.#upsertEdge(q, scope, { label: 'RELATES_TO', ...e }, false);
+      await this.#upsertEdges(q, scope, lastWins(results, (r) => pairKey(r.from, r.to)).map((e) => ({ label: 'RELATES_TO' as const, ...e })));
       return results;
     });
   }
@@ -203,28 +214,13 @@ export class AgeGraphStore implements GraphStore {
     return this.#write(tx, toScope, async (q) => {
       const existing = (await cypher(q, CYPHER.countScope, ['n'], { scope: toScope }))[0]?.[0] ?? 0;
       if (int(existing, 'count') > 0) throw new StorytellerError('GRAPH_SCOPE_EXISTS', `graph scope ${JSON.stringify(toScope)} already has vertices`);
-      const vertices: VertexInput[] = [];
-      for (const label of VERTEX_LABELS) {
-        for (const [v] of await cypher(q, CYPHER.verticesOfScope(label), ['v'], { scope: fromScope })) {
-          vertices.push(label === 'Scene' ? { label, ...sceneOf(v!) } : { label, ...named(v!, label) });
-        }
-      }
-      if (vertices.length === 0) throw new StorytellerError('GRAPH_SCOPE_NOT_FOUND', `graph scope ${JSON.stringify(fromScope)} has no vertices to copy`);
-      const edges: EdgeInput[] = [];
-      for (const [label, fromLabel, toLabel] of EDGE_SHAPES) {
-        for (const [a, b, r] of await cypher(q, CYPHER.edgesOfScope(label, fromLabel, toLabel), ['from_id', 'to_id', 'r'], { scope: fromScope })) {
-          const from = str(a!, 'edge source id');
-          const to = str(b!, 'edge target id');
-          const props = asEdge(r!, label).properties;
-          if (label === 'RELATES_TO') edges.push({ label, ...relationOf(a!, b!, r!) });
-          else if (label === 'ADJACENT_TO') edges.push({ label, from, to, traversalCost: stored(z.number(), props.traversal_cost, 'traversal_cost') });
-          else if (label === 'CONTAINS') edges.push({ label, fromLabel: fromLabel as 'Zone' | 'Setting', from, to });
-          else edges.push({ label, from, to });
-        }
-      }
-      for (const v of vertices) await this.#upsertVertex(q, toScope, v, true);
-      for (const e of edges) await this.#upsertEdge(q, toScope, e, true);
-      return { vertices: vertices.length, edges: edges.length };
+      const { rows } = await q.query<{ vertices: string; edges: string }>(forkScopeSql(), [JSON.stringify(fromScope), agtypeParams({ scope: toScope })]);
+      const vertices = Number(rows[0]!.vertices);
+      const edges = Number(rows[0]!.edges);
+      // Nothing was written (and the caller's transaction, or ours, rolls back on the throw).
+      if (vertices === 0) throw new StorytellerError('GRAPH_SCOPE_NOT_FOUND', `graph scope ${JSON.stringify(fromScope)} has no vertices to copy`);
+      await refreshStatistics(q, vertices + edges, LABEL_TABLES);
+      return { vertices, edges };
     });
   }
 
@@ -242,14 +238,12 @@ export class AgeGraphStore implements GraphStore {
   async relationalSubgraph(scope: string, castIds: readonly string[]): Promise<RelationalSubgraph> {
     validateId(scope, 'scope');
     const ids = validateIds(castIds, 'castIds');
-    return this.#read(async (q) => {
-      const characters = (await cypher(q, CYPHER.characters, ['v'], { scope, ids })).map(([v]) => named(v!, 'character'));
-      const edges = (await cypher(q, CYPHER.relationsAmong, ['from_id', 'to_id', 'r'], { scope, ids })).map(([a, b, r]) => relationOf(a!, b!, r!));
-      return {
-        characters: characters.sort((x, y) => compareIds(x.id, y.id)),
-        edges: edges.sort((x, y) => compareIds(x.from, y.from) || compareIds(x.to, y.to)),
-      };
-    });
+    if (ids.length === 0) return { characters: [], edges: [] };
+    const size = idListSize(ids.length);
+    const params = { scope, ...idListParams('ids', ids, size) };
+    return this.#read(async (q) =>
+      subgraphOf(await cypher(q, CYPHER.characters(size), ['v'], params), await cypher(q, CYPHER.relationsAmong(size), ['from_id', 'to_id', 'r'], params)),
+    );
   }
 
   async shortestRelationalPath(scope: string, fromId: string, toId: string): Promise<RelationalPath | null> {
@@ -258,7 +252,7 @@ export class AgeGraphStore implements GraphStore {
     const to = validateId(toId, 'toId');
     const ids = await findShortestRelationalPath(from, to, (frontier) =>
       this.#read(async (q) =>
-        (await cypher(q, CYPHER.neighbours, ['a', 'b'], { scope, ids: frontier })).map(([a, b]) => [str(a!, 'id'), str(b!, 'id')] as const),
+        (await cypher(q, CYPHER.neighbours(idListSize(frontier.length)), ['a', 'b'], { scope, ...idListParams('ids', frontier) })).map(([a, b]) => [str(a!, 'id'), str(b!, 'id')] as const),
       ),
     );
     if (!ids) return null;
@@ -296,15 +290,7 @@ export class AgeGraphStore implements GraphStore {
   }
 
   async #reachable(q: Queryable, scope: string, id: string, maxHops: 1 | 2 | 3): Promise<ReachableScene[]> {
-    // Variable-length match yields one row per path; keep each scene's fewest hops.
-    const best = new Map<string, ReachableScene>();
-    for (const [f, edges] of await cypher(q, CYPHER.reachableScenes(maxHops), ['f', 'e'], { scope, id })) {
-      const scene = sceneOf(f!);
-      const hops = hopCount(edges!);
-      const seen = best.get(scene.id);
-      if (!seen || hops < seen.hops) best.set(scene.id, { scene, hops });
-    }
-    return [...best.values()].sort((a, b) => a.hops - b.hops || compareIds(a.scene.id, b.scene.id));
+    return reachableOf(await cypher(q, CYPHER.reachableScenes(maxHops), REACHABLE_COLUMNS.slice(0, maxHops), { scope, id }));
   }
 
   async tenseScenesAhead(scope: string, sceneId: string): Promise<TenseScene[]> {
@@ -315,9 +301,9 @@ export class AgeGraphStore implements GraphStore {
       const castIds = [...new Set(ahead.flatMap((a) => a.scene.castIds))];
       if (castIds.length === 0) return [];
       const tense = (
-        await cypher(q, CYPHER.tenseAmong, ['from_id', 'to_id'], {
+        await cypher(q, CYPHER.tenseAmong(idListSize(castIds.length)), ['from_id', 'to_id'], {
           scope,
-          ids: castIds,
+          ...idListParams('ids', castIds),
           tension_competence: TENSION_TRUST_COMPETENCE_BELOW,
           tension_debt: TENSION_DEBT_ABOVE,
         })
@@ -337,23 +323,20 @@ export class AgeGraphStore implements GraphStore {
   async adjacentSettings(scope: string, settingId: string): Promise<AdjacentSetting[]> {
     validateId(scope, 'scope');
     const id = validateId(settingId, 'settingId');
-    const rows = await this.#read((q) => cypher(q, CYPHER.adjacentSettings, ['n', 'cost'], { scope, id }));
-    return rows
-      .map(([n, cost]) => ({ setting: named(n!, 'setting'), traversalCost: stored(z.number(), cost, 'traversal_cost') }))
-      .sort((a, b) => a.traversalCost - b.traversalCost || compareIds(a.setting.id, b.setting.id));
+    return adjacentOf(await this.#read((q) => cypher(q, CYPHER.adjacentSettings, ['n', 'cost'], { scope, id })));
   }
 
   async scenesNearSetting(scope: string, settingId: string): Promise<SceneNearSetting[]> {
     validateId(scope, 'scope');
     const id = validateId(settingId, 'settingId');
-    const rows = await this.#read((q) => cypher(q, CYPHER.scenesNearSetting, ['n', 'sc', 'e'], { scope, id }));
+    const rows = await this.#read((q) => cypher(q, CYPHER.scenesNearSetting, ['n', 'sc', 'hops'], { scope, id }));
     const hopsBySetting = new Map<string, number>();
     const pairs = new Map<string, Omit<SceneNearSetting, 'hops'>>();
-    for (const [n, sc, edges] of rows) {
+    for (const [n, sc, length] of rows) {
       const setting = named(n!, 'setting');
       if (setting.id === id) continue; // a cycle back to the start setting
       const scene = sceneOf(sc!);
-      const hops = hopCount(edges!);
+      const hops = int(length!, 'hop count');
       hopsBySetting.set(setting.id, Math.min(hops, hopsBySetting.get(setting.id) ?? Infinity));
       pairs.set(`${setting.id}\u0000${scene.id}`, { setting, scene });
     }
@@ -386,31 +369,51 @@ export class AgeGraphStore implements GraphStore {
       .sort((a, b) => compareIds(a.edge.from, b.edge.from) || compareIds(a.edge.to, b.edge.to));
   }
 
+  /** Ends the store's own connections (the database it was opened on stays open). */
   async close(): Promise<void> {
-    // The pool belongs to the database the store was opened on.
+    await this.#connections.close?.();
   }
 
   // ------------------------------------------------------------------ plumbing
 
-  async #upsertVertex(q: Queryable, scope: string, v: VertexInput, known: boolean): Promise<void> {
-    const params =
-      v.label === 'Scene'
-        ? { scope, id: v.id, name: v.name, scene_type: v.sceneType, authored_mass: v.authoredMass, cast_ids: v.castIds }
-        : { scope, id: v.id, name: v.name };
-    // `known`: the scope was empty (fork), so skip the update attempt.
-    if (!known && (await cypher(q, CYPHER.updateVertex(v.label), ['gid'], params)).length > 0) return;
-    await cypher(q, CYPHER.createVertex(v.label), ['gid'], params);
+  async #upsertVertices(q: Queryable, scope: string, label: VertexLabel, batch: readonly VertexInput[]): Promise<void> {
+    // agtype text: JSON (a JSON number without a fraction reads back as an agtype integer, as a Cypher parameter would).
+    const props = batch.map((v) =>
+      JSON.stringify(
+        v.label === 'Scene'
+          ? { scope, id: v.id, name: v.name, scene_type: v.sceneType, authored_mass: v.authoredMass, cast_ids: v.castIds }
+          : { scope, id: v.id, name: v.name },
+      ),
+    );
+    const ids = batch.map((v) => JSON.stringify(v.id));
+    const { rows } = await q.query<{ id: string }>(updateVerticesSql(label), [JSON.stringify(scope), ids, props]);
+    const updated = new Set(rows.map((r) => r.id)); // agtype::text of a string is the string itself
+    const created = props.filter((_, i) => !updated.has(batch[i]!.id));
+    if (created.length > 0) await q.query(insertVerticesSql(label), [created]);
   }
 
-  async #upsertEdge(q: Queryable, scope: string, e: EdgeInput, known: boolean): Promise<void> {
-    const { fromLabel, toLabel } = edgeEndpoints(e);
-    const params: Record<string, unknown> = { scope, from: e.from, to: e.to };
-    if (e.label === 'RELATES_TO') Object.assign(params, clampValues(pickValues(e)));
-    if (e.label === 'ADJACENT_TO') params.traversal_cost = e.traversalCost;
-    if (!known && (await cypher(q, CYPHER.updateEdge(e.label, fromLabel, toLabel), ['gid'], params)).length > 0) return;
-    const created = await cypher(q, CYPHER.createEdge(e.label, fromLabel, toLabel), ['gid'], params);
-    if (created.length === 0) {
-      throw new StorytellerError('GRAPH_VERTEX_NOT_FOUND', `${e.label} ${JSON.stringify(e.from)} → ${JSON.stringify(e.to)}: an endpoint (${fromLabel} → ${toLabel}) is missing from the scope`);
+  /** Update in place what exists, create the rest; an edge whose endpoint is missing fails the write. */
+  async #upsertEdges(q: Queryable, scope: string, edges: readonly EdgeInput[]): Promise<void> {
+    for (const batch of groupBy(edges, (e) => `${e.label}\u0000${edgeEndpoints(e).fromLabel}`).values()) {
+      const { fromLabel, toLabel } = edgeEndpoints(batch[0]!);
+      const label = batch[0]!.label;
+      const props = batch.map((e) =>
+        JSON.stringify(e.label === 'RELATES_TO' ? clampValues(pickValues(e)) : e.label === 'ADJACENT_TO' ? { traversal_cost: e.traversalCost } : {}),
+      );
+      const { rows } = await q.query<{ from_id: string; to_id: string }>(upsertEdgesSql(label, fromLabel, toLabel), [
+        JSON.stringify(scope),
+        batch.map((e) => JSON.stringify(e.from)),
+        batch.map((e) => JSON.stringify(e.to)),
+        props,
+      ]);
+      const missing = rows[0];
+      if (missing) {
+        const [from, to] = [missing.from_id, missing.to_id]; // raw strings (agtype::text)
+        throw new StorytellerError(
+          'GRAPH_VERTEX_NOT_FOUND',
+          `${label} ${JSON.stringify(from)} → ${JSON.stringify(to)}: an endpoint (${fromLabel} → ${toLabel}) is missing from the scope`,
+        );
+      }
     }
   }
 
@@ -448,12 +451,69 @@ async function cypher(q: Queryable, text: string, columns: string[], params: Rec
 
 const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
 
-/** The length of a variable-length match's edge list (one edge per hop). */
-function hopCount(edges: AgValue): number {
-  if (!Array.isArray(edges) || edges.length === 0 || !edges.every((e) => e instanceof AgEdge)) {
-    throw new StorytellerError('STORED_DATA_INVALID', 'AGE returned no edge list for a variable-length match');
+const REACHABLE_COLUMNS = ['f1', 'f2', 'f3'];
+
+function subgraphOf(characterRows: AgValue[][], edgeRows: AgValue[][]): RelationalSubgraph {
+  return {
+    characters: characterRows.map(([v]) => named(v!, 'character')).sort((x, y) => compareIds(x.id, y.id)),
+    edges: edgeRows.map(([a, b, r]) => relationOf(a!, b!, r!)).sort((x, y) => compareIds(x.from, y.from) || compareIds(x.to, y.to)),
+  };
+}
+
+/** One row per walk (f1, f2, f3: the scenes 1, 2, 3 hops along it; null past a dead end); each scene's fewest hops. */
+function reachableOf(rows: AgValue[][]): ReachableScene[] {
+  const best = new Map<string, ReachableScene>();
+  for (const row of rows) {
+    row.forEach((f, i) => {
+      if (f === null) return;
+      const scene = sceneOf(f!);
+      const seen = best.get(scene.id);
+      if (!seen || i + 1 < seen.hops) best.set(scene.id, { scene, hops: i + 1 });
+    });
   }
-  return edges.length;
+  return [...best.values()].sort((a, b) => a.hops - b.hops || compareIds(a.scene.id, b.scene.id));
+}
+
+function adjacentOf(rows: AgValue[][]): AdjacentSetting[] {
+  return rows
+    .map(([n, cost]) => ({ setting: named(n!, 'setting'), traversalCost: stored(z.number(), cost, 'traversal_cost') }))
+    .sort((a, b) => a.traversalCost - b.traversalCost || compareIds(a.setting.id, b.setting.id));
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/** A write of at least this many rows may have changed the label tables' statistics enough to matter. */
+const BULK_ROWS = 100;
+
+/**
+ * Refreshes the planner statistics of label tables a bulk write (story load, fork) has
+ * grown by a tenth or more: AGE's plans follow them, and a new scope is otherwise unknown
+ * to the planner (tension_with_snapshots took 71–324 ms on a fresh session scope, ~20 ms
+ * after ANALYZE). Small tables' ANALYZE costs milliseconds; once the tables hold many
+ * scopes, one more scope no longer moves them and this is skipped. Runs in the write's
+ * transaction (ANALYZE may; it sees the transaction's own rows).
+ */
+async function refreshStatistics(q: Queryable, written: number, labels: readonly string[]): Promise<void> {
+  if (written < BULK_ROWS) return;
+  const { rows } = await q.query<{ relname: string; reltuples: number }>(
+    `SELECT c.relname, c.reltuples
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[])`,
+    [AGE_GRAPH, labels],
+  );
+  for (const { relname, reltuples } of rows) {
+    // reltuples is -1 before the first ANALYZE; the write added up to `written` rows to this table.
+    if (reltuples < 0 || written * 10 >= reltuples) await q.query(`ANALYZE ${AGE_GRAPH}."${relname}"`);
+  }
 }
 
 function mapAgeError(error: unknown): unknown {

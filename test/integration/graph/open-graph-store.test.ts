@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.ts';
 import { isStorytellerError } from '../../../src/errors.ts';
 import { ageAvailable, openGraphStore } from '../../../src/persistence/graph/open-graph-store.ts';
+import type { GraphStore } from '../../../src/persistence/graph/graph-store.ts';
 import { SqlGraphStore } from '../../../src/persistence/graph/sql-graph-store.ts';
 import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/test-database.ts';
 
@@ -34,7 +35,8 @@ describe.each(DRIVERS)('openGraphStore on %s', (driver) => {
     const available = driver === 'pg' && (await ageAvailable(t.db));
     const result = await openGraphStore(t.db, { graphStore: 'age' }).catch((e: unknown) => e);
     if (available) {
-      expect((result as { kind: string }).kind).toBe('age');
+      expect((result as GraphStore).kind).toBe('age');
+      await (result as GraphStore).close(); // the AGE store's own pool
     } else {
       expect(isStorytellerError(result, 'GRAPH_STORE_UNAVAILABLE')).toBe(true);
       expect((result as Error).message).toContain('STORYTELLER_GRAPH_STORE=sql');

@@ -23,16 +23,14 @@ function fakePool(failOn?: string) {
 }
 
 describe('PoolAgeConnections', () => {
-  it('loads AGE and sets the search_path once per pooled connection', async () => {
+  it('loads AGE once per pooled connection and changes no session setting (those are connection options of its own pool)', async () => {
     const { pool, log } = fakePool();
     const connections = new PoolAgeConnections(pool);
     for (let i = 0; i < 4; i++) await connections.run((q) => q.query('SELECT 1'));
     expect(log).toEqual([
       { client: 0, sql: `LOAD 'age'` },
-      { client: 0, sql: `SET search_path = ag_catalog, "$user", public` },
       { client: 0, sql: 'SELECT 1' },
       { client: 1, sql: `LOAD 'age'` },
-      { client: 1, sql: `SET search_path = ag_catalog, "$user", public` },
       { client: 1, sql: 'SELECT 1' },
       { client: 0, sql: 'SELECT 1' },
       { client: 1, sql: 'SELECT 1' },
@@ -52,22 +50,22 @@ describe('PoolAgeConnections', () => {
     ]);
   });
 
-  it("prepares a caller's transaction and restores its search_path afterwards", async () => {
+  it("prepares a caller's transaction with transaction-local settings only, and restores them afterwards", async () => {
     const seen: Array<{ sql: string; params?: readonly unknown[] }> = [];
     const tx: Queryable = {
       async query<R extends object>(sql: string, params?: readonly unknown[]) {
         seen.push(params ? { sql, params } : { sql });
-        return { rows: [{ path: 'storyteller_test, public' }] as unknown as R[], rowCount: 1 };
+        return { rows: [{ path: 'storyteller_test, public', jit: 'on' }] as unknown as R[], rowCount: 1 };
       },
       exec: async () => undefined,
     };
     const restore = await new PoolAgeConnections(fakePool().pool).joinTransaction(tx);
     await restore();
-    expect(seen).toEqual([
-      { sql: `SELECT current_setting('search_path') AS path` },
-      { sql: `LOAD 'age'` },
-      { sql: `SELECT set_config('search_path', 'ag_catalog, "$user", public', true)` },
-      { sql: `SELECT set_config('search_path', $1, true)`, params: ['storyteller_test, public'] },
-    ]);
+    expect(seen[0]).toEqual({ sql: `LOAD 'age'` });
+    expect(seen[1]!.sql).toMatch(/set_config\('search_path', \$1, true\).*set_config\('jit', 'off', true\)/s);
+    expect(seen[1]!.params).toEqual(['ag_catalog, "$user", public']);
+    expect(seen[2]).toEqual({ sql: `SELECT set_config('search_path', $1, true), set_config('jit', $2, true)`, params: ['storyteller_test, public', 'on'] });
+    // Nothing session-level: every set_config is transaction-local, and no SET statement at all.
+    for (const { sql } of seen) expect(sql).not.toMatch(/^\s*SET\b|set_config\([^)]*false\)/i);
   });
 });

@@ -111,6 +111,22 @@ describe('AgeGraphStore on a simulated AGE', () => {
     expect(age.vertices.some((v) => v.props.scope === session)).toBe(false);
   });
 
+  it('writes a story graph and forks it in a few statements per label, not one per vertex or edge', async () => {
+    const fresh = new SimulatedAge();
+    const graphStore = new AgeGraphStore(fresh);
+    const big = generateGraph({ characters: 120, seed: 5 });
+    expect(big.vertices.length + big.edges.length).toBeGreaterThan(1_000);
+    await load(graphStore, 'story', big);
+    const labels = new Set(big.vertices.map((v) => v.label)).size;
+    const shapes = new Set(big.edges.map((e) => `${e.label}/${'fromLabel' in e ? e.fromLabel : ''}`)).size;
+    // Per call: the scope lock and the statistics check; per vertex label an update and an insert; per edge shape one upsert.
+    expect(fresh.log.length).toBe(2 + 2 * labels + 2 + shapes);
+    const before = fresh.log.length;
+    expect(await graphStore.forkScope('story', 'session')).toEqual({ vertices: big.vertices.length, edges: big.edges.length });
+    expect(fresh.log.length - before).toBe(4); // lock, emptiness check, the copy, the statistics check
+    expect(fresh.vertices.filter((v) => v.props.scope === 'session')).toHaveLength(big.vertices.length);
+  });
+
   it("writes inside a caller's transaction after loading AGE there", async () => {
     const session = `s-${randomUUID()}`;
     await store.forkScope('lighthouse', session);
@@ -205,7 +221,7 @@ describe('AgeGraphStore.ensureSchema', () => {
     expect(statements).toContain(`SELECT ag_catalog.create_graph('storyteller')`);
     for (const l of ['Character', 'Entity', 'Scene', 'Setting', 'Zone']) expect(statements).toContain(`SELECT ag_catalog.create_vlabel('storyteller', '${l}')`);
     for (const l of ['RELATES_TO', 'LEADS_TO', 'SCENE_AT', 'ADJACENT_TO', 'CONTAINS']) expect(statements).toContain(`SELECT ag_catalog.create_elabel('storyteller', '${l}')`);
-    expect(statements.filter((s) => s.startsWith('CREATE INDEX IF NOT EXISTS'))).toHaveLength(20);
+    expect(statements.filter((s) => s.startsWith('CREATE INDEX IF NOT EXISTS'))).toHaveLength(26);
     expect(statements.findIndex((s) => s.startsWith('SELECT pg_advisory_xact_lock'))).toBeLessThan(statements.findIndex((s) => s.includes('create_graph')));
   });
 
