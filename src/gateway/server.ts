@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import uWS from 'uWebSockets.js';
 import type { SessionEngine } from '../engine/engine.ts';
 import { realClocks, type EngineClocks } from '../engine/clock.ts';
+import { StorytellerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
 import { Connection, type ConnectionLimits } from './connection.ts';
@@ -70,6 +71,12 @@ export interface Gateway {
   /** Stops listening and closes every connection (1001); the engine is the caller's to shut down. */
   close(): Promise<void>;
 }
+
+/**
+ * HTTP responses close their connection: the page loads a handful of files once, and no
+ * idle keep-alive socket holds the port after close() (a restart on the same port binds).
+ */
+const CLOSE_HTTP = true;
 
 interface UserData {
   ip: string;
@@ -147,7 +154,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
       if ((perIp.get(ip) ?? 0) >= maxPerIp) {
         metrics.framesRejected.inc({ code: 'CONNECTION_LIMIT' });
-        res.writeStatus('429 Too Many Requests').end('too many connections from this address');
+        res.writeStatus('429 Too Many Requests').end('too many connections from this address', CLOSE_HTTP);
         return;
       }
       res.upgrade<UserData>({ ip }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
@@ -186,7 +193,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   app.get('/healthz', (res) => {
-    res.writeHeader('content-type', 'text/plain').end('ok\n');
+    res.writeHeader('content-type', 'text/plain').end('ok\n', CLOSE_HTTP);
   });
   const ready = () => readiness(options.db);
   app.get('/readyz', (res) => {
@@ -197,7 +204,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     void ready().then((report) => {
       if (aborted) return;
       res.cork(() => {
-        res.writeStatus(report.ready ? '200 OK' : '503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify(report));
+        res.writeStatus(report.ready ? '200 OK' : '503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify(report), CLOSE_HTTP);
       });
     });
   });
@@ -210,12 +217,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       (texts) => {
         if (aborted) return;
         res.cork(() => {
-          res.writeHeader('content-type', Registry.PROMETHEUS_CONTENT_TYPE).end(texts.filter((t) => t.length > 0).join('\n'));
+          res.writeHeader('content-type', Registry.PROMETHEUS_CONTENT_TYPE).end(texts.filter((t) => t.length > 0).join('\n'), CLOSE_HTTP);
         });
       },
       (error: unknown) => {
         logger.error({ err: error }, 'gateway: metrics failed');
-        if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end());
+        if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end(undefined, CLOSE_HTTP));
       },
     );
   });
@@ -223,7 +230,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const url = req.getUrl();
     const file = staticFiles.get(url === '/' ? '/index.html' : url);
     if (!file) {
-      res.writeStatus('404 Not Found').writeHeader('content-type', 'text/plain').end('not found\n');
+      res.writeStatus('404 Not Found').writeHeader('content-type', 'text/plain').end('not found\n', CLOSE_HTTP);
       return;
     }
     res
@@ -231,16 +238,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       .writeHeader('cache-control', 'no-cache')
       .writeHeader('x-content-type-options', 'nosniff')
       .writeHeader('content-security-policy', "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'")
-      .end(file.body);
+      .end(file.body, CLOSE_HTTP);
   });
   app.any('/*', (res) => {
-    res.writeStatus('405 Method Not Allowed').end();
+    res.writeStatus('405 Method Not Allowed').end(undefined, CLOSE_HTTP);
   });
 
   const host = options.host ?? '127.0.0.1';
-  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(host, options.port ?? 0, (socket) => (socket ? resolve(socket) : reject(new Error(`the gateway cannot listen on ${host}:${options.port ?? 0}`))));
-  });
+  const listenSocket = await listen(app, host, options.port ?? 0, logger);
   const port = uWS.us_socket_local_port(listenSocket);
   let closed = false;
 
@@ -269,4 +274,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await new Promise<void>((resolve) => setImmediate(resolve));
     },
   };
+}
+
+/**
+ * Listens, retrying a fixed port for up to 75 s: this uWebSockets.js build binds without
+ * SO_REUSEADDR, so right after a restart the port is held by the previous run's
+ * connections in TIME_WAIT (60 s on Linux).
+ */
+async function listen(app: uWS.TemplatedApp, host: string, port: number, logger: Logger): Promise<uWS.us_listen_socket> {
+  for (let attempt = 0; ; attempt++) {
+    const socket = await new Promise<uWS.us_listen_socket | false>((resolve) => app.listen(host, port, resolve));
+    if (socket) return socket;
+    if (attempt === 0 && port !== 0) logger.warn({ host, port }, 'gateway: the port is busy (the previous run\'s connections in TIME_WAIT?); retrying for up to 75 s');
+    if (port === 0 || attempt >= 150) throw new StorytellerError('CONFIG_INVALID', `the gateway cannot listen on ${host}:${port}`, { details: { variables: ['STORYTELLER_HOST', 'STORYTELLER_PORT'] } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
