@@ -21,6 +21,13 @@ import { TcpFront } from '../../support/tcp-front.ts';
  * `.ci/run` installs chromium when /usr/bin/chromium is missing.
  */
 const CHROMIUM = '/usr/bin/chromium';
+
+/** The few page globals these checks read (the project compiles without the DOM library). */
+interface BrowserGlobals {
+  document: { querySelectorAll(selector: string): { length: number } };
+  navigator: { serviceWorker?: { controller: unknown } };
+  localStorage: { getItem(key: string): string | null };
+}
 const TURNS = ['look', 'ask Ewan about the light', 'go to the inn', 'ask Silas about the Curlew'];
 
 describe('web client in a real browser', () => {
@@ -68,7 +75,7 @@ describe('web client in a real browser', () => {
     await page.keyboard.press('Enter');
   };
   const answered = (page: Page, n: number) =>
-    page.waitForFunction(`document.querySelectorAll('.you[data-state="answered"]').length >= ${n}`, undefined, { timeout: 60_000 });
+    page.waitForFunction((count) => (globalThis as unknown as BrowserGlobals).document.querySelectorAll('.you[data-state="answered"]').length >= count, n, { timeout: 60_000 });
 
   it('play two turns; stop the server; type two lines; reload; start the server: four inputs acked and answered once, in order', async () => {
     server = await serve(loadConfig(env(0)), { logger: silentLogger });
@@ -79,7 +86,7 @@ describe('web client in a real browser', () => {
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`http://127.0.0.1:${port}/?backoffMaxMs=400`);
     // The app shell is cached before the server goes away.
-    await page.waitForFunction('navigator.serviceWorker && navigator.serviceWorker.controller !== null', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => (globalThis as unknown as BrowserGlobals).navigator.serviceWorker?.controller != null, undefined, { timeout: 30_000 });
 
     // Keyboard only: the focused button starts the game, then the input box has focus.
     await page.waitForSelector('#new-game:focus');
@@ -91,7 +98,7 @@ describe('web client in a real browser', () => {
     await type(page, TURNS[1] as string);
     await answered(page, 2);
 
-    const sessionId = (await page.evaluate(`JSON.parse(localStorage.getItem('storyteller:v1') || '{}').sessionId`)) as string;
+    const sessionId = await page.evaluate(() => (JSON.parse((globalThis as unknown as BrowserGlobals).localStorage.getItem('storyteller:v1') ?? '{}') as { sessionId: string }).sessionId);
     await front.stop();
     await server.stop();
     server = null;
@@ -132,11 +139,15 @@ describe('web client in a real browser', () => {
       );
       expect(inputs.rows.map((r) => r.text)).toEqual(TURNS);
       expect(inputs.rows.map((r) => r.client_input_id)).toEqual(ids);
-      const completed = await db.query<{ input_id: string }>(
-        `SELECT (event_data->>'inputId') AS input_id FROM event_ledger WHERE session_id = $1 AND event_type = 'TurnCompleted' ORDER BY narrative_ts`,
-        [sessionId],
-      );
-      expect(completed.rows.map((r) => r.input_id)).toEqual(inputs.rows.map((r) => r.id));
+      // TurnCompleted is written by the batched writer just after the answer: wait for it.
+      const completed = async () =>
+        (
+          await db.query<{ input_id: string }>(
+            `SELECT (event_data->>'inputId') AS input_id FROM event_ledger WHERE session_id = $1 AND event_type = 'TurnCompleted' ORDER BY narrative_ts`,
+            [sessionId],
+          )
+        ).rows.map((r) => r.input_id);
+      await expect.poll(completed, { timeout: 20_000 }).toEqual(inputs.rows.map((r) => r.id));
     } finally {
       await db.end();
     }
