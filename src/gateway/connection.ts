@@ -1,7 +1,7 @@
 import { isStorytellerError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Clock } from '../engine/clock.ts';
-import { CLOSE, PROTOCOL_VERSION, SUPPORTED_VERSIONS, decodeClientFrame, encodeServerFrame, type ClientFrame, type CloseCode, type ServerFrame } from './protocol.ts';
+import { CLOSE, PROTOCOL_VERSION, SUPPORTED_VERSIONS, decodeClientFrame, encodeServerFrame, type ClientFrame, type CloseCode, type DecodedClientFrame, type ServerFrame } from './protocol.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import type { SessionHub, Subscriber } from './session-hub.ts';
 import type { TokenClaims, TokenSigner } from './tokens.ts';
@@ -13,6 +13,8 @@ import type { DebugTap } from './debug-tap.ts';
  * hints, pings, the debug subscription. Every bad frame gets a typed `error` or a close
  * with a documented code; nothing a client sends can throw out of here.
  */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export interface Socket {
   /** uWS send: 0 backpressure building, 1 sent, 2 dropped. */
   send(text: string): number;
@@ -86,28 +88,36 @@ export class Connection implements Subscriber {
       return this.#refuse('RATE_LIMITED', 'too many frames; slow down');
     }
     this.#strikes = 0;
-    if (data.byteLength > this.#s.limits.maxFrameBytes) return this.#invalidFrame('PROTOCOL_FRAME_TOO_LARGE', `frames are limited to ${this.#s.limits.maxFrameBytes} bytes`);
-    if (isBinary) return this.#invalidFrame('PROTOCOL_FRAME_INVALID', 'binary frames are not part of the protocol');
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(data);
-    } catch {
-      return this.#invalidFrame('PROTOCOL_FRAME_INVALID', 'not UTF-8');
+    const problem = this.#read(data, isBinary);
+    if (!problem.ok) {
+      // Authentication before anything else: an unreadable first frame is not a hello.
+      if (!this.#claims) return this.#authRequired();
+      return this.#invalidFrame(problem.code, problem.message, problem.ref);
     }
-    const decoded = decodeClientFrame(text);
-    if (!decoded.ok) {
-      if (!this.#claims) {
-        this.#refuse('AUTH_REQUIRED', 'the first frame must be a valid hello');
-        return this.close(CLOSE.AUTH_FAILED, 'hello required');
-      }
-      return this.#invalidFrame(decoded.code, decoded.message, decoded.ref);
-    }
+    const decoded = problem;
     try {
       this.#handle(decoded.frame);
     } catch (error) {
       this.#s.logger.error({ err: error, frame: decoded.frame.type }, 'gateway: frame handler failed');
       this.#refuse('PROTOCOL_FRAME_INVALID', 'the frame could not be handled', decoded.frame.type);
     }
+  }
+
+  #read(data: ArrayBuffer, isBinary: boolean): DecodedClientFrame | { ok: false; code: 'PROTOCOL_FRAME_TOO_LARGE'; message: string; ref?: string } {
+    if (data.byteLength > this.#s.limits.maxFrameBytes) return { ok: false, code: 'PROTOCOL_FRAME_TOO_LARGE', message: `frames are limited to ${this.#s.limits.maxFrameBytes} bytes` };
+    if (isBinary) return { ok: false, code: 'PROTOCOL_FRAME_INVALID', message: 'binary frames are not part of the protocol' };
+    let text: string;
+    try {
+      text = UTF8.decode(data);
+    } catch {
+      return { ok: false, code: 'PROTOCOL_FRAME_INVALID', message: 'not UTF-8' };
+    }
+    return decodeClientFrame(text);
+  }
+
+  #authRequired(ref?: string): void {
+    this.#refuse('AUTH_REQUIRED', 'the first frame must be a valid hello', ref);
+    this.close(CLOSE.AUTH_FAILED, 'hello required');
   }
 
   /** The socket closed (any reason): detach from the session (the last one starts its grace period). */
@@ -172,10 +182,7 @@ export class Connection implements Subscriber {
 
   #handle(frame: ClientFrame): void {
     if (frame.type === 'hello') return this.#hello(frame);
-    if (!this.#claims) {
-      this.#refuse('AUTH_REQUIRED', 'the first frame must be a hello', frame.type);
-      return this.close(CLOSE.AUTH_FAILED, 'hello required');
-    }
+    if (!this.#claims) return this.#authRequired(frame.type);
     switch (frame.type) {
       case 'ping':
         return this.send({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) });

@@ -12,6 +12,8 @@ export class GatewaySocket {
   readonly closed: Promise<{ code: number; reason: string }>;
   readonly opened: Promise<void>;
   closeCode: number | null = null;
+  /** Frames that failed the protocol schema (a server bug). */
+  readonly undecodable: string[] = [];
   #cursor = new Map<string, number>();
   #waiters: Array<() => void> = [];
 
@@ -24,7 +26,11 @@ export class GatewaySocket {
     });
     this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('message', (data) => {
-      this.frames.push(decodeServerFrame(data.toString()));
+      try {
+        this.frames.push(decodeServerFrame(data.toString()));
+      } catch {
+        this.undecodable.push(data.toString().slice(0, 500));
+      }
       const w = this.#waiters;
       this.#waiters = [];
       for (const f of w) f();
