@@ -104,7 +104,7 @@ export async function playRemote(options: RemotePlayOptions): Promise<PlayerClie
       continue;
     }
     if (line === '/hint' || line === '/save') {
-      if (!client.request({ type: line === '/hint' ? 'hint' : 'save' })) write(dim('(offline: try again once connected)\n'));
+      client.request({ type: line === '/hint' ? 'hint' : 'save' });
       continue;
     }
     client.input(line);

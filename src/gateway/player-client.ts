@@ -47,6 +47,7 @@ export class PlayerClient {
   #timer: NodeJS.Timeout | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #writing: Promise<void> = Promise.resolve();
+  #requests: ClientFrame[] = [];
 
   constructor(options: PlayerClientOptions) {
     this.#options = options;
@@ -93,11 +94,10 @@ export class PlayerClient {
     return clientInputId;
   }
 
-  /** A frame that needs the session (hint, save): false while offline. */
-  request(frame: Extract<ClientFrame, { type: 'hint' | 'save' }>): boolean {
-    if (!this.#ready) return false;
-    this.#send(frame);
-    return true;
+  /** A frame that needs the session (hint, save): sent now, or once the session is ready (in order with the lines). */
+  request(frame: Extract<ClientFrame, { type: 'hint' | 'save' }>): void {
+    if (this.#ready) this.#send(frame);
+    else this.#requests.push(frame);
   }
 
   async close(): Promise<void> {
@@ -166,6 +166,7 @@ export class PlayerClient {
         this.#persist();
         this.events.emit('status', 'ready');
         for (const l of this.#store.lines) if (l.state === 'pending' || l.state === 'saved') this.#send({ type: 'input', clientInputId: l.clientInputId, text: l.text });
+        for (const r of this.#requests.splice(0)) this.#send(r);
         return;
       case 'ack':
         this.#setLine(f.clientInputId, (l) => (l.state === 'answered' ? l.state : 'saved'), f.inputId);
