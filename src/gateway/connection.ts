@@ -139,6 +139,10 @@ export class Connection implements Subscriber {
     if (this.#socket.bufferedAmount() > this.#s.limits.closeBytes) this.close(CLOSE.SLOW_READER, 'slow reader');
   }
 
+  moved(): void {
+    this.close(CLOSE.SESSION_MOVED, 'session moved to another instance');
+  }
+
   close(code: CloseCode, reason: string): void {
     if (!this.#open) return;
     this.#open = false;

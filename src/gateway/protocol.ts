@@ -22,6 +22,8 @@ export const CLOSE = {
   AUTH_FAILED: 4401,
   VERSION_UNSUPPORTED: 4406,
   HEARTBEAT_TIMEOUT: 4408,
+  /** Another engine instance took the session (its epoch fenced this one): reconnect. */
+  SESSION_MOVED: 4409,
   RATE_LIMITED: 4429,
   SLOW_READER: 4508,
 } as const;

@@ -20,6 +20,8 @@ import type { ServerFrame, ServerFrameOf } from './protocol.ts';
 export interface Subscriber {
   /** `droppable`: the frame may be skipped for a slow reader (narrative.chunk: narrative.done carries the whole text). */
   send(frame: ServerFrame, droppable?: boolean): void;
+  /** The session moved to another instance: close (4409) so the client reconnects. */
+  moved(): void;
 }
 
 export interface SceneInfo {
@@ -242,6 +244,7 @@ export class SessionHub {
           this.#clearAckTimer();
         }
         this.broadcast({ type: 'error', code: r.error.code, message: r.error.message, clientInputId: r.clientInputId, ref: 'input' });
+        if (r.error.code === 'LEDGER_FENCED') return this.#movedAway();
         this.#pump();
       }),
       h.on('turnStarted', (e) => this.broadcast({ type: 'turn.started', inputId: e.inputId, turn: e.turn })),
@@ -265,7 +268,10 @@ export class SessionHub {
       h.on('checkpointed', (c) => {
         if (c.checkpointType === 'manual_save') this.broadcast({ type: 'saved', checkpointId: c.checkpointId });
       }),
-      h.on('failed', (f) => this.broadcast({ type: 'error', code: f.error.code, message: `the session failed: ${f.error.message}` })),
+      h.on('failed', (f) => {
+        this.broadcast({ type: 'error', code: f.error.code, message: `the session failed: ${f.error.message}` });
+        if (f.error.code === 'LEDGER_FENCED') this.#movedAway();
+      }),
     );
     const sub = h.actor.subscribe({
       next: () => this.#stateChanged(h),
@@ -331,6 +337,19 @@ export class SessionHub {
       }
       throw error;
     }
+  }
+
+  /**
+   * Another instance owns the session now (its epoch fenced this one's write). Reopening
+   * it here would take it back from under the player's other connection: instead every
+   * connection is closed (4409) and reconnects — to whichever instance it is routed to,
+   * which then owns the session. Queued inputs were not durable; the clients resend them.
+   */
+  #movedAway(): void {
+    this.#queue.splice(0);
+    this.#inFlight = null;
+    this.#clearAckTimer();
+    for (const s of [...this.subscribers]) s.moved();
   }
 
   #clearAckTimer(): void {
