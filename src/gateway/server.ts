@@ -133,7 +133,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async startSession(storyId: string) {
       const handle = await engine.createSession({ storyId });
       const hub = hubOf(handle.id);
-      hub.adopt(handle);
+      hub.adopt(handle, storyId);
       return hub;
     },
     hub: hubOf,

@@ -74,6 +74,7 @@ export class SessionHub {
   readonly #answered = new Map<string, ServerFrameOf<'narrative.done'>>();
   #hint: string | null = null;
   #lastState = '';
+  #storyId: string | null = null;
 
   constructor(id: string, options: SessionHubOptions) {
     this.id = id;
@@ -100,6 +101,7 @@ export class SessionHub {
     this.subscribers.add(subscriber);
     try {
       const handle = await this.#ensureHandle();
+      if (this.#storyId === null) this.#storyId = (await this.#options.engine.sessions.get(this.id))?.storyId ?? null;
       if (handle.connection !== 'connected') handle.reconnect();
       return handle;
     } catch (error) {
@@ -162,7 +164,7 @@ export class SessionHub {
       type: 'session.ready',
       sessionId: this.id,
       token,
-      storyId: context?.storyId ?? null,
+      storyId: context?.storyId ?? this.#storyId,
       resumed,
       lifecycle: h?.lifecycle ?? 'suspended',
       connection: h?.connection ?? 'disconnected',
@@ -206,7 +208,8 @@ export class SessionHub {
   }
 
   /** Adopts a handle the gateway created (session.start). */
-  adopt(handle: SessionHandle): void {
+  adopt(handle: SessionHandle, storyId: string): void {
+    this.#storyId = storyId;
     this.#bind(handle);
   }
 
