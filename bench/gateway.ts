@@ -27,6 +27,8 @@ const MEAN_MS = Number(process.env.MEAN_MS ?? 3_000);
 const WARMUP_MS = Number(process.env.WARMUP_MS ?? 5_000);
 const DURATION_MS = Number(process.env.DURATION_MS ?? 20_000);
 const SATURATION = process.env.SATURATION !== '0';
+/** bench/results/<RESULT>.json (gateway by default). */
+const RESULT = process.env.RESULT ?? 'gateway';
 
 interface Stats { cpu: NodeJS.CpuUsage; rss: number; heapUsed: number; turns: number }
 interface Result { sent: number; acked: number; answered: number; ack_p50_ms: number | null; ack_p99_ms: number | null; answer_p50_ms: number | null; answer_p99_ms: number | null }
@@ -140,11 +142,12 @@ async function main(): Promise<void> {
     ack_over_colyseus_p99: realistic.result.ack_p99_ms !== null && colyseus.result.ack_p99_ms ? Number((realistic.result.ack_p99_ms / colyseus.result.ack_p99_ms).toFixed(2)) : null,
     saturation,
     max_turns_per_s: within.length > 0 ? Math.max(...within.map((s) => s.turns_per_s)) : null,
+    unacked_in_window: realistic.result.sent - realistic.result.acked,
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '', loadavg_at_end: loadavg(), node: process.version },
     note: 'loopback, PostgreSQL 15 on this machine, load generator in its own process; other agents share this 2-core machine (see loadavg)',
   };
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-  await writeFile(new URL('./results/gateway.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(new URL(`./results/${RESULT}.json`, import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
   const row = (k: string, v: unknown, target = '') => console.log(`${k.padEnd(30)} ${String(v).padStart(12)}  ${target}`);
   console.log('\nbench:gateway');
   row('sessions', SESSIONS);

@@ -37,6 +37,8 @@ export const envSchema = z.object({
   STORYTELLER_GATEWAY_RATE_BURST: positiveInt.default(40),
   STORYTELLER_GATEWAY_MAX_CONNECTIONS_PER_IP: positiveInt.default(64),
   STORYTELLER_GATEWAY_ACK_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Ownership lease TTL: a dead instance's live sessions are taken over this long after its last renewal. */
+  STORYTELLER_LEASE_TTL_MS: positiveInt.default(15_000),
   /** The debug subscription (still only for tokens with the debug scope). */
   STORYTELLER_GATEWAY_DEBUG: booleanFromEnv.default(true),
   /** Inspect only this session (default: every session). */
@@ -68,6 +70,7 @@ export interface Config {
     maxConnectionsPerIp: number;
     ackTimeoutMs: number;
     debug: boolean;
+    leaseTtlMs: number;
   };
   storyPath: string;
   frameModelPath: string;
@@ -108,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnectionsPerIp: e.STORYTELLER_GATEWAY_MAX_CONNECTIONS_PER_IP,
       ackTimeoutMs: e.STORYTELLER_GATEWAY_ACK_TIMEOUT_MS,
       debug: e.STORYTELLER_GATEWAY_DEBUG,
+      leaseTtlMs: e.STORYTELLER_LEASE_TTL_MS,
     },
     storyPath: e.STORYTELLER_STORY,
     frameModelPath: e.STORYTELLER_FRAME_MODEL,

@@ -10,6 +10,8 @@ import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { DebugTap } from './debug-tap.ts';
+import { realClocks } from '../engine/clock.ts';
+import { OwnershipLease } from './ownership-lease.ts';
 import { resolveGatewaySecret } from './secret.ts';
 import { startGateway, type Gateway } from './server.ts';
 import type { SceneInfo } from './session-hub.ts';
@@ -63,6 +65,9 @@ export async function serve(config: Config, options: { storyPath?: string; logge
     inspect: inspect ?? null,
   });
   const tokens = new TokenSigner(await resolveGatewaySecret(config.env, config.dataDir));
+  const clocks = realClocks();
+  // Renews this instance's sessions; takes over (and recovers) those of instances that died.
+  const lease = new OwnershipLease({ engine, db, ttlMs: config.gateway.leaseTtlMs, clock: clocks.clock, now: clocks.now, gracePeriodMs: config.gracePeriodMs, logger });
   const scenes = new Map<string, SceneInfo>(story.scenes.map((s) => [s.id, { name: s.name, description: s.description, hint: s.hints[0] ?? null }]));
   gateway = await startGateway({
     engine,
@@ -81,8 +86,10 @@ export async function serve(config: Config, options: { storyPath?: string; logge
     describeScene: (key) => scenes.get(key) ?? null,
     registries: [registry],
     debug,
+    lease,
     logger,
   });
+  lease.start();
   const g = gateway;
   let stopping: Promise<void> | null = null;
   return {
@@ -92,6 +99,7 @@ export async function serve(config: Config, options: { storyPath?: string; logge
     storyId: setup.story.storyId,
     stop() {
       stopping ??= (async () => {
+        lease.stop();
         await g.close();
         await engine.shutdown();
         await setup.close();

@@ -13,6 +13,7 @@ import { CLOSE } from './protocol.ts';
 import { SessionHub, type SceneInfo } from './session-hub.ts';
 import { loadStaticFiles, type StaticFile } from './static-files.ts';
 import type { TokenSigner } from './tokens.ts';
+import type { OwnershipLease } from './ownership-lease.ts';
 
 /**
  * The player gateway (issue 15) on uWebSockets.js: the WebSocket endpoint `/ws`
@@ -43,6 +44,8 @@ export interface GatewayOptions {
   /** More registries served by /metrics (the LLM layer's, the ledger's). The engine's is always included. */
   registries?: Registry[];
   debug?: DebugTap | null;
+  /** Ownership leases across instances: claimed when a client opens a session here, reported by /readyz. */
+  lease?: OwnershipLease | null;
   /** Directory of the web client; null serves none. Default: src/gateway/web. */
   staticDir?: string | null;
   logger?: Logger;
@@ -111,6 +114,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         now: clocks.now,
         clock: clocks.clock,
         ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
+        ...(options.lease ? { claim: (id: string) => (options.lease as OwnershipLease).claim(id) } : {}),
         observeAck: (ms) => metrics.ackMs.observe(ms),
         observeTurn: (ms) => metrics.turnMs.observe(ms),
         onIdle: (h) => {
@@ -132,6 +136,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     debug: options.debug ?? null,
     async startSession(storyId: string) {
       const handle = await engine.createSession({ storyId });
+      await options.lease?.claim(handle.id);
       const hub = hubOf(handle.id);
       hub.adopt(handle, storyId);
       return hub;
@@ -195,7 +200,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.get('/healthz', (res) => {
     res.writeHeader('content-type', 'text/plain').end('ok\n', CLOSE_HTTP);
   });
-  const ready = () => readiness(options.db);
+  const ready = () => readiness(options.db, options.lease?.status() ?? null);
   app.get('/readyz', (res) => {
     let aborted = false;
     res.onAborted(() => {

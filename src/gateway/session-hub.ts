@@ -44,6 +44,8 @@ export interface SessionHubOptions {
   /** Ack and answer latency from frame receipt (ms). */
   observeAck: (ms: number) => void;
   observeTurn: (ms: number) => void;
+  /** Before this instance opens the session for a client: hold its ownership lease (OwnershipLease.claim). */
+  claim?: (sessionId: string) => Promise<void>;
   /** The hub has nothing left (no connection, no live actor): the gateway may drop it. */
   onIdle: (hub: SessionHub) => void;
 }
@@ -194,8 +196,9 @@ export class SessionHub {
     const live = this.#live();
     if (live) return Promise.resolve(live);
     if (!this.#opening) {
-      this.#opening = this.#options.engine
-        .open(this.id)
+      const claim = this.#options.claim;
+      this.#opening = (claim ? claim(this.id) : Promise.resolve())
+        .then(() => this.#options.engine.open(this.id))
         .then((h) => {
           this.#bind(h);
           return h;
