@@ -5,7 +5,8 @@ import { z } from 'zod';
  * frame per message, `type` first. The server parses what it receives with
  * `clientFrame` and builds what it sends through `serverFrame` (validated too, so a
  * server bug cannot put an ill-formed frame on the wire). The web client mirrors these
- * shapes by hand (it is framework-free); the protocol test checks both against the doc.
+ * shapes by hand (it is framework-free); test/unit/gateway/protocol-doc.test.ts checks
+ * that docs/protocol.md lists every frame and close code.
  *
  * Seed open consideration 8 ("Client-server protocol"): WebSocket, versioned here.
  */

@@ -57,7 +57,8 @@ interface PendingInput {
 }
 
 const TERMINAL = new Set(['suspended', 'ended', 'failed']);
-const ACK_CACHE = 1024;
+// Older resends are answered by the ledger's idempotent append (one round trip), not from memory.
+const ACK_CACHE = 128;
 const ANSWER_CACHE = 64;
 
 export class SessionHub {
