@@ -36,6 +36,8 @@ export interface PlayerClientOptions {
   backoffMaxMs?: number;
 }
 
+const MAX_UNACKED = 16;
+
 export class PlayerClient {
   readonly events = new EventEmitter();
   readonly #options: PlayerClientOptions;
@@ -48,6 +50,9 @@ export class PlayerClient {
   #heartbeat: NodeJS.Timeout | null = null;
   #writing: Promise<void> = Promise.resolve();
   #requests: ClientFrame[] = [];
+  /** Lines to send, in order; at most MAX_UNACKED on the wire (the server's rate limit allows a burst of 40). */
+  #outbox: string[] = [];
+  #unacked = 0;
 
   constructor(options: PlayerClientOptions) {
     this.#options = options;
@@ -90,7 +95,8 @@ export class PlayerClient {
     const clientInputId = `t-${this.#store.device}-${this.#store.seq}`;
     this.#store.lines.push({ clientInputId, text, state: 'pending' });
     this.#persist();
-    if (this.#ready) this.#send({ type: 'input', clientInputId, text });
+    this.#outbox.push(clientInputId);
+    this.#pump();
     return clientInputId;
   }
 
@@ -165,16 +171,24 @@ export class PlayerClient {
         this.#ready = true;
         this.#persist();
         this.events.emit('status', 'ready');
-        for (const l of this.#store.lines) if (l.state === 'pending' || l.state === 'saved') this.#send({ type: 'input', clientInputId: l.clientInputId, text: l.text });
+        this.#unacked = 0;
+        this.#outbox = this.#store.lines.filter((l) => l.state === 'pending' || l.state === 'saved').map((l) => l.clientInputId);
+        this.#pump();
         for (const r of this.#requests.splice(0)) this.#send(r);
         return;
       case 'ack':
         this.#setLine(f.clientInputId, (l) => (l.state === 'answered' ? l.state : 'saved'), f.inputId);
+        this.#unacked = Math.max(0, this.#unacked - 1);
+        this.#pump();
         return;
       case 'narrative.done':
         this.#setLine(f.clientInputId, () => 'answered', f.inputId);
         return;
       case 'error':
+        if (f.clientInputId) {
+          this.#unacked = Math.max(0, this.#unacked - 1);
+          this.#pump();
+        }
         if (f.clientInputId && f.code !== 'STORAGE_UNAVAILABLE' && f.code !== 'ENGINE_SHUTTING_DOWN') this.#setLine(f.clientInputId, () => 'refused');
         if (f.ref === 'session.resume') {
           // The stored session cannot be resumed here: start a new game.
@@ -203,6 +217,16 @@ export class PlayerClient {
     }
     this.#persist();
     this.events.emit('line', { clientInputId, state, was, inputId: l.inputId });
+  }
+
+  #pump(): void {
+    while (this.#ready && this.#outbox.length > 0 && this.#unacked < MAX_UNACKED) {
+      const id = this.#outbox.shift() as string;
+      const l = this.#store.lines.find((x) => x.clientInputId === id);
+      if (!l || (l.state !== 'pending' && l.state !== 'saved')) continue;
+      this.#send({ type: 'input', clientInputId: l.clientInputId, text: l.text });
+      this.#unacked += 1;
+    }
   }
 
   #send(frame: ClientFrame): void {

@@ -38,6 +38,11 @@
   let reconnectTimer = null;
   let lastSceneIndex = null;
   let wantNew = false;
+  // Lines waiting to be sent, in order; at most MAX_UNACKED on the wire at once (the server's
+  // rate limit allows a burst of 40 frames).
+  const MAX_UNACKED = 16;
+  let outbox = [];
+  let unacked = 0;
   /** clientInputId → the <p> its narration streams into. */
   const streaming = new Map();
 
@@ -197,6 +202,8 @@
         return;
       case 'ack':
         setLine(f.clientInputId, { state: isAnswered(f.clientInputId) ? 'answered' : 'saved', inputId: f.inputId, turn: f.turn });
+        unacked = Math.max(0, unacked - 1);
+        pump();
         return;
       case 'narrative.chunk': {
         const l = state.lines.find((x) => x.inputId === f.inputId);
@@ -259,6 +266,8 @@
 
   function onError(f) {
     if (f.clientInputId) {
+      unacked = Math.max(0, unacked - 1);
+      pump();
       // Not saved, outcome unknown: keep the line; it is sent again on the next connection.
       if (f.code === 'STORAGE_UNAVAILABLE' || f.code === 'ENGINE_SHUTTING_DOWN') {
         add({ kind: 'note', text: 'The server could not save that yet; it will be sent again.' });
@@ -279,8 +288,18 @@
 
   /** After (re)connecting: every line not yet answered, in the order typed. */
   function resend() {
-    for (const l of state.lines) {
-      if (l.state === 'pending' || l.state === 'saved') send({ type: 'input', clientInputId: l.clientInputId, text: l.text });
+    unacked = 0;
+    outbox = state.lines.filter((l) => l.state === 'pending' || l.state === 'saved').map((l) => l.clientInputId);
+    pump();
+  }
+
+  function pump() {
+    while (ready && outbox.length > 0 && unacked < MAX_UNACKED) {
+      const l = state.lines.find((x) => x.clientInputId === outbox[0]);
+      outbox.shift();
+      if (!l || (l.state !== 'pending' && l.state !== 'saved')) continue;
+      send({ type: 'input', clientInputId: l.clientInputId, text: l.text });
+      unacked += 1;
     }
   }
 
@@ -338,7 +357,8 @@
     const clientInputId = `w-${state.device}-${state.seq}`;
     state.lines.push({ clientInputId, text, state: 'pending' });
     add({ kind: 'you', ref: clientInputId, text });
-    if (ready) send({ type: 'input', clientInputId, text });
+    outbox.push(clientInputId);
+    pump();
   });
 
   const HELP = `Talk and act in plain words, for example:

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { playRemote } from '../../../src/cli/remote-play.ts';
-import type { PlayerClient } from '../../../src/gateway/player-client.ts';
+import { PlayerClient } from '../../../src/gateway/player-client.ts';
 import { startGateway, type Gateway } from '../../../src/gateway/server.ts';
 import { TokenSigner } from '../../../src/gateway/tokens.ts';
 import { TestingKit } from '../../../src/testing/testing-kit.ts';
+import { createMinimalBehaviour } from '../../../src/testing/minimal-behaviour.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 import { TcpFront } from '../../support/tcp-front.ts';
 
@@ -31,7 +32,8 @@ describe('terminal client over the protocol (pg)', () => {
 
   beforeAll(async () => {
     tdb = await createTestDatabase('pg');
-    kit = await TestingKit.create({ db: tdb.db });
+    // One endless scene: the sixty-line test plays past the minimal story's end.
+    kit = await TestingKit.create({ db: tdb.db, behaviour: createMinimalBehaviour({ scenes: [{ key: 'harbour', cast: ['mara'], next: null, exitAtTurn: 1_000_000 }] }) });
     dir = await mkdtemp(join(tmpdir(), 'storyteller-remote-'));
   });
   afterAll(async () => {
@@ -110,5 +112,23 @@ describe('terminal client over the protocol (pg)', () => {
     input2.end('one more\n');
     await done;
     expect(again.store.lines.at(-1)).toMatchObject({ text: 'one more', state: 'answered' });
+  });
+
+  it('sixty lines typed offline go out paced (at most 16 unacked) under the default rate limit: all answered once, in order', async () => {
+    await front.stop();
+    await gateway?.close();
+    gateway = null;
+    const client = new PlayerClient({ url: `ws://127.0.0.1:${front.port}/ws`, backoffMaxMs: 100 });
+    await client.start();
+    const ids = Array.from({ length: 60 }, (_, i) => client.input(`line ${i + 1}`));
+    await boot();
+    await untilLine(client, 'answered', 60);
+    const sessionId = client.store.sessionId as string;
+    const rows = await tdb.db.query<{ client_input_id: string }>(
+      `SELECT client_input_id FROM event_ledger WHERE session_id = $1 AND event_type = 'PlayerInput' ORDER BY narrative_ts`,
+      [sessionId],
+    );
+    expect(rows.rows.map((r) => r.client_input_id)).toEqual(ids);
+    await client.close();
   });
 });
