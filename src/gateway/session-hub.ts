@@ -78,6 +78,9 @@ export class SessionHub {
   #hint: string | null = null;
   #lastState = '';
   #storyId: string | null = null;
+  /** Another instance owns the session: this hub writes nothing more for it. */
+  #moved = false;
+  #releasing: Promise<void> = Promise.resolve();
 
   constructor(id: string, options: SessionHubOptions) {
     this.id = id;
@@ -101,6 +104,12 @@ export class SessionHub {
 
   /** Attaches a connection; reconnects the warm actor or opens the session again. */
   async attach(subscriber: Subscriber): Promise<SessionHandle> {
+    // A client asks for it here again: once the stale actor is released, this instance
+    // takes the session back (a new epoch).
+    if (this.#moved) {
+      await this.#releasing;
+      this.#moved = false;
+    }
     this.subscribers.add(subscriber);
     try {
       const handle = await this.#ensureHandle();
@@ -119,7 +128,8 @@ export class SessionHub {
     if (!this.subscribers.delete(subscriber)) return;
     if (this.subscribers.size > 0) return;
     const h = this.#live();
-    if (h && h.connection === 'connected') h.disconnect();
+    // Not after a move: the stale actor's status write is not fenced, it would mark the new owner's session disconnected.
+    if (h && h.connection === 'connected' && !this.#moved) h.disconnect();
     this.#maybeIdle();
   }
 
@@ -353,10 +363,14 @@ export class SessionHub {
    * which then owns the session. Queued inputs were not durable; the clients resend them.
    */
   #movedAway(): void {
+    if (this.#moved) return;
+    this.#moved = true;
     this.#queue.splice(0);
     this.#inFlight = null;
     this.#clearAckTimer();
     for (const s of [...this.subscribers]) s.moved();
+    // Release the stale actor: its suspend checkpoint is fenced, which fails and releases it.
+    this.#releasing = this.#options.engine.stop(this.id).catch(() => undefined);
   }
 
   #clearAckTimer(): void {

@@ -89,5 +89,8 @@ describe('two engine instances behind two gateways (pg)', () => {
     expect(ack.turn).toBe(2);
     expect(await inputs(ready.sessionId)).toEqual(['c-1', 'c-2']);
     expect(await owner(ready.sessionId)).toBe(b.kit.engine.instanceId);
+    // A released its stale actor without touching B's session row.
+    await expect.poll(() => a.kit.engine.get(ready.sessionId)).toBeUndefined();
+    expect((await tdb.db.query<{ status: string }>('SELECT status FROM sessions WHERE id = $1', [ready.sessionId])).rows[0]?.status).toBe('active');
   });
 });
