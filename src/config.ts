@@ -27,6 +27,20 @@ export const envSchema = z.object({
   STORYTELLER_EVENT_FLUSH_MS: positiveInt.default(20),
   STORYTELLER_INSPECT: booleanFromEnv.default(false),
   STORYTELLER_INSPECT_PORT: z.coerce.number().int().min(1).max(65535).default(8383),
+  /** The inspector relays player text: loopback only unless set (unsafe beyond it). */
+  STORYTELLER_INSPECT_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Token signing secret (≥ 32 characters; checked in src/gateway/secret.ts). Required with NODE_ENV=production. */
+  STORYTELLER_GATEWAY_SECRET: z.string().optional(),
+  STORYTELLER_HEARTBEAT_TIMEOUT_MS: positiveInt.default(30_000),
+  STORYTELLER_GATEWAY_MAX_FRAME_BYTES: positiveInt.default(16 * 1024),
+  STORYTELLER_GATEWAY_RATE_PER_S: positiveInt.default(20),
+  STORYTELLER_GATEWAY_RATE_BURST: positiveInt.default(40),
+  STORYTELLER_GATEWAY_MAX_CONNECTIONS_PER_IP: positiveInt.default(64),
+  STORYTELLER_GATEWAY_ACK_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Ownership lease TTL: a dead instance's live sessions are taken over this long after its last renewal. */
+  STORYTELLER_LEASE_TTL_MS: positiveInt.default(15_000),
+  /** The debug subscription (still only for tokens with the debug scope). */
+  STORYTELLER_GATEWAY_DEBUG: booleanFromEnv.default(true),
   /** Inspect only this session (default: every session). */
   STORYTELLER_INSPECT_SESSION: z.string().uuid().optional(),
   /** Crash trials: the engine process exits (code 137) at this named fault point (src/engine/fault-points.ts). */
@@ -48,7 +62,16 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   graphStore: Env['STORYTELLER_GRAPH_STORE'];
   ledger: { maxPayloadBytes: number; maxBatch: number; eventFlushMs: number };
-  inspect: { enabled: boolean; port: number };
+  inspect: { enabled: boolean; port: number; host: string };
+  gateway: {
+    heartbeatTimeoutMs: number;
+    maxFrameBytes: number;
+    rate: { perSecond: number; burst: number };
+    maxConnectionsPerIp: number;
+    ackTimeoutMs: number;
+    debug: boolean;
+    leaseTtlMs: number;
+  };
   storyPath: string;
   frameModelPath: string;
   /** The raw, validated environment, for layers that parse their own section. */
@@ -80,7 +103,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBatch: e.STORYTELLER_LEDGER_MAX_BATCH,
       eventFlushMs: e.STORYTELLER_EVENT_FLUSH_MS,
     },
-    inspect: { enabled: e.STORYTELLER_INSPECT, port: e.STORYTELLER_INSPECT_PORT },
+    inspect: { enabled: e.STORYTELLER_INSPECT, port: e.STORYTELLER_INSPECT_PORT, host: e.STORYTELLER_INSPECT_HOST },
+    gateway: {
+      heartbeatTimeoutMs: e.STORYTELLER_HEARTBEAT_TIMEOUT_MS,
+      maxFrameBytes: e.STORYTELLER_GATEWAY_MAX_FRAME_BYTES,
+      rate: { perSecond: e.STORYTELLER_GATEWAY_RATE_PER_S, burst: e.STORYTELLER_GATEWAY_RATE_BURST },
+      maxConnectionsPerIp: e.STORYTELLER_GATEWAY_MAX_CONNECTIONS_PER_IP,
+      ackTimeoutMs: e.STORYTELLER_GATEWAY_ACK_TIMEOUT_MS,
+      debug: e.STORYTELLER_GATEWAY_DEBUG,
+      leaseTtlMs: e.STORYTELLER_LEASE_TTL_MS,
+    },
     storyPath: e.STORYTELLER_STORY,
     frameModelPath: e.STORYTELLER_FRAME_MODEL,
     env,

@@ -51,7 +51,12 @@ export const ERROR_CODES = {
   // gateway / protocol
   PROTOCOL_FRAME_INVALID: 'the frame fails the protocol schema',
   PROTOCOL_FRAME_TOO_LARGE: 'the frame exceeds the size limit',
+  PROTOCOL_VERSION_UNSUPPORTED: 'the hello frame names a protocol version this server does not speak',
+  PROTOCOL_OUT_OF_ORDER: 'the frame is not allowed in the connection\'s current state',
+  AUTH_REQUIRED: 'the first frame must be a hello',
   AUTH_INVALID: 'the session token is missing or invalid',
+  AUTH_FORBIDDEN: 'the token does not grant this session or scope',
+  RATE_LIMITED: 'too many frames on this connection; slow down',
   // workflows
   WORKFLOW_DISPATCH_FAILED: 'the deferred workflow could not be dispatched',
   WORKFLOW_MESSAGE_INVALID: 'a workflow message fails its schema',

@@ -63,7 +63,17 @@ export function withPlayOptions(command: Command): Command {
     .option('--local', 'play fully in memory: no database, no engine')
     .option('--new', 'start a new game instead of resuming the unfinished one')
     .option('--inspect', 'serve the local Stately inspector (as STORYTELLER_INSPECT=1)')
-    .action(async (opts: { story?: string; local?: boolean; new?: boolean }) => {
+    .option('--url <ws-url>', 'play on a running gateway (`storyteller serve`) over the player protocol, e.g. ws://127.0.0.1:8080/ws')
+    .action(async (opts: { story?: string; local?: boolean; new?: boolean; url?: string }) => {
+      if (opts.url) {
+        const { playRemote } = await import('./remote-play.ts');
+        const { join } = await import('node:path');
+        const config = loadConfig();
+        // One store per gateway address: token, session and the lines not yet answered.
+        const storePath = join(config.dataDir, 'remote', `${encodeURIComponent(opts.url)}.json`);
+        await playRemote({ url: opts.url, storePath, ...(opts.new ? { fresh: true } : {}) });
+        return;
+      }
       const { playInTerminal } = await import('./play.ts');
       await playInTerminal(loadConfig(), { ...(opts.story ? { storyPath: opts.story } : {}), ...(opts.local ? { local: true } : {}), ...(opts.new ? { fresh: true } : {}) });
     });

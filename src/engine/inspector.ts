@@ -1,6 +1,6 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import { createWebSocketInspector } from '@statelyai/inspect';
-import { createInspectorServer } from '@statelyai/inspect/server';
+import { createLocalInspectorServer } from './inspector-server.ts';
 
 /**
  * Live statecharts for developers (issue 3 §8): `npm start -- --inspect` or
@@ -26,13 +26,19 @@ export interface SessionInspector {
   stop(): void;
 }
 
-export function startInspector(options: { port: number; autoOpen?: boolean }): SessionInspector {
-  const server = createInspectorServer({ port: options.port, autoOpen: options.autoOpen ?? false });
-  const wsUrl = `ws://localhost:${options.port}`;
+/**
+ * `host` defaults to 127.0.0.1 (issue 15): the relay hands player text to whoever
+ * connects, so exposing it (`STORYTELLER_INSPECT_HOST`) is an explicit, unsafe choice.
+ */
+export function startInspector(options: { port: number; host?: string }): SessionInspector {
+  const host = options.host ?? '127.0.0.1';
+  const server = createLocalInspectorServer({ host, port: options.port });
+  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const wsUrl = `ws://${local}:${options.port}`;
   const inspector = createWebSocketInspector({ url: wsUrl });
   return {
     inspect: inspector.inspect,
-    url: `http://localhost:${options.port}`,
+    url: `http://${local}:${options.port}`,
     wsUrl,
     stop() {
       inspector.stop();
@@ -59,8 +65,14 @@ export function inspectorFromEnvironment(env: NodeJS.ProcessEnv = process.env, a
   if (!flag) return null;
   if (!shared) {
     const port = Number(env.STORYTELLER_INSPECT_PORT ?? 8383);
-    shared = startInspector({ port: Number.isInteger(port) && port > 0 ? port : 8383 });
-    process.stderr.write(`storyteller: Stately inspector at ${shared.url} (local only; open it in a browser)\n`);
+    const host = env.STORYTELLER_INSPECT_HOST?.trim() || '127.0.0.1';
+    shared = startInspector({ port: Number.isInteger(port) && port > 0 ? port : 8383, host });
+    const exposed = host !== '127.0.0.1' && host !== 'localhost' && host !== '::1';
+    process.stderr.write(
+      exposed
+        ? `storyteller: Stately inspector listening on ${host}:${port} — UNSAFE: it relays player text to anyone who connects\n`
+        : `storyteller: Stately inspector at ${shared.url} (local only; open it in a browser)\n`,
+    );
   }
   return shared;
 }

@@ -97,7 +97,8 @@ export type SessionEvent =
 /** What the session tells its client and the engine (`actor.on(type, …)`). */
 export type SessionEmitted =
   /** Only after the PlayerInput is durable (roadmap: the ack is a distinct event after durability). */
-  | { type: 'ack'; clientInputId: string; inputId: number; duplicate: boolean }
+  /** `turn`: the PlayerInput row's turn (the turn it is played as when a session's inputs are appended one at a time, as the gateway does). */
+  | { type: 'ack'; clientInputId: string; inputId: number; turn: number | null; duplicate: boolean }
   | { type: 'inputRejected'; clientInputId: string; error: ErrorInfo }
   | { type: 'turnStarted'; inputId: number; turn: number }
   | { type: 'chunk'; inputId: number; text: string }

@@ -84,12 +84,13 @@ export const sessionMachine = sessionSetup.createMachine({
         text: event.text,
         epoch: context.epoch,
         sceneId: sceneIdOf(context),
-        turn: context.turn + context.queue.length + (context.current ? 2 : 1),
+        // context.turn already counts the turn in progress (it is incremented when a turn starts).
+        turn: context.turn + context.queue.length + 1,
       })),
     },
     'persist.inputDurable': {
       actions: [
-        emit(({ event }) => ({ type: 'ack', clientInputId: event.clientInputId, inputId: event.input.id, duplicate: event.input.duplicate })),
+        emit(({ event }) => ({ type: 'ack', clientInputId: event.clientInputId, inputId: event.input.id, turn: event.input.record.turn ?? null, duplicate: event.input.duplicate })),
         // An input never folded before whose row precedes what the truth set covers (its first
         // append's outcome was unknown): the fold cannot place it, so the truth set is rebuilt.
         enqueueActions(({ context, event, enqueue }) => {

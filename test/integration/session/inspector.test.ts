@@ -19,7 +19,7 @@ describe('Stately inspector over a real local WebSocket', () => {
   });
 
   it("streams a session's snapshots (with its statechart) to a local receiver (no sky inspector)", async () => {
-    expect(inspector.wsUrl).toBe(`ws://localhost:${port}`);
+    expect(inspector.wsUrl).toBe(`ws://127.0.0.1:${port}`);
     const receiver = createWebSocketReceiver({ server: inspector.wsUrl });
     const kit = await TestingKit.create({ db: tdb.db, inspect: inspector.inspect });
     const s = await kit.createSession();

@@ -1,0 +1,66 @@
+/**
+ * bench:gateway, the server process: one engine (minimal scripted behaviour, real
+ * clocks) and the gateway on a fresh PostgreSQL database at DATABASE_URL. Driven by
+ * bench/gateway.ts over IPC: 'stats' → CPU, memory, turns answered so far.
+ */
+import pg from 'pg';
+import { SessionEngine } from '../../src/engine/engine.ts';
+import { startGateway } from '../../src/gateway/server.ts';
+import { TokenSigner } from '../../src/gateway/tokens.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { migrate } from '../../src/persistence/migrations.ts';
+import { PgDatabase } from '../../src/persistence/pg-database.ts';
+import { createMinimalBehaviour } from '../../src/testing/minimal-behaviour.ts';
+
+const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const name = `bench_gateway_${Date.now().toString(36)}`;
+const admin = new pg.Client({ connectionString: base });
+await admin.connect();
+await admin.query(`CREATE DATABASE "${name}"`);
+const url = new URL(base);
+url.pathname = `/${name}`;
+const db = new PgDatabase({ connectionString: url.toString(), maxConnections: 10 });
+await migrate(db);
+await db.query(`INSERT INTO stories (id, title, definition, checksum) VALUES ('minimal', 'minimal', '{}'::jsonb, 'bench')`);
+
+// One endless scene: the load never runs out of story.
+const behaviour = createMinimalBehaviour({ scenes: [{ key: 'harbour', cast: ['mara'], next: null, exitAtTurn: 1_000_000 }] });
+const engine = new SessionEngine({ db, behaviour, logger: silentLogger, inspect: null });
+const gateway = await startGateway({
+  engine,
+  db,
+  tokens: new TokenSigner('bench-secret-of-at-least-thirty-two-characters'),
+  defaultStoryId: 'minimal',
+  limits: { heartbeatTimeoutMs: 120_000, rate: { perSecond: 100, burst: 1000 } },
+  maxConnectionsPerIp: 1_000_000,
+  staticDir: null,
+  debug: null,
+});
+
+const turns = async () => {
+  const m = await gateway.metrics.turnMs.get();
+  return m.values.find((v) => v.metricName === 'storyteller_gateway_turn_ms_count')?.value ?? 0;
+};
+
+process.on('message', (msg: { type: string }) => {
+  if (msg.type === 'stats') {
+    const g = (globalThis as { gc?: () => void }).gc;
+    g?.();
+    g?.();
+    void turns().then((t) => {
+      const mem = process.memoryUsage();
+      process.send?.({ type: 'stats', cpu: process.cpuUsage(), rss: mem.rss, heapUsed: mem.heapUsed, turns: t, connections: gateway.connections(), sessions: engine.size });
+    });
+  }
+  if (msg.type === 'stop') {
+    void (async () => {
+      await gateway.close();
+      await engine.shutdown();
+      await db.close();
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+      process.exit(0);
+    })();
+  }
+});
+process.send?.({ type: 'ready', port: gateway.port });
