@@ -76,6 +76,8 @@ export interface StatusWrite {
   status: SessionStatusValue;
   disconnectedAt?: number | null;
   graceDeadline?: number | null;
+  /** Ownership fencing: a stale owner's status write is refused (LEDGER_FENCED), like its ledger appends. */
+  epoch?: number;
 }
 
 export interface DurableInput {

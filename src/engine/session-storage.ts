@@ -300,11 +300,15 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
     },
 
     async updateStatus(sessionId: string, status: StatusWrite) {
-      await sessions.update(sessionId, {
-        status: status.status,
-        ...(status.disconnectedAt !== undefined ? { disconnectedAt: status.disconnectedAt === null ? null : new Date(status.disconnectedAt) } : {}),
-        ...(status.graceDeadline !== undefined ? { graceDeadline: status.graceDeadline === null ? null : new Date(status.graceDeadline) } : {}),
-      });
+      await sessions.update(
+        sessionId,
+        {
+          status: status.status,
+          ...(status.disconnectedAt !== undefined ? { disconnectedAt: status.disconnectedAt === null ? null : new Date(status.disconnectedAt) } : {}),
+          ...(status.graceDeadline !== undefined ? { graceDeadline: status.graceDeadline === null ? null : new Date(status.graceDeadline) } : {}),
+        },
+        status.epoch === undefined ? {} : { epoch: status.epoch },
+      );
     },
 
     async loadTruthSet(sessionId: string): Promise<TruthSet> {

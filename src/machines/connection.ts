@@ -19,7 +19,7 @@ export const connectionRegion = sessionSetup.createStateConfig({
             assign(({ context, event }) => ({ disconnectedAt: event.at, graceDeadline: event.at + context.gracePeriodMs })),
             sendTo('persistence', ({ context }): PersistenceRequest => ({
               type: 'persist.status',
-              status: { status: 'disconnected', disconnectedAt: context.disconnectedAt, graceDeadline: context.graceDeadline },
+              status: { status: 'disconnected', disconnectedAt: context.disconnectedAt, graceDeadline: context.graceDeadline, epoch: context.epoch },
             })),
           ],
         },
@@ -32,7 +32,10 @@ export const connectionRegion = sessionSetup.createStateConfig({
           target: 'connected',
           actions: [
             assign({ disconnectedAt: null, graceDeadline: null }),
-            sendTo('persistence', { type: 'persist.status', status: { status: 'active', disconnectedAt: null, graceDeadline: null } } satisfies PersistenceRequest),
+            sendTo('persistence', ({ context }): PersistenceRequest => ({
+              type: 'persist.status',
+              status: { status: 'active', disconnectedAt: null, graceDeadline: null, epoch: context.epoch },
+            })),
           ],
         },
         // After a restore: xstate does not persist `after` timers, so re-enter to arm it from the deadline.

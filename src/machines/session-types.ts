@@ -75,6 +75,8 @@ export interface SessionContext {
   lastSavedTurn: number;
   /** How many deferredResults the current scene entry consumes. */
   deferredAtEntry: number;
+  /** Ledger id of the newest input whose turn this actor started (turns run in id order). */
+  playedThrough: number;
 }
 
 export type SessionEvent =

@@ -33,6 +33,7 @@ export const playingState = sessionSetup.createStateConfig({
           return {
             queue: rest,
             turn: input.turn,
+            playedThrough: Math.max(context.playedThrough, input.inputId),
             current: { input, results: {}, degraded: [], pendingAgents: [], behaviourMs: 0, chunks: 0 },
           };
         }),

@@ -145,7 +145,11 @@ export class SessionStore {
    * Applies the given fields (absent ones unchanged, `null` clears) and returns the row.
    * @throws StorytellerError SESSION_NOT_FOUND
    */
-  async update(id: string, patch: SessionPatch): Promise<SessionRow> {
+  /**
+   * @param options.epoch fencing: the update applies only while `owner_epoch` equals it
+   * @throws StorytellerError SESSION_NOT_FOUND | LEDGER_FENCED (a newer owner holds the session)
+   */
+  async update(id: string, patch: SessionPatch, options: { epoch?: number } = {}): Promise<SessionRow> {
     const parsed = patchSchema.safeParse(patch);
     if (!parsed.success) throw badRequest('invalid session patch', parsed.error);
     if (!isUuid(id)) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${JSON.stringify(id)}`, { details: { sessionId: id } });
@@ -156,8 +160,18 @@ export class SessionStore {
       params.push(value);
       sets.push(`${PATCH_COLUMNS[key]} = $${params.length}`);
     }
-    const { rows } = await this.#q.query(`UPDATE sessions SET ${sets.join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`, params);
-    if (rows.length === 0) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${id}`, { details: { sessionId: id } });
+    let where = 'id = $1';
+    if (options.epoch !== undefined) {
+      params.push(options.epoch);
+      where += ` AND owner_epoch = $${params.length}`;
+    }
+    const { rows } = await this.#q.query(`UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING ${COLUMNS}`, params);
+    if (rows.length === 0) {
+      if (options.epoch !== undefined && (await this.get(id))) {
+        throw new StorytellerError('LEDGER_FENCED', `session ${id} is owned by a newer epoch than ${options.epoch}`, { details: { sessionId: id, epoch: options.epoch } });
+      }
+      throw new StorytellerError('SESSION_NOT_FOUND', `no session ${id}`, { details: { sessionId: id } });
+    }
     return toRow(rows[0]);
   }
 

@@ -162,6 +162,48 @@ describe.each(DRIVERS)('guarantees (%s)', (driver) => {
     }
   });
 
+  it('a retransmission that arrives while its re-run is being played is acked with the original id and played once', async () => {
+    let gate: Promise<void> | null = null;
+    let open: () => void = () => undefined;
+    let atNarrator: () => void = () => undefined;
+    const base = createMinimalBehaviour();
+    const behaviour: SceneBehaviour = {
+      ...base,
+      narrator: async (req, onChunk) => {
+        if (gate) {
+          atNarrator();
+          await gate;
+        }
+        return base.narrator(req, onChunk);
+      },
+    };
+    const kit = await TestingKit.create({ db: tdb.db, behaviour });
+    const s = await kit.createSession();
+    await s.play('one', 'c-1');
+    kit.armCrash('turn.afterStage1', s.id);
+    const crashed = kit.nextCrash();
+    s.send('two', 'c-2');
+    await crashed;
+    kit.restart();
+    gate = new Promise<void>((r) => (open = r));
+    const reached = new Promise<void>((r) => (atNarrator = r));
+    const r = await kit.open(s.id);
+    await reached; // recovery is re-running c-2 …
+    const acked = r.next('ack', (a) => a.clientInputId === 'c-2');
+    r.send('two', 'c-2'); // … when the client, reconnected, resends it
+    open();
+    gate = null;
+    expect((await acked).duplicate).toBe(true);
+    await r.whenIdle();
+    await r.play('three', 'c-3');
+    await r.whenIdle();
+    expect(kit.answersFor(s.id, 'c-2').filter((a) => a.generation === 1)).toHaveLength(1);
+    const turns = await tdb.db.query<{ turn: number }>(`SELECT turn FROM event_ledger WHERE session_id = $1 AND event_type = 'PlayerInput' ORDER BY narrative_ts`, [s.id]);
+    expect(turns.rows.map((x) => x.turn)).toEqual([1, 2, 3]);
+    expect(await audit([s.id])).toEqual([]);
+    await kit.shutdown();
+  });
+
   it('a re-run after a crash never mixes with a partial first run, even when it produces different events', async () => {
     let run = 1;
     let releaseNarrator: () => void = () => undefined;

@@ -74,6 +74,23 @@ describe('session failures, refusals and ownership (pg)', () => {
     await b.shutdown();
   });
 
+  it("a stale owner's connection-status write is fenced too: it cannot mark the new owner's session disconnected", async () => {
+    const a = await TestingKit.create({ db: tdb.db });
+    const b = await TestingKit.create({ db: tdb.db });
+    const sa = await a.createSession();
+    await sa.play('hello');
+    await sa.whenIdle();
+    const sb = await b.open(sa.id);
+    await sb.whenIdle();
+    const failed = sa.next('failed');
+    sa.handle.disconnect(); // the stale owner's socket drops
+    expect((await failed).error.code).toBe('LEDGER_FENCED');
+    const { rows } = await tdb.db.query<{ status: string; grace_deadline: Date | null }>('SELECT status, grace_deadline FROM sessions WHERE id = $1', [sa.id]);
+    expect(rows[0]).toEqual({ status: 'active', grace_deadline: null });
+    expect((await sb.play('still here', 'c-b')).text).toContain('still here');
+    await b.shutdown();
+  });
+
   it('a reconnect racing the grace expiry does not stop the suspension; the client then reopens', async () => {
     const kit = await TestingKit.create({ db: tdb.db });
     const s = await kit.createSession();
