@@ -91,12 +91,14 @@ type Line = Record<string, unknown> & { type?: string };
 class Child {
   readonly process: ChildProcess;
   readonly lines: Line[] = [];
+  /** Answers this engine process gave, per session and clientInputId (one engine never answers an input twice). */
+  readonly answers = new Map<string, number>();
   readonly exited: Promise<number | null>;
   #waiters: Array<{ match: (l: Line) => boolean; resolve: (l: Line) => void }> = [];
   #buffer = '';
   stderr = '';
 
-  constructor(args: string[], env: NodeJS.ProcessEnv, onLine: (l: Line) => void) {
+  constructor(args: string[], env: NodeJS.ProcessEnv, onLine: (l: Line) => void, onExit: (c: Child) => void = () => undefined) {
     this.process = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.process.stdin?.on('error', () => undefined);
     this.process.stderr?.on('data', (d: Buffer) => {
@@ -114,6 +116,10 @@ class Child {
           line = { type: 'text', text: raw };
         }
         this.lines.push(line);
+        if (line.type === 'answer') {
+          const key = `${String(line.sessionId)}/${String(line.clientInputId)}`;
+          this.answers.set(key, (this.answers.get(key) ?? 0) + 1);
+        }
         onLine(line);
         for (const w of [...this.#waiters]) {
           if (w.match(line)) {
@@ -124,6 +130,7 @@ class Child {
       }
     });
     this.exited = new Promise((resolve) => this.process.on('exit', (code) => resolve(code)));
+    void this.exited.then(() => onExit(this));
   }
 
   send(command: Record<string, unknown> | string): void {
@@ -187,6 +194,10 @@ export async function runCrashTrials(options: TrialOptions): Promise<DriverRepor
   else env.STORYTELLER_DATA_DIR = options.dataDir;
   let seq = 0;
 
+  /** Within one engine process an input is answered at most once (across a crash, again is allowed: at least once). */
+  const checkAnswers = (child: Child) => {
+    for (const [key, n] of child.answers) if (n > 1) violations.add(`${key} answered ${n} times by one engine process`);
+  };
   const onLine = (l: Line) => {
     if (l.type === 'ack' && typeof l.sessionId === 'string' && typeof l.clientInputId === 'string' && typeof l.inputId === 'number') {
       acked.set(`${l.sessionId}/${l.clientInputId}`, { sessionId: l.sessionId, clientInputId: l.clientInputId, inputId: l.inputId });
@@ -243,7 +254,7 @@ export async function runCrashTrials(options: TrialOptions): Promise<DriverRepor
 
   /** Starts an engine child, recovers the database, audits it. Null when it was killed or failed to start. */
   const recoverAndAudit = async (killDuringStartup: number | null): Promise<Child | null> => {
-    const child = new Child(['engine-stdio'], env, onLine);
+    const child = new Child(['engine-stdio'], env, onLine, checkAnswers);
     const ready = child.waitFor((l) => l.type === 'ready');
     if (killDuringStartup !== null) {
       // Uniform over start-up and recovery (opening the database, migrations, re-running unanswered turns).
