@@ -22,6 +22,9 @@ export interface SceneData {
   adjacent: Array<{ id: string; name: string; aliases: string[]; cost: number }>;
   /** Every setting of the story (names the player may use, reachable or not). */
   places: Array<{ id: string; name: string; aliases: string[] }>;
+  /** Every character and entity of the story by name (so a name from elsewhere is recognised as absent). Absent in older snapshots. */
+  people?: Array<{ id: string; name: string; aliases: string[] }>;
+  things?: Array<{ id: string; name: string; aliases: string[] }>;
   /** Setting of every scene a departure leads to. */
   departureSettings: Record<string, string>;
   playerName: string;
@@ -83,6 +86,8 @@ export function buildSceneData(story: Story, sceneKey: string): SceneData {
     setting,
     adjacent,
     places: story.settings.map((p) => ({ id: p.id, name: p.name, aliases: p.aliases })),
+    people: story.characters.map((c) => ({ id: c.id, name: c.name, aliases: c.aliases })),
+    things: story.entities.map((e) => ({ id: e.id, name: e.name, aliases: e.aliases })),
     departureSettings,
     playerName: story.player.name,
     baseline: storyBaseline(story),

@@ -34,8 +34,10 @@ import { characterBoundary, currentHint, storykeeperVerdict, type GateRelease, t
 import { baselineApplied, baselineEvents, worldConsequences, worldView, type WorldView } from './agents/world.ts';
 import { buildSensitivityMap, type SensitivityMap } from './classifiers/sensitivity-map.ts';
 import { earlierHistory, sceneHistoryNeeds, type HistoryAware, type HistorySource, type SceneHistoryNeeds } from './scene-history.ts';
-import { buildLexicon, parseInput, type Lexicon, type ParsedInput } from './classifiers/stage1.ts';
-import { classifyFacts, type FactResult } from './classifiers/stage2.ts';
+import { buildLexicon, parseInput, type Lexicon, type ParseContext, type ParsedInput } from './classifiers/stage1.ts';
+import { remembersHostility, type ActTone } from './agents/reactions.ts';
+import { affordanceAnswers, canonicalVerb, HOSTILE_ACTIONS, KIND_ACTIONS } from '../domain/story/verb-synonyms.ts';
+import { classifyInput, type FactResult } from './classifiers/stage2.ts';
 import { matchSensitivity } from './classifiers/stage3.ts';
 import { deepInterpretation } from './classifiers/stage4.ts';
 import { assembleCast, buildSceneData, buildSceneEntities, buildSceneGraph, type SceneData, type SceneEntities, type SceneGraph } from './scene-model.ts';
@@ -252,7 +254,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     const w = warmOf(req.scene);
     const ts = truthOf(req.truthSet);
     const history = await this.#earlier(req.session, ts, historyNeedsOf(w.data).stage2);
-    const facts = classifyFacts(this.#parsedOf(req), { data: w.data, entities: w.entities, cast: w.data.cast, truthSet: ts, history });
+    const facts = classifyInput(this.#parsedOf(req), { data: w.data, entities: w.entities, cast: w.data.cast, truthSet: ts, history });
     // The story's baseline (who holds what, where things lie) enters the ledger with the first turn.
     const baseline = baselineApplied(ts) ? [] : baselineEvents(w.data.storyId, w.data.baseline);
     return { output: facts, events: [...baseline, ...facts.events] };
@@ -356,7 +358,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
       sceneName: w.data.scene.name,
       atmosphere: w.data.setting.atmosphere,
       playerText: req.input.text,
-      act: inventory ?? (hint ? `Hint: ${hint}` : describeAct(parsed, facts, names)),
+      act: inventory ?? (hint ? `Hint: ${hint}` : describeAct(parsed, facts, names, w.data.setting.atmosphere)),
       refusal: facts?.refusal?.text ?? null,
       examined: facts?.examined ? { name: facts.examined.name, description: facts.examined.description } : null,
       worldNotes: world?.notes ?? [],
@@ -431,13 +433,15 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
       characters: w.entities.characters,
       objects: w.entities.objects,
       settings: [w.data.setting, ...w.data.adjacent, ...(w.data.places ?? []).filter((p) => p.id !== w.data.setting.id && !w.data.adjacent.some((a) => a.id === p.id))],
+      absentCharacters: w.data.people ?? [],
+      absentObjects: w.data.things ?? [],
     });
     this.#lexicons.set(key, lexicon);
     return lexicon;
   }
 
   #parse(req: TurnRequest): ParsedInput {
-    return parseInput(req.input.text, this.#lexicon(req.scene));
+    return parseInput(req.input.text, this.#lexicon(req.scene), pronounContext(truthOf(req.truthSet), req.input.turn, warmOf(req.scene)));
   }
 
   /** Stage 1's output, or (if stage 1 failed and was replaced by a fallback) a fresh parse — it is pure and cheap. */
@@ -463,6 +467,8 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     }
     return {
       character,
+      act: actToneFor(character.id, facts, w),
+      wary: remembersHostility(ts, character.id),
       knowledge: characterBoundary(w.data, w.entities, ts, character.id, w.graph.edges),
       frameText,
       parsed,
@@ -557,6 +563,8 @@ function inventoryText(w: Warm, ts: TruthSet, names: Record<string, string>): st
 function nameMap(w: Warm): Record<string, string> {
   return Object.fromEntries([
     [PLAYER_ID, 'you'],
+    ...(w.data.people ?? []).map((c) => [c.id, c.name] as const),
+    ...(w.data.things ?? []).map((o) => [o.id, o.name] as const),
     ...w.entities.characters.map((c) => [c.id, c.name] as const),
     ...w.entities.objects.map((o) => [o.id, o.name] as const),
     [w.data.setting.id, w.data.setting.name],
@@ -564,30 +572,88 @@ function nameMap(w: Warm): Record<string, string> {
   ]);
 }
 
-/** The player's act in the second person, from the accepted factual events. */
-export function describeAct(p: ParsedInput, facts: FactResult | null, names: Record<string, string>): string | null {
-  const e = facts?.events.find((x) => x.type !== 'ConstraintViolation' && x.type !== 'DeferredResultApplied');
-  if (!e) return null;
-  const first = (id: string | undefined) => (id ? (names[id] ?? id).split(' ')[0] : undefined);
+/** The player's acts in the second person, in order, from the accepted factual events. */
+export function describeAct(p: ParsedInput, facts: FactResult | null, names: Record<string, string>, atmosphere = ''): string | null {
+  const events = (facts?.events ?? []).filter((x) => x.type !== 'ConstraintViolation' && x.type !== 'DeferredResultApplied');
+  const clauses = p.clauses && p.clauses.length > 0 ? p.clauses : [p];
+  const out: string[] = [];
+  let clauseIndex = 0;
+  for (const e of events) {
+    const clause = clauses[Math.min(clauseIndex++, clauses.length - 1)] ?? p;
+    const line = describeOne(e, clause, names, atmosphere);
+    if (line) out.push(line);
+  }
+  return out.length === 0 ? null : out.join(' ');
+}
+
+function describeOne(e: NewEvent, p: ParsedInput['clauses'][number], names: Record<string, string>, atmosphere: string): string | null {
+  const name = (id: string | undefined) => (id ? (names[id] ?? id) : undefined);
+  const manner = p.manner.filter((m) => m.endsWith('ly'));
+  const how = manner.length > 0 ? `, ${manner.join(' and ')}` : '';
   switch (e.type) {
     case 'SpeechAct': {
-      const to = first(e.data.addressee);
-      return p.kind === 'question' ? (to ? `You put your question to ${to}.` : 'You ask the room.') : to ? `You speak to ${to}.` : 'You speak into the wind.';
+      const to = name(e.data.addressee);
+      return p.kind === 'question' ? (to ? `You put your question to ${to}${how}.` : `You ask the room${how}.`) : to ? `You speak to ${to}${how}.` : `You speak${how}, to no one in particular.`;
     }
     case 'MovementAction':
-      return `You make your way to ${names[e.data.to] ?? e.data.to}.`;
+      return `You make your way to ${names[e.data.to] ?? e.data.to}${how}.`;
     case 'ExaminationAction':
       return null;
     case 'ActionPerformed': {
-      const target = e.data.target ? names[e.data.target] ?? e.data.target : null;
-      const to = e.data.recipient ? names[e.data.recipient] ?? e.data.recipient : null;
-      if (e.data.action === 'give' && target && to) return `You give ${target} to ${to}.`;
-      if (e.data.action === 'show' && target && to) return `You show ${target} to ${to}.`;
-      if (e.data.action === 'take' && target) return `You take ${target}.`;
-      if (e.data.action === 'drop' && target) return `You set down ${target}.`;
-      return target ? `You ${e.data.action} ${target}. Nothing much comes of it.` : `You ${e.data.action}. Time passes; the wind does not.`;
+      if (e.data.actor !== PLAYER_ID) {
+        const who = name(e.data.actor);
+        if (e.data.action === 'give' && e.data.recipient === PLAYER_ID && who) return `${who} hands ${name(e.data.target)} back to you.`;
+        return null;
+      }
+      const target = e.data.target ? (names[e.data.target] ?? e.data.target) : null;
+      const to = e.data.recipient ? (names[e.data.recipient] ?? e.data.recipient) : null;
+      if (e.data.action === 'give' && target && to) return `You give ${target} to ${to}${how}.`;
+      if (e.data.action === 'show' && target && to) return `You hold up ${target} for ${to} to see${how}.`;
+      if (e.data.action === 'take' && target) return `You take ${target}${how}.`;
+      if (e.data.action === 'drop' && target) return `You set down ${target}${how}.`;
+      // An act the story did not author: said plainly, with the place around it.
+      const verb = p.lemma && canonicalVerb(p.lemma) === e.data.action ? p.lemma : e.data.action;
+      const did = `You ${verb.replace(/_/g, ' ')}${target ? ` ${target}` : ''}${how}.`;
+      return atmosphere ? `${did} ${capitalise(atmosphere)} — nothing here answers to it.` : `${did} Nothing here answers to it.`;
     }
     default:
       return null;
   }
+}
+
+function capitalise(s: string): string {
+  return s.length === 0 ? s : s[0]!.toUpperCase() + s.slice(1);
+}
+
+/** Who or what the previous turn was about, for "take it" / "ask her" (momentary propositions of that turn). */
+function pronounContext(ts: TruthSet, turn: number, w: Warm): ParseContext {
+  if (ts.momentary.turn === turn) return {};
+  const people = new Set(w.entities.characters.map((c) => c.id));
+  const out: ParseContext = {};
+  const props = [...ts.momentary.propositions].sort((a, b) => a.since - b.since);
+  for (const p of props) {
+    if (p.args[0] !== PLAYER_ID) continue;
+    const target = p.predicate === 'did' ? p.args[2] : p.predicate === 'examined' || p.predicate === 'said' ? p.args[1] : undefined;
+    if (!target) continue;
+    if (people.has(target)) out.lastCharacter = target;
+    else if (w.entities.objects.some((o) => o.id === target)) out.lastEntity = target;
+  }
+  return out;
+}
+
+/** The tone of an unauthored act this turn, as a character sees it (done to them, or only seen). */
+function actToneFor(characterId: string, facts: FactResult | null, w: Warm): { tone: ActTone; toMe: boolean } | null {
+  for (const e of facts?.events ?? []) {
+    if (e.type !== 'ActionPerformed' || e.data.actor !== PLAYER_ID) continue;
+    const verb = canonicalVerb(e.data.action);
+    const toMe = e.data.target === characterId;
+    const person = e.data.target !== undefined && w.data.cast.includes(e.data.target);
+    if (HOSTILE_ACTIONS.has(verb) && person) return { tone: 'hostile', toMe };
+    if (KIND_ACTIONS.has(verb) && person) return { tone: 'kind', toMe };
+    if (['take', 'give', 'show', 'drop', 'read'].includes(verb)) continue;
+    const entity = w.entities.objects.find((o) => o.id === e.data.target);
+    if (entity?.affordances.some((a) => affordanceAnswers(a, e.data.action))) continue;
+    return { tone: 'odd', toMe };
+  }
+  return null;
 }

@@ -37,7 +37,8 @@ export function readEnglish(text: string): Token[] {
   const doc = n.readDoc(text.replace(/[’‘]/g, "'"));
   const tokens = doc.tokens();
   const texts = tokens.out();
-  const pos = tokens.out(n.its.pos);
-  const lemmas = tokens.out(n.its.lemma);
+  // The model's its-functions are typed for spans and tokens alike; both return strings here.
+  const pos = tokens.out(n.its.pos as Parameters<typeof tokens.out>[0]) as unknown as string[];
+  const lemmas = tokens.out(n.its.lemma as Parameters<typeof tokens.out>[0]) as unknown as string[];
   return texts.map((t, i) => ({ text: t, norm: t.toLowerCase(), lemma: (lemmas[i] ?? t).toLowerCase(), pos: pos[i] ?? 'X' }));
 }

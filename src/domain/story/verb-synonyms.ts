@@ -25,7 +25,8 @@ export const DEFAULT_VERB_GROUPS: Readonly<Record<string, readonly string[]>> = 
   comfort: ['comfort', 'hug', 'embrace', 'console', 'soothe', 'hold_hand'],
   push: ['push', 'shove', 'press'],
   pull: ['pull', 'tug', 'drag', 'haul'],
-  attack: ['attack', 'hit', 'strike', 'punch', 'slap', 'kick', 'stab', 'kill', 'fight', 'shoot', 'beat', 'smash', 'hurt', 'wound', 'threaten', 'shove_at'],
+  attack: ['attack', 'hit', 'strike', 'punch', 'slap', 'stab', 'kill', 'fight', 'shoot', 'beat', 'smash', 'hurt', 'wound', 'threaten', 'shove_at'],
+  kick: ['kick', 'boot'],
   wait: ['wait', 'rest', 'pause', 'linger', 'stay'],
   sit: ['sit', 'kneel', 'crouch'],
   listen: ['listen', 'hear'],
@@ -51,7 +52,7 @@ export const DEFAULT_VERB_GROUPS: Readonly<Record<string, readonly string[]>> = 
 const CANONICAL: ReadonlyMap<string, string> = new Map(Object.entries(DEFAULT_VERB_GROUPS).flatMap(([canonical, verbs]) => verbs.map((v) => [v, canonical] as const)));
 
 /** Verbs whose act is hostile toward its target (an attacked character reacts and remembers). */
-export const HOSTILE_ACTIONS: ReadonlySet<string> = new Set(['attack', 'break', 'throw']);
+export const HOSTILE_ACTIONS: ReadonlySet<string> = new Set(['attack', 'kick', 'break', 'throw']);
 /** Verbs of kindness toward a character. */
 export const KIND_ACTIONS: ReadonlySet<string> = new Set(['comfort', 'help']);
 

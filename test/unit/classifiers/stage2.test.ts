@@ -37,7 +37,7 @@ const table: Row[] = [
   ['the_keepers_door', 'drop the key', { type: 'ActionPerformed', data: { action: 'drop', target: 'iron_key' } }],
   // The great lamp is not in this scene's lexicon: "lamp" resolves to the lamp the player carries.
   ['the_keepers_door', 'light the great lamp', { type: 'ActionPerformed', data: { action: 'light', target: 'brass_lamp' } }],
-  ['the_keepers_door', 'take the logbook', { type: 'ConstraintViolation', refusal: /do not see that here/ }],
+  ['the_keepers_door', 'take the logbook', { type: 'ConstraintViolation', refusal: /see no logbook here/ }],
   ['the_lamp_room', 'light the lamp', { type: 'ActionPerformed', data: { action: 'light', target: 'great_lamp' } }],
   ['the_lamp_room', 'give the lamp to Tobias', { type: 'ActionPerformed', data: { action: 'give', target: 'brass_lamp', recipient: 'tobias' } }],
   ['the_lamp_room', 'read the log', { type: 'ActionPerformed', data: { action: 'read', target: 'logbook' } }],
