@@ -6,7 +6,7 @@ import { departureToward, forbiddenBy } from '../agents/storykeeper.ts';
 import { checkAffordance, checkDrop, checkExamine, checkGive, checkMove, checkTake, isVisible, worldView, type Whereabouts } from '../agents/world.ts';
 import type { SceneData, SceneEntities } from '../scene-model.ts';
 import { affordanceAnswers } from '../../domain/story/verb-synonyms.ts';
-import { applyEvents } from '../../domain/truth-set.ts';
+import { applyEvents, holds } from '../../domain/truth-set.ts';
 import { withTs, worldConsequences } from '../agents/world.ts';
 import type { ParsedClause, ParsedInput } from './stage1.ts';
 
@@ -102,9 +102,11 @@ export function classifyFacts(p: ParsedClause, c: FactContext): FactResult {
       const content = (p.content ?? p.raw).slice(0, 8_000);
       const speech: NewEvent = { type: 'SpeechAct', data: { speaker: PLAYER_ID, ...(addressee ? { addressee } : {}), content }, source: 'stage2' };
       if (p.requested !== undefined && addressee !== undefined) {
-        // Asked for an item: a character hands back what the player gave them, and keeps what was theirs.
+        // Asked for an item: a character hands back what the player gave them, and keeps what is still theirs.
         const holder = view.holders[p.requested];
-        if (holder === addressee && c.data.baseline.holders[p.requested] !== addressee) {
+        // Theirs until the story hands it on (a gate or goal transferring it fired).
+        const handedOn = (c.data.handedOnBy?.[p.requested] ?? []).some((id) => holds(c.truthSet, 'gate_fired', id) || holds(c.truthSet, 'goal_completed', id));
+        if (holder === addressee && (c.data.baseline.holders[p.requested] !== addressee || handedOn)) {
           return ok([speech, { type: 'ActionPerformed', data: { actor: addressee, action: 'give', target: p.requested, recipient: PLAYER_ID }, source: 'stage2' }]);
         }
         if (holder === addressee) return { ...ok([speech]), blockedBy: addressee };
@@ -201,8 +203,9 @@ export function classifyFacts(p: ParsedClause, c: FactContext): FactResult {
           ? refuse(action, refusal, 'physical')
           : ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: action.slice(0, 64), target: target.id }, source: 'stage2' }], read);
       }
-      if (p.entity === undefined && p.mentions.some((m) => m.kind === 'character')) {
-        const who = p.mentions.find((m) => m.kind === 'character')?.id as string;
+      const person = p.entity !== undefined && !e ? p.entity : p.mentions.find((m) => m.kind === 'character')?.id;
+      if (person !== undefined && (p.entity === undefined || p.entity === person)) {
+        const who = person;
         if (!c.cast.includes(who)) return refuse(verb, `${names[who] ?? who} is not here.`, 'physical');
         return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: verb.slice(0, 64), target: who }, source: 'stage2' }]);
       }
