@@ -19,10 +19,26 @@ export function registerStoryCommands(program: Command): void {
 
   story
     .command('check <file>')
-    .description('validate a story file (schema and cross-references) without storing it')
-    .action(async (file: string) => {
+    .description('validate a story file (schema, cross-references) and prove it finishable (no soft-locks) without storing it')
+    .option('--max-states <n>', 'bound of the soft-lock exploration', (v) => Number.parseInt(v, 10), 50_000)
+    .action(async (file: string, opts: { maxStates: number }) => {
       const s = await loadStoryFile(file);
-      process.stdout.write(`${file}: ok — "${s.title}" v${s.version}: ${s.scenes.length} scenes, ${s.characters.length} characters, ${s.settings.length} settings, ${s.entities.length} entities\n`);
+      const { findSoftLocks, softLockProblems } = await import('../checking/soft-locks.ts');
+      const { affordanceAmbiguities } = await import('../checking/affordance-ambiguity.ts');
+      const report = findSoftLocks(s, { maxStates: opts.maxStates });
+      const { errors, warnings } = softLockProblems(report);
+      warnings.unshift(...affordanceAmbiguities(s));
+      for (const w of warnings) process.stdout.write(`${file}: warning: ${w}\n`);
+      if (errors.length > 0) {
+        for (const e of errors) process.stdout.write(`${file}: error: ${e}\n`);
+        process.stdout.write(`${file}: ${errors.length} error(s) — the story can be left unfinishable\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(
+        `${file}: ok — "${s.title}" v${s.version}: ${s.scenes.length} scenes, ${s.characters.length} characters, ${s.settings.length} settings, ${s.entities.length} entities; ` +
+          `finishable from every one of ${report.statesExplored} reachable states (shortest playthrough: ${report.solution?.length ?? '?'} inputs)\n`,
+      );
     });
 
   story

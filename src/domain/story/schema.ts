@@ -141,6 +141,8 @@ export const affordanceSchema = z
   .object({
     /** The verb the player uses (stage 1 normalises synonyms: light/kindle → light). */
     action: storyKey,
+    /** More verbs that reach it (`verbs: [yank, push, move]`), beside the shipped synonyms of `action`. */
+    verbs: z.array(storyKey).max(16).default([]),
     /** An entity the actor must hold for this to be possible. */
     requires: storyKey.optional(),
     /** World-state changes it makes. */
