@@ -49,7 +49,7 @@ export function crossReferenceProblems(story: Story, options: CrossReferenceOpti
   duplicates(story.scenes.map((s) => s.id), ['scenes'], 'scene', add);
   duplicates(story.scenes.flatMap((s) => s.gates.map((g) => g.id)), ['scenes'], 'gate', add);
   duplicates(story.scenes.flatMap((s) => s.goals.map((g) => g.id)), ['scenes'], 'goal', add);
-  const everyId = [...settings, ...characters, ...entities];
+  const everyId = [...story.settings.map((x) => x.id), ...story.characters.map((x) => x.id), ...story.entities.map((x) => x.id)];
   if (everyId.includes(PLAYER_ID)) add([], `"${PLAYER_ID}" is reserved for the player`);
   duplicates(everyId, [], 'setting/character/entity', add);
 

@@ -47,7 +47,7 @@ export function parseStory(text: string, name = 'story.yaml'): Story {
     const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
     // One message for a syntax error, at the line to fix, with a hint: the parser's later errors follow from the first.
     const first = doc.errors[0];
-    if (first) throw invalid(name, [yamlProblem(first, lineCounter)]);
+    if (first) throw invalid(name, [yamlProblem(first, doc.errors, lineCounter)]);
     raw = doc.toJS();
     locate = (path) => lineOf(doc, lineCounter, path);
   }
@@ -211,9 +211,10 @@ const YAML_HINTS: Record<string, string> = {
 };
 
 /** The parser's first error as one problem: the line to fix (for a wrongly indented key, the key's own line) and a hint. */
-function yamlProblem(e: { code: string; pos: [number, number]; message: string }, counter: LineCounter): LocatedProblem {
-  const endsOnKey = e.code === 'BLOCK_AS_IMPLICIT_KEY' || e.code === 'MULTILINE_IMPLICIT_KEY';
-  const line = counter.linePos(endsOnKey ? e.pos[1] : e.pos[0]).line;
+function yamlProblem(e: { code: string; pos: [number, number]; message: string }, all: ReadonlyArray<{ code: string; pos: [number, number] }>, counter: LineCounter): LocatedProblem {
+  // An over-indented key is reported at the key above it; the parser's follow-up error ends on the key itself.
+  const multiline = all.find((x) => x.code === 'MULTILINE_IMPLICIT_KEY');
+  const line = e.code === 'BLOCK_AS_IMPLICIT_KEY' || e.code === 'MULTILINE_IMPLICIT_KEY' ? counter.linePos((multiline ?? e).pos[1]).line : counter.linePos(e.pos[0]).line;
   const first = e.message.split('\n')[0] ?? e.message;
   const hint = YAML_HINTS[e.code] ?? 'check the indentation and quoting near this line';
   return { path: '(file)', line, message: `YAML syntax: ${first.replace(/ at line \d+, column \d+:?$/, '')} — ${hint}` };
