@@ -9,6 +9,7 @@ import { LlmRouter } from '../inference/llm/router.ts';
 import { playerInputData } from '../domain/events.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
+import { sceneTopics } from '../checking/story-explorer.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
 import { createLogger } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
@@ -55,7 +56,8 @@ interface Backend {
 interface Ui {
   scene(key: string): void;
   chunk(text: string): void;
-  ack(inputId: number): void;
+  /** The input is durable; `turn` is the player's turn number in this game. */
+  ack(turn: number): void;
   verdict(output: StorykeeperOutput): void;
   /** The narration of a turn is complete (before any scene change is shown). */
   answered(): void;
@@ -69,6 +71,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   const write = (s: string) => out.write(s);
   const story = await loadStoryFile(options.storyPath ?? config.storyPath);
   let lastHint: string | null = story.scenes.find((s) => s.id === story.start)?.hints[0] ?? null;
+  let currentScene = story.start;
   let verdict: StorykeeperOutput | null = null;
 
   const ui: Ui = {
@@ -76,10 +79,11 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
       const scene = story.scenes.find((s) => s.id === key);
       if (!scene) return;
       lastHint = scene.hints[0] ?? null;
+      currentScene = key;
       write(`\n${bold(`── ${scene.name} ──`)}\n${wrap(scene.description)}\n`);
     },
     chunk: (text) => write(text),
-    ack: (inputId) => write(dim(`  (input #${inputId} saved)\n`)),
+    ack: (turn) => write(dim(`  (turn ${turn} saved)\n`)),
     verdict(output) {
       verdict = output;
     },
@@ -127,15 +131,17 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   let ended = false;
   try {
     for await (const raw of rl) {
-      const line = raw.trim();
-      if (!tty) write(`> ${line}\n`);
+      const typed = raw.trim();
+      if (!tty) write(`> ${typed}\n`);
+      // The commands work with or without their slash ("quit", "help", "hint").
+      const line = /^(quit|exit|help|hint|save)$/i.test(typed) ? `/${typed.toLowerCase()}` : typed;
       if (line.length === 0) {
         prompt();
         continue;
       }
       if (line === '/quit' || line === '/exit') break;
       if (line === '/help') {
-        write(HELP);
+        write(helpFor(story, currentScene));
         prompt();
         continue;
       }
@@ -162,17 +168,35 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     rl.close();
-    if (!ended) write(dim('\nYour place is kept. Goodbye.\n'));
+    if (!ended) write(dim(options.local ? '\nNothing is kept: --local play lives in memory only. Goodbye.\n' : '\nYour place is kept. Goodbye.\n'));
     await backend.close();
   }
 }
 
-const HELP = `Talk and act in plain words, for example:
-  look                      examine the tide table       ask Ewan about the light
-  give the letter to Ada    take the key                 go to the inn
-  unlock the door           light the lamp               say "who are you?"
-Commands: /hint (a nudge), /save (checkpoint), /help, /quit
-`;
+/** `/help`, from the current scene's own data: its people, things, topics and ways out. */
+export function helpFor(story: Story, sceneKey: string): string {
+  const scene = story.scenes.find((x) => x.id === sceneKey);
+  const setting = story.settings.find((x) => x.id === scene?.setting);
+  const cast = [...(scene?.cast.required ?? []), ...(scene?.cast.contingent.map((c) => c.character) ?? [])].map((id) => story.characters.find((c) => c.id === id)).filter((c) => c !== undefined);
+  const things = story.entities.filter((e) => e.location === setting?.id || e.heldBy === 'player');
+  const short = (name: string, aliases: readonly string[]) => aliases.find((a) => /^[A-Za-z]/.test(a) && !a.includes(' ')) ?? name;
+  const topic = scene ? sceneTopics(scene)[0] : undefined;
+  const person = cast[0];
+  const thing = things.find((e) => e.location === setting?.id) ?? things[0];
+  const affordance = things.flatMap((e) => e.affordances.map((a) => `${a.action} ${e.name}`))[0];
+  const way = setting?.adjacent.map((a) => story.settings.find((x) => x.id === a.to)?.name).find((n) => n !== undefined);
+  const examples = [
+    'look',
+    thing ? `examine ${thing.name}` : null,
+    person ? `ask ${short(person.name, person.aliases)} about ${topic ?? 'the place'}` : null,
+    person ? `talk to ${short(person.name, person.aliases)}` : null,
+    affordance ?? null,
+    things.some((e) => e.heldBy === 'player') && person ? `show ${things.find((e) => e.heldBy === 'player')?.name} to ${short(person.name, person.aliases)}` : null,
+    way ? `go to ${way}` : null,
+    'I slowly … (say what you do, as you would in a story)',
+  ].filter((x): x is string => x !== null);
+  return `Talk and act in plain words. Here, for example:\n${examples.map((e) => `  ${e}`).join('\n')}\nCommands: /hint (a nudge), /save (checkpoint), /help, /quit (with or without the slash)\n`;
+}
 
 function wrap(text: string, width = 88): string {
   const out: string[] = [];
@@ -254,7 +278,9 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
         markEntered();
       });
       h.on('ack', (a) => {
-        if (!a.duplicate) ui.ack(a.inputId);
+        // The player's turn number (completed turns + this one), not the ledger id.
+        const context = (h.actor.getSnapshot() as { context?: { turn?: number } }).context;
+        if (!a.duplicate) ui.ack((context?.turn ?? 0) + 1);
       });
       h.on('chunk', (c) => ui.chunk(c.text));
       h.on('sceneExited', (e) => {
