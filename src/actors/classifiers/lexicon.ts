@@ -102,7 +102,7 @@ export function findMentions(text: string, lexicon: Lexicon, skip: ReadonlySet<s
     }
   }
   // Typos: each remaining word of four letters or more against one-word names.
-  const single = lexicon.entries.filter((e) => !e.phrase.includes(' ') && e.phrase.length >= 4);
+  const single = singlesOf(lexicon);
   let offset = 0;
   for (const word of text.split(' ')) {
     const start = offset + 1;
@@ -121,6 +121,17 @@ export function findMentions(text: string, lexicon: Lexicon, skip: ReadonlySet<s
     }
   }
   return found.sort((a, b) => a.at - b.at);
+}
+
+const singles = new WeakMap<Lexicon, LexiconEntry[]>();
+/** One-word names of four letters or more (typo candidates), computed once per lexicon. */
+function singlesOf(lexicon: Lexicon): LexiconEntry[] {
+  let list = singles.get(lexicon);
+  if (!list) {
+    list = lexicon.entries.filter((e) => !e.phrase.includes(' ') && e.phrase.length >= 4);
+    singles.set(lexicon, list);
+  }
+  return list;
 }
 
 /** Optimal-string-alignment distance (a swap of two letters counts once), giving up past `limit`. */

@@ -232,7 +232,9 @@ function parseClause(raw: string, all: readonly Token[], question: boolean, lexi
   const text = acting.map((t) => t.norm).join(' ').replace(/ ' ?s\b/g, "'s").replace(/ '/g, "'");
   const words = text.split(' ').filter((w) => w.length > 0);
   const rest = words.slice(1).join(' ');
-  const skip = new Set([verbWord, head.norm, ...words.filter((w) => STOPWORDS.has(w) || isKnownVerb(w) || EXAMINE.has(w) || MOVE.has(w) || DIRECTIONS.has(w))]);
+  // Typos are looked for only among nouns and unknown words (not verbs, adverbs, function words).
+  const notNames = acting.filter((t) => !['NOUN', 'PROPN', 'ADJ', 'X', 'NUM'].includes(t.pos)).map((t) => t.norm);
+  const skip = new Set([verbWord, head.norm, ...notNames, ...words.filter((w) => STOPWORDS.has(w) || isKnownVerb(w) || EXAMINE.has(w) || MOVE.has(w) || DIRECTIONS.has(w))]);
   const found = findMentions(text, lexicon, skip).filter((m) => !(m.at === 0 && (m.phrase === head.norm || m.phrase === verbWord) && looksLikeVerb(head)));
   const resolved = resolvePronouns(acting, text, found, memory, lexicon);
   const present = resolved.filter((m) => m.present);

@@ -50,7 +50,7 @@ describe('CLI: storyteller story load / check / play', () => {
     const first = await cli(['play'], env, `${WALKTHROUGH.slice(0, 4).join('\n')}\n/quit\n`);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('── The Drowned Bell ──');
-    expect(first.stdout).toMatch(/\(input #\d+ saved\)/);
+    expect(first.stdout).toMatch(/\(turn \d+ saved\)/);
     const r = await cli(['play'], env, `${WALKTHROUGH.slice(4).join('\n')}\n`);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('(Resuming your unfinished game.)');
@@ -90,7 +90,7 @@ describe('CLI: storyteller story load / check / play', () => {
     const acked = new Promise<void>((resolve) => {
       child.stdout?.on('data', (d) => {
         stdout += d;
-        if (/\(input #\d+ saved\)/.test(stdout)) resolve(); // acked: the turn may still be running
+        if (/\(turn \d+ saved\)/.test(stdout)) resolve(); // acked: the turn may still be running
       });
     });
     child.stdin?.write(`${WALKTHROUGH[0]}\n`); // stdin stays open: the game waits for more
