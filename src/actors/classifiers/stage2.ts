@@ -50,7 +50,9 @@ export function classifyInput(p: ParsedInput, c: FactContext): FactResult {
   const events: NewEvent[] = [];
   let examined: FactResult['examined'] = null;
   let blockedBy: string | undefined;
-  for (const clause of clauses) {
+  for (const [i, clause] of clauses.entries()) {
+    // "I take the flute from my pack and hold it up": taking what you already carry is just the lead-in.
+    if (clause.verb === 'take' && clause.entity !== undefined && i < clauses.length - 1 && worldView(c.data.baseline, ts).holders[clause.entity] === PLAYER_ID) continue;
     const r = classifyFacts(clause, { ...c, truthSet: ts });
     events.push(...r.events);
     examined = r.examined ?? examined;
