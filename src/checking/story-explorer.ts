@@ -64,38 +64,16 @@ export class StoryExplorer {
 
   /** The inputs worth trying in a state: authored topics, every item and person in reach, every way out. */
   inputs(state: ExplorerState): string[] {
-    const { scene } = state;
-    const view = worldView(scene.data.baseline, state.ts);
-    const out = new Set<string>(['look']);
-    const people = scene.entities.characters;
-    const topics = sceneTopics(scene.data.scene);
-    for (const c of people) {
-      out.add(`talk to ${c.name}`);
-      for (const t of topics) out.add(`ask ${c.name} about ${t}`);
-      out.add(`comfort ${c.name}`);
-    }
-    for (const o of scene.entities.objects) {
-      const holder = view.holders[o.id];
-      const lying = view.locations[o.id] === scene.data.setting.id;
-      if (holder === undefined && !lying) continue;
-      if (holder !== PLAYER_ID) {
-        out.add(`examine ${o.name}`);
-        if (o.portable) out.add(`take ${o.name}`);
-      }
-      for (const a of o.affordances) out.add(`${a.action} ${o.name}`);
-      if (holder === PLAYER_ID) {
-        out.add(`drop ${o.name}`);
-        for (const c of people) {
-          out.add(`give ${o.name} to ${c.name}`);
-          out.add(`show ${o.name} to ${c.name}`);
-        }
-      } else if (holder !== undefined && people.some((c) => c.id === holder)) {
-        const c = people.find((x) => x.id === holder);
-        if (c) out.add(`ask ${c.name} for ${o.name}`);
-      }
-    }
-    for (const a of scene.data.adjacent) out.add(`go to ${a.name}`);
-    return [...out];
+    return candidateInputs(state.scene.data, state.scene.entities, state.ts);
+  }
+
+  /**
+   * The state of a session already in `sceneKey` with this cast and truth set (e.g. read back
+   * from a real session's ledger), so the exploration can go on from where a player stands.
+   */
+  resume(sceneKey: string, cast: readonly string[], ts: TruthSet, turn: number, history: LedgerRecordLike[] = []): ExplorerState {
+    const data = { ...buildSceneData(this.story, sceneKey), cast: [...cast] };
+    return { scene: this.#scene(sceneKey, data, ts), ts, turn, history: this.#temporal ? history : [], ended: false };
   }
 
   /** One turn with `text`; the state is not changed. */
@@ -164,6 +142,11 @@ export class StoryExplorer {
     const stamped = withTs(ts0, [entered]);
     const ts = applyEvents(ts0, stamped);
     const h = this.#temporal ? [...history, ...(stamped as LedgerRecordLike[])] : history;
+    return { scene: this.#scene(key, data, ts), ts, turn, history: h, ended: false };
+  }
+
+  #scene(key: string, data: SceneData & { cast: string[] }, ts: TruthSet): ExplorerScene {
+    const cast = data.cast;
     const entities = buildSceneEntities(this.story, data, cast, ts);
     const cacheKey = `${key}|${cast.join(',')}|${entities.objects.map((o) => o.id).join(',')}`;
     let scene = this.#scenes.get(cacheKey);
@@ -179,8 +162,43 @@ export class StoryExplorer {
       scene = { key, data, entities, lexicon, sensitivity: buildSensitivityMap(data.scene, entities.characters), needsHistory: n.stage2 || n.turn };
       this.#scenes.set(cacheKey, scene);
     }
-    return { scene, ts, turn, history: h, ended: false };
+    return scene;
   }
+}
+
+/** The inputs worth trying in a scene: authored topics, every item and person in reach, every way out. */
+export function candidateInputs(data: SceneData & { cast: string[] }, entities: SceneEntities, ts: TruthSet): string[] {
+  const view = worldView(data.baseline, ts);
+  const out = new Set<string>(['look']);
+  const people = entities.characters;
+  const topics = sceneTopics(data.scene);
+  for (const c of people) {
+    out.add(`talk to ${c.name}`);
+    for (const t of topics) out.add(`ask ${c.name} about ${t}`);
+    out.add(`comfort ${c.name}`);
+  }
+  for (const o of entities.objects) {
+    const holder = view.holders[o.id];
+    const lying = view.locations[o.id] === data.setting.id;
+    if (holder === undefined && !lying) continue;
+    if (holder !== PLAYER_ID) {
+      out.add(`examine ${o.name}`);
+      if (o.portable) out.add(`take ${o.name}`);
+    }
+    for (const a of o.affordances) out.add(`${a.action} ${o.name}`);
+    if (holder === PLAYER_ID) {
+      out.add(`drop ${o.name}`);
+      for (const c of people) {
+        out.add(`give ${o.name} to ${c.name}`);
+        out.add(`show ${o.name} to ${c.name}`);
+      }
+    } else if (holder !== undefined && people.some((c) => c.id === holder)) {
+      const c = people.find((x) => x.id === holder);
+      if (c) out.add(`ask ${c.name} for ${o.name}`);
+    }
+  }
+  for (const a of data.adjacent) out.add(`go to ${a.name}`);
+  return [...out];
 }
 
 /** Topics a scene's conditions listen for (`topicMentioned`, `SpeechAct` topics), plus "it" for plain talk. */

@@ -9,7 +9,7 @@ import { LlmRouter } from '../inference/llm/router.ts';
 import { playerInputData } from '../domain/events.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
-import { sceneTopics } from '../checking/story-explorer.ts';
+import { helpFor } from './help.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
 import { createLogger } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
@@ -62,6 +62,8 @@ interface Ui {
   /** The narration of a turn is complete (before any scene change is shown). */
   answered(): void;
 }
+
+export { helpFor };
 
 export async function playInTerminal(config: Config, options: PlayOptions = {}): Promise<void> {
   const out = options.output ?? process.stdout;
@@ -171,31 +173,6 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
     if (!ended) write(dim(options.local ? '\nNothing is kept: --local play lives in memory only. Goodbye.\n' : '\nYour place is kept. Goodbye.\n'));
     await backend.close();
   }
-}
-
-/** `/help`, from the current scene's own data: its people, things, topics and ways out. */
-export function helpFor(story: Story, sceneKey: string): string {
-  const scene = story.scenes.find((x) => x.id === sceneKey);
-  const setting = story.settings.find((x) => x.id === scene?.setting);
-  const cast = [...(scene?.cast.required ?? []), ...(scene?.cast.contingent.map((c) => c.character) ?? [])].map((id) => story.characters.find((c) => c.id === id)).filter((c) => c !== undefined);
-  const things = story.entities.filter((e) => e.location === setting?.id || e.heldBy === 'player');
-  const short = (name: string, aliases: readonly string[]) => aliases.find((a) => /^[A-Za-z]/.test(a) && !a.includes(' ')) ?? name;
-  const topic = scene ? sceneTopics(scene)[0] : undefined;
-  const person = cast[0];
-  const thing = things.find((e) => e.location === setting?.id) ?? things[0];
-  const affordance = things.flatMap((e) => e.affordances.map((a) => `${a.action} ${e.name}`))[0];
-  const way = setting?.adjacent.map((a) => story.settings.find((x) => x.id === a.to)?.name).find((n) => n !== undefined);
-  const examples = [
-    'look',
-    thing ? `examine ${thing.name}` : null,
-    person ? `ask ${short(person.name, person.aliases)} about ${topic ?? 'the place'}` : null,
-    person ? `talk to ${short(person.name, person.aliases)}` : null,
-    affordance ?? null,
-    things.some((e) => e.heldBy === 'player') && person ? `show ${things.find((e) => e.heldBy === 'player')?.name} to ${short(person.name, person.aliases)}` : null,
-    way ? `go to ${way}` : null,
-    'I slowly … (say what you do, as you would in a story)',
-  ].filter((x): x is string => x !== null);
-  return `Talk and act in plain words. Here, for example:\n${examples.map((e) => `  ${e}`).join('\n')}\nCommands: /hint (a nudge), /save (checkpoint), /help, /quit (with or without the slash)\n`;
 }
 
 function wrap(text: string, width = 88): string {
