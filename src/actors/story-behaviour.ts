@@ -30,7 +30,8 @@ import { frameInputFor } from './agents/frame-input.ts';
 import { composeNarration, narrateTurn, type NarrationContext } from './agents/narrator.ts';
 import { sequenceIntents, type Beat } from './agents/reconciler.ts';
 import { storyScript } from './agents/scripted-script.ts';
-import { characterBoundary, currentHint, storykeeperVerdict, type GateRelease, type StorykeeperVerdict } from './agents/storykeeper.ts';
+import { progressiveHint } from './agents/hints.ts';
+import { characterBoundary, storykeeperVerdict, type GateRelease, type StorykeeperVerdict } from './agents/storykeeper.ts';
 import { baselineApplied, baselineEvents, worldConsequences, worldView, type WorldView } from './agents/world.ts';
 import { buildSensitivityMap, type SensitivityMap } from './classifiers/sensitivity-map.ts';
 import { earlierHistory, sceneHistoryNeeds, type HistoryAware, type HistorySource, type SceneHistoryNeeds } from './scene-history.ts';
@@ -239,7 +240,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
       opening: data.scene.description,
       atmosphere: data.setting.atmosphere,
       cast: entities.characters.map((c) => ({ id: c.id, name: c.name, description: c.description })),
-      hint: currentHint(data, truthOf(req.truthSet)),
+      hint: progressiveHint(data, entities.objects, truthOf(req.truthSet)),
     };
     return warm;
   }
@@ -303,7 +304,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     // Earlier turns, for temporal gates/goals/exits; this turn's events follow them (storykeeperVerdict).
     const earlier = await this.#earlier(req.session, ts, historyNeedsOf(w.data).turn);
     const verdict = storykeeperVerdict(w.data, w.entities, ts, [...inputEvents, ...facts, ...judgments, ...world.events], earlier);
-    const output: StorykeeperOutput = { released: verdict.released, goalsCompleted: verdict.goalsCompleted, exit: verdict.exit, hint: currentHint(w.data, verdict.truthSet) };
+    const output: StorykeeperOutput = { released: verdict.released, goalsCompleted: verdict.goalsCompleted, exit: verdict.exit, hint: progressiveHint(w.data, w.entities.objects, verdict.truthSet, verdict.history) };
     this.#services.onStorykeeper?.(req.session.sessionId, output);
     const result: AgentResult = { output, events: verdict.events };
     if (verdict.exit) result.sceneExit = { reason: verdict.exit.reason, nextSceneKey: verdict.exit.nextSceneKey };

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Config } from '../config.ts';
 import { LocalSession } from '../actors/local-session.ts';
-import { StoryBehaviour, type StorykeeperOutput } from '../actors/story-behaviour.ts';
+import { StoryBehaviour, type NarratorWarm, type StorykeeperOutput } from '../actors/story-behaviour.ts';
 import { createStoryBehaviour } from '../actors/create-story-behaviour.ts';
 import { storyScript } from '../actors/agents/scripted-script.ts';
 import { loadLlmConfig } from '../inference/llm/config.ts';
@@ -54,7 +54,8 @@ interface Backend {
 }
 
 interface Ui {
-  scene(key: string): void;
+  /** A scene was entered; `hint` is its first progressive hint (from the warm narrator context). */
+  scene(key: string, hint?: string | null): void;
   chunk(text: string): void;
   /** The input is durable; `turn` is the player's turn number in this game. */
   ack(turn: number): void;
@@ -77,10 +78,10 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   let verdict: StorykeeperOutput | null = null;
 
   const ui: Ui = {
-    scene(key) {
+    scene(key, hint) {
       const scene = story.scenes.find((s) => s.id === key);
       if (!scene) return;
-      lastHint = scene.hints[0] ?? null;
+      lastHint = hint ?? scene.hints[0] ?? null;
       currentScene = key;
       write(`\n${bold(`── ${scene.name} ──`)}\n${wrap(scene.description)}\n`);
     },
@@ -106,12 +107,12 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   const resumed = backend.resumes;
   const intro = () => write(`\n${wrap(story.intro)}\n${dim('(Type /help for commands.)')}\n`);
   // The intro comes before the first scene; a resumed game says so instead.
-  ui.scene = ((show) => (key: string) => {
+  ui.scene = ((show) => (key: string, hint?: string | null) => {
     if (!resumed && !introShown) {
       introShown = true;
       intro();
     }
-    show(key);
+    show(key, hint);
   })(ui.scene);
   let introShown = false;
   if (resumed) write(dim('\n(Resuming your unfinished game.)\n'));
@@ -197,7 +198,7 @@ function localBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<t
     resumes: false,
     async start() {
       await session.start();
-      ui.scene(session.sceneKey as string);
+      ui.scene(session.sceneKey as string, warmHint(session.scene));
     },
     async send(text) {
       // The same input schema the ledger applies in engine mode.
@@ -205,7 +206,7 @@ function localBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<t
       if (!valid.success) return { ended: false, rejected: `LEDGER_PAYLOAD_INVALID: ${valid.error.issues.map((i) => i.message).join('; ')}` };
       const turn = await session.send(text, ui.chunk);
       ui.answered();
-      if (turn.enteredScene) ui.scene(turn.enteredScene);
+      if (turn.enteredScene) ui.scene(turn.enteredScene, warmHint(session.scene));
       return { ended: turn.ended };
     },
     async save() {
@@ -251,7 +252,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
         markEntered = resolve;
       });
       h.on('sceneEntered', (e) => {
-        ui.scene(e.sceneKey);
+        ui.scene(e.sceneKey, warmHint(h.actor.getSnapshot().context.warm));
         markEntered();
       });
       h.on('ack', (a) => {
@@ -316,6 +317,12 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
       await db.close();
     },
   };
+}
+
+/** The progressive hint the story behaviour computed at scene entry (its warm narrator context). */
+function warmHint(warm: { narrator?: unknown } | null | undefined): string | null {
+  const hint = (warm?.narrator as Partial<NarratorWarm> | undefined)?.hint;
+  return typeof hint === 'string' ? hint : null;
 }
 
 /** Resolves when the session is back in play (after a scene change) or has stopped. */
