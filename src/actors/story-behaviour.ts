@@ -39,6 +39,7 @@ import { buildLexicon, parseInput, type Lexicon, type ParseContext, type ParsedI
 import { remembersHostility, type ActTone } from './agents/reactions.ts';
 import { affordanceAnswers, canonicalVerb, HOSTILE_ACTIONS, KIND_ACTIONS } from '../domain/story/verb-synonyms.ts';
 import { classifyInput, type FactResult } from './classifiers/stage2.ts';
+import { decomposeInput } from './classifiers/decomposition.ts';
 import { matchSensitivity } from './classifiers/stage3.ts';
 import { deepInterpretation } from './classifiers/stage4.ts';
 import { assembleCast, buildSceneData, buildSceneEntities, buildSceneGraph, type SceneData, type SceneEntities, type SceneGraph } from './scene-model.ts';
@@ -66,6 +67,13 @@ export interface StoryBehaviourServices {
    * authored relations are used.
    */
   graph?: Pick<GraphStore, 'relationalSubgraph'>;
+  /**
+   * Stage 1's optional LLM decomposition (the `classifier` role, only when configured by name):
+   * asked when the rules are unsure of an input, arbitrated by them (src/actors/classifiers/decomposition.ts).
+   */
+  classifier?: LlmProvider;
+  /** How long stage 1 waits for the classifier before the rules answer alone (default 1,500 ms). */
+  classifierTimeoutMs?: number;
   /** Observer of each storykeeper verdict (a terminal client shows gates and goals as they fire). */
   onStorykeeper?: (sessionId: string, output: StorykeeperOutput) => void;
   /**
@@ -126,7 +134,7 @@ interface Warm {
 }
 
 export class StoryBehaviour implements SceneBehaviour, HistoryAware {
-  readonly timeouts = { stage1: 200, stage2: 200, stage3: 200, stage4: 15_000, character: 20_000, storykeeper: 2_000, world: 2_000, reconciler: 1_000, narrator: 60_000 };
+  readonly timeouts: { stage1: number; stage2: number; stage3: number; stage4: number; character: number; storykeeper: number; world: number; reconciler: number; narrator: number };
   readonly #services: StoryBehaviourServices;
   readonly #llm: { forRole(role: LlmRole): LlmProvider };
   readonly #frames: FrameComputer;
@@ -138,6 +146,9 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     this.#services = services;
     this.#llm = services.llm ?? defaultLlm;
     this.#frames = services.frames ?? new RuleFrameComputer(PLAYER_ID);
+    // With a classifier, stage 1 may wait for it (then answers by the rules): its member timeout covers that wait.
+    const stage1 = services.classifier ? (services.classifierTimeoutMs ?? 1_500) + 300 : 200;
+    this.timeouts = { stage1, stage2: 200, stage3: 200, stage4: 15_000, character: 20_000, storykeeper: 2_000, world: 2_000, reconciler: 1_000, narrator: 60_000 };
   }
 
   /** Used by `LocalSession`: its in-memory history stands in for the ledger of this session. */
@@ -248,7 +259,14 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
   // ---------------------------------------------------------------- the turn
 
   async stage1(req: TurnRequest): Promise<StageResult> {
-    return { output: this.#parse(req), events: [] };
+    const rules = this.#parse(req);
+    const classifier = this.#services.classifier;
+    if (!classifier) return { output: rules, events: [] };
+    const parsed = await decomposeInput(forSession(classifier, req.session.sessionId), req.input.text, rules, this.#lexicon(req.scene).entries, {
+      timeoutMs: this.#services.classifierTimeoutMs ?? 1_500,
+      ...(req.signal ? { signal: req.signal } : {}),
+    });
+    return { output: parsed, events: [] };
   }
 
   async stage2(req: TurnRequest): Promise<StageResult> {

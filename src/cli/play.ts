@@ -10,6 +10,7 @@ import { playerInputData } from '../domain/events.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
 import { helpFor } from './help.ts';
+import { chooseStory, rememberStory } from './last-played.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
 import { createLogger } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
@@ -47,6 +48,10 @@ interface TurnOutcome {
 interface Backend {
   /** An unfinished game will be resumed by start(). */
   readonly resumes: boolean;
+  /** The newest earlier game of this story reached its end (so this one starts fresh). */
+  readonly previousEnded: boolean;
+  /** Completed turns of the game being played. */
+  turnsPlayed(): number;
   start(): Promise<void>;
   send(text: string): Promise<TurnOutcome>;
   save(): Promise<string>;
@@ -57,8 +62,8 @@ interface Ui {
   /** A scene was entered; `hint` is its first progressive hint (from the warm narrator context). */
   scene(key: string, hint?: string | null): void;
   chunk(text: string): void;
-  /** The input is durable; `turn` is the player's turn number in this game. */
-  ack(turn: number): void;
+  /** The input is durable (`saved`; in --local it is only accepted); `turn` is the player's turn number in this game. */
+  ack(turn: number, saved?: boolean): void;
   verdict(output: StorykeeperOutput): void;
   /** The narration of a turn is complete (before any scene change is shown). */
   answered(): void;
@@ -72,7 +77,9 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
   const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
   const write = (s: string) => out.write(s);
-  const story = await loadStoryFile(options.storyPath ?? config.storyPath);
+  // --story, else STORYTELLER_STORY, else the story played last, else the sample (src/cli/last-played.ts).
+  const choice = chooseStory(config, options.storyPath);
+  const story = await loadStoryFile(choice.path);
   let lastHint: string | null = story.scenes.find((s) => s.id === story.start)?.hints[0] ?? null;
   let currentScene = story.start;
   let verdict: StorykeeperOutput | null = null;
@@ -86,7 +93,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
       write(`\n${bold(`── ${scene.name} ──`)}\n${wrap(scene.description)}\n`);
     },
     chunk: (text) => write(text),
-    ack: (turn) => write(dim(`  (turn ${turn} saved)\n`)),
+    ack: (turn, saved = true) => write(dim(saved ? `  (turn ${turn} saved)\n` : `  (turn ${turn})\n`)),
     verdict(output) {
       verdict = output;
     },
@@ -104,6 +111,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   const backend = options.local ? localBackend(config, story, ui, logger) : await engineBackend(config, story, ui, logger, options.fresh === true);
 
   write(`\n${bold(story.title.toUpperCase())}\n`);
+  if (choice.why === 'last-played') write(dim(`(${story.title} — the story you played last, ${choice.path}. \`--story FILE\` plays another.)\n`));
   const resumed = backend.resumes;
   const intro = () => write(`\n${wrap(story.intro)}\n${dim('(Type /help for commands.)')}\n`);
   // The intro comes before the first scene; a resumed game says so instead.
@@ -115,9 +123,12 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
     show(key, hint);
   })(ui.scene);
   let introShown = false;
-  if (resumed) write(dim('\n(Resuming your unfinished game.)\n'));
+  if (resumed) write(dim(`\n(Resuming your unfinished game of ${story.title}.)\n`));
+  else if (backend.previousEnded) write(dim(`\n(Your last game of ${story.title} reached its end; this is a new one.)\n`));
   await backend.start();
-  if (resumed) write(dim('(`npm run play -- --new` starts over.)\n'));
+  if (resumed) write(dim(`(${backend.turnsPlayed()} turn${backend.turnsPlayed() === 1 ? '' : 's'} played so far; \`npm start -- --new\` starts over.)\n`));
+  // Only a game kept in the database is one `npm start` can come back to.
+  if (!options.local) rememberStory(config, choice.path, story);
 
   const rl = createInterface({ input: options.input ?? process.stdin, terminal: false });
   // Ctrl-C / SIGTERM: stop reading, finish the turn in flight, then the engine shuts down
@@ -191,11 +202,15 @@ function wrap(text: string, width = 88): string {
 
 function localBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>): Backend {
   // No database, but the configured LLM roles (scripted with the story script by default).
-  const llm = LlmRouter.fromConfig(loadLlmConfig(config.env), { logger, script: storyScript });
-  const behaviour = new StoryBehaviour({ stories: async () => story, llm, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const llmConfig = loadLlmConfig(config.env);
+  const llm = LlmRouter.fromConfig(llmConfig, { logger, script: storyScript });
+  const classifier = llmConfig.namedRoles.includes('classifier') ? { classifier: llm.forRole('classifier') } : {};
+  const behaviour = new StoryBehaviour({ stories: async () => story, llm, ...classifier, onStorykeeper: (_id, o) => ui.verdict(o) });
   const session = new LocalSession(behaviour, { sessionId: 'local', storyId: story.id });
   return {
     resumes: false,
+    previousEnded: false,
+    turnsPlayed: () => session.turn,
     async start() {
       await session.start();
       ui.scene(session.sceneKey as string, warmHint(session.scene));
@@ -204,6 +219,7 @@ function localBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<t
       // The same input schema the ledger applies in engine mode.
       const valid = playerInputData.shape.text.safeParse(text);
       if (!valid.success) return { ended: false, rejected: `LEDGER_PAYLOAD_INVALID: ${valid.error.issues.map((i) => i.message).join('; ')}` };
+      ui.ack(session.turn + 1, false);
       const turn = await session.send(text, ui.chunk);
       ui.answered();
       if (turn.enteredScene) ui.scene(turn.enteredScene, warmHint(session.scene));
@@ -234,6 +250,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   });
   let handle: SessionHandle | null = null;
   let seq = 0;
+  let turnsBefore = 0;
   let ended = false;
   let pendingAnswer: { resolve: (o: TurnOutcome) => void; reject: (e: Error) => void; clientInputId: string } | null = null;
 
@@ -242,8 +259,11 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
     ? { rows: [] }
     : await db.query<{ id: string }>(`SELECT id FROM sessions WHERE story_id = $1 AND status <> 'ended' ORDER BY updated_at DESC LIMIT 1`, [story.id]);
   const resumeId = rows[0]?.id;
+  const previous = resumeId || fresh ? { rows: [] } : await db.query<{ status: string }>(`SELECT status FROM sessions WHERE story_id = $1 ORDER BY updated_at DESC LIMIT 1`, [story.id]);
   return {
     resumes: resumeId !== undefined,
+    previousEnded: previous.rows[0]?.status === 'ended',
+    turnsPlayed: () => (handle ? ((handle.actor.getSnapshot() as { context?: { turn?: number } }).context?.turn ?? 0) : 0),
     async start() {
       handle = resumeId ? await engine.open(resumeId) : await engine.createSession({ storyId: story.id });
       const h = handle;
@@ -255,10 +275,13 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
         ui.scene(e.sceneKey, warmHint(h.actor.getSnapshot().context.warm));
         markEntered();
       });
+      // The player's turn number (turns completed before this run + inputs acknowledged in it), not the
+      // ledger id. Not read from the machine at ack time: by then the turn it starts may already be counted.
+      let acked = 0;
       h.on('ack', (a) => {
-        // The player's turn number (completed turns + this one), not the ledger id.
-        const context = (h.actor.getSnapshot() as { context?: { turn?: number } }).context;
-        if (!a.duplicate) ui.ack((context?.turn ?? 0) + 1);
+        if (a.duplicate) return;
+        acked += 1;
+        ui.ack(turnsBefore + acked);
       });
       h.on('chunk', (c) => ui.chunk(c.text));
       h.on('sceneExited', (e) => {
@@ -284,6 +307,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
       });
       h.on('failed', (f) => fail(`the session failed: ${f.error.code}: ${f.error.message}`));
       await entered;
+      turnsBefore = (h.actor.getSnapshot() as { context?: { turn?: number } }).context?.turn ?? 0;
     },
     async send(text) {
       if (!handle) throw new Error('not started');
