@@ -86,19 +86,17 @@ export function findMentions(text: string, lexicon: Lexicon, skip: ReadonlySet<s
   const taken: Array<[number, number]> = [];
   const found: Mention[] = [];
   const free = (start: number, end: number) => !taken.some(([s, e]) => start < e && end > s);
-  for (const entry of lexicon.entries) {
-    for (const suffix of ['', "'s"]) {
-      let from = 0;
-      for (;;) {
-        const at = padded.indexOf(` ${entry.phrase}${suffix} `, from);
-        if (at < 0) break;
-        from = at + 1;
-        const start = at + 1;
-        const end = start + entry.phrase.length + suffix.length;
-        if (!free(start, end)) continue;
-        taken.push([start, end]);
-        found.push({ ...entry, at: start - 1 });
-      }
+  for (const { entry, needle } of needlesOf(lexicon)) {
+    let from = 0;
+    for (;;) {
+      const at = padded.indexOf(needle, from);
+      if (at < 0) break;
+      from = at + 1;
+      const start = at + 1;
+      const end = at + needle.length - 1;
+      if (!free(start, end)) continue;
+      taken.push([start, end]);
+      found.push({ ...entry, at: start - 1 });
     }
   }
   // Typos: each remaining word of four letters or more against one-word names.
@@ -123,6 +121,17 @@ export function findMentions(text: string, lexicon: Lexicon, skip: ReadonlySet<s
   return found.sort((a, b) => a.at - b.at);
 }
 
+const needles = new WeakMap<Lexicon, Array<{ entry: LexiconEntry; needle: string }>>();
+/** The padded search strings (" phrase ", " phrase's ") of every entry, longest phrase first, built once per lexicon. */
+function needlesOf(lexicon: Lexicon): Array<{ entry: LexiconEntry; needle: string }> {
+  let list = needles.get(lexicon);
+  if (!list) {
+    list = lexicon.entries.flatMap((entry) => ['', "'s"].map((suffix) => ({ entry, needle: ` ${entry.phrase}${suffix} ` })));
+    needles.set(lexicon, list);
+  }
+  return list;
+}
+
 const singles = new WeakMap<Lexicon, LexiconEntry[]>();
 /** One-word names of four letters or more (typo candidates), computed once per lexicon. */
 function singlesOf(lexicon: Lexicon): LexiconEntry[] {
@@ -134,25 +143,40 @@ function singlesOf(lexicon: Lexicon): LexiconEntry[] {
   return list;
 }
 
+/** Rolling rows of the distance table, reused across calls (names are short; grown when needed). */
+let rowA = new Int32Array(64);
+let rowB = new Int32Array(64);
+let rowC = new Int32Array(64);
+
 /** Optimal-string-alignment distance (a swap of two letters counts once), giving up past `limit`. */
 export function editDistance(a: string, b: string, limit: number): number {
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i++) {
-    const row = new Array<number>(b.length + 1).fill(0);
-    row[0] = i;
-    rows.push(row);
+  const n = b.length;
+  if (rowA.length <= n) {
+    rowA = new Int32Array(n + 1);
+    rowB = new Int32Array(n + 1);
+    rowC = new Int32Array(n + 1);
   }
-  for (let j = 0; j <= b.length; j++) rows[0]![j] = j;
+  // Three rows suffice: the swap reaches back two rows.
+  let prev2 = rowA;
+  let prev = rowB;
+  let cur = rowC;
+  for (let j = 0; j <= n; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    let rowMin = Infinity;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, rows[i - 2]![j - 2]! + 1);
-      rows[i]![j] = v;
-      rowMin = Math.min(rowMin, v);
+    cur[0] = i;
+    let rowMin = i;
+    const ai = a.charCodeAt(i - 1);
+    for (let j = 1; j <= n; j++) {
+      const bj = b.charCodeAt(j - 1);
+      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (ai === bj ? 0 : 1));
+      if (i > 1 && j > 1 && ai === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === bj) v = Math.min(v, prev2[j - 2]! + 1);
+      cur[j] = v;
+      if (v < rowMin) rowMin = v;
     }
     if (rowMin > limit) return limit + 1;
+    const spare = prev2;
+    prev2 = prev;
+    prev = cur;
+    cur = spare;
   }
-  return rows[a.length]![b.length]!;
+  return prev[n]!;
 }

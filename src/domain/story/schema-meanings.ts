@@ -82,7 +82,7 @@ export const FIELD_MEANINGS: Readonly<Record<string, string>> = {
   'scenes[].goals': 'what the player is working toward',
   'scenes[].goals[].completion': 'done when this holds',
   'scenes[].goals[].visibility': 'whether the player is told',
-  'scenes[].goals[].primary': 'a primary goal advances the hints',
+  'scenes[].goals[].primary': 'a primary goal is what `/hint` leads to first',
   'scenes[].gates': 'information released when a condition holds',
   'scenes[].gates[].content': 'what is revealed',
   'scenes[].gates[].condition': 'opens when this holds',
@@ -99,6 +99,6 @@ export const FIELD_MEANINGS: Readonly<Record<string, string>> = {
   'scenes[].departures[].when': 'open when this holds',
   'scenes[].departures[].text': 'prose when taken',
   'scenes[].ending': 'a final scene: the story ends when `when` holds',
-  'scenes[].hints': 'what `/hint` says, in order as primary goals complete (after the computed next step)',
+  'scenes[].hints': 'what `/hint` says where the next step cannot be read from the conditions (interpretive, numeric), in order as primary goals complete',
   'scenes[].reenterable': 'the player may come back',
 };

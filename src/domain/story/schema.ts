@@ -282,7 +282,7 @@ export const sceneSchema = z
     departures: z.array(departureSchema).max(8).default([]),
     /** A final scene: the story ends when this holds. */
     ending: z.object({ when: predicate, text: prose }).strict().optional(),
-    /** What `/hint` says, in order as goals complete. */
+    /** What `/hint` says where the next step cannot be read from the conditions, in order as primary goals complete. */
     hints: z.array(z.string().min(1).max(400)).max(8).default([]),
     reenterable: z.boolean().default(false),
   })
