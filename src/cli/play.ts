@@ -1,12 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Config } from '../config.ts';
-import { LocalSession } from '../actors/local-session.ts';
-import { StoryBehaviour, type NarratorWarm, type StorykeeperOutput } from '../actors/story-behaviour.ts';
+import type { NarratorWarm, StorykeeperOutput } from '../actors/story-behaviour.ts';
 import { createStoryBehaviour } from '../actors/create-story-behaviour.ts';
-import { storyScript } from '../actors/agents/scripted-script.ts';
-import { loadLlmConfig } from '../inference/llm/config.ts';
-import { LlmRouter } from '../inference/llm/router.ts';
-import { playerInputData } from '../domain/events.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
 import { helpFor } from './help.ts';
@@ -16,6 +11,7 @@ import { createLogger } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
+import { PgliteDatabase } from '../persistence/pglite-database.ts';
 
 /**
  * The terminal client: `storyteller play` / `npm start`. With no configuration it opens
@@ -26,11 +22,12 @@ import { openDatabase } from '../persistence/open-database.ts';
  *
  *   printf 'look\nask Ewan about the light\n' | npm start
  *
- * `--local` plays the same story fully in memory (no database, no engine).
+ * `--local` plays the same story through the same engine on an in-memory PGlite database:
+ * nothing is kept after the game.
  */
 export interface PlayOptions {
   storyPath?: string;
-  /** In-memory play without database and engine. */
+  /** Play on an in-memory database: nothing is kept. */
   local?: boolean;
   /** Start a new game even if an unfinished one of this story exists (default: resume it). */
   fresh?: boolean;
@@ -44,7 +41,7 @@ interface TurnOutcome {
   rejected?: string;
 }
 
-/** What the terminal talks to: the real engine, or a LocalSession. */
+/** What the terminal talks to: the session engine (on the configured database, or in memory for --local). */
 interface Backend {
   /** An unfinished game will be resumed by start(). */
   readonly resumes: boolean;
@@ -108,7 +105,8 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   };
 
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const backend = options.local ? localBackend(config, story, ui, logger) : await engineBackend(config, story, ui, logger, options.fresh === true);
+  // --local runs the same engine on an in-memory database: one turn pipeline, nothing kept.
+  const backend = await engineBackend(config, story, ui, logger, { fresh: options.fresh === true, memory: options.local === true });
 
   write(`\n${bold(story.title.toUpperCase())}\n`);
   if (choice.why === 'last-played') write(dim(`(${story.title} — the story you played last, ${choice.path}. \`--story FILE\` plays another.)\n`));
@@ -200,42 +198,9 @@ function wrap(text: string, width = 88): string {
   return out.join('\n');
 }
 
-function localBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>): Backend {
-  // No database, but the configured LLM roles (scripted with the story script by default).
-  const llmConfig = loadLlmConfig(config.env);
-  const llm = LlmRouter.fromConfig(llmConfig, { logger, script: storyScript });
-  const classifier = llmConfig.namedRoles.includes('classifier') ? { classifier: llm.forRole('classifier') } : {};
-  const behaviour = new StoryBehaviour({ stories: async () => story, llm, ...classifier, onStorykeeper: (_id, o) => ui.verdict(o) });
-  const session = new LocalSession(behaviour, { sessionId: 'local', storyId: story.id });
-  return {
-    resumes: false,
-    previousEnded: false,
-    turnsPlayed: () => session.turn,
-    async start() {
-      await session.start();
-      ui.scene(session.sceneKey as string, warmHint(session.scene));
-    },
-    async send(text) {
-      // The same input schema the ledger applies in engine mode.
-      const valid = playerInputData.shape.text.safeParse(text);
-      if (!valid.success) return { ended: false, rejected: `LEDGER_PAYLOAD_INVALID: ${valid.error.issues.map((i) => i.message).join('; ')}` };
-      ui.ack(session.turn + 1, false);
-      const turn = await session.send(text, ui.chunk);
-      ui.answered();
-      if (turn.enteredScene) ui.scene(turn.enteredScene, warmHint(session.scene));
-      return { ended: turn.ended };
-    },
-    async save() {
-      return 'In-memory play (--local) has nothing to save to.';
-    },
-    async close() {
-      await llm.close();
-    },
-  };
-}
-
-async function engineBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>, fresh: boolean): Promise<Backend> {
-  const db = await openDatabase(config);
+async function engineBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>, mode: { fresh: boolean; memory: boolean }): Promise<Backend> {
+  const db = mode.memory ? await PgliteDatabase.open() : await openDatabase(config);
+  const fresh = mode.fresh || mode.memory;
   await migrate(db);
   const graph = await openGraphStore(db, config);
   const setup = await createStoryBehaviour({ db, graph, config, logger, story, onStorykeeper: (_id, o) => ui.verdict(o) });
@@ -281,7 +246,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
       h.on('ack', (a) => {
         if (a.duplicate) return;
         acked += 1;
-        ui.ack(turnsBefore + acked);
+        ui.ack(turnsBefore + acked, !mode.memory);
       });
       h.on('chunk', (c) => ui.chunk(c.text));
       h.on('sceneExited', (e) => {
@@ -328,7 +293,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
       const saved = new Promise<string>((resolve) => {
         const off = h.on('checkpointed', (c) => {
           off();
-          resolve(`Saved (checkpoint ${c.checkpointId.slice(0, 8)}).`);
+          resolve(mode.memory ? `Saved in memory only (checkpoint ${c.checkpointId.slice(0, 8)}): --local keeps nothing after you quit.` : `Saved (checkpoint ${c.checkpointId.slice(0, 8)}).`);
         });
       });
       h.save();

@@ -95,14 +95,15 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(again.stdout).toContain('(turn 3 saved)');
     expect(again.stdout).toContain('── The Barn ──');
 
-    // --local keeps nothing, so it is not what `npm start` comes back to.
+    // --local plays through the same engine on an in-memory database: it keeps nothing, so it is not what `npm start` comes back to.
     const localDir = join(tmp, 'data-local-only');
     const local = await cli(['play', '--local', '--story', FENCE], { ...env, STORYTELLER_DATA_DIR: localDir }, 'look\n/save\n/quit\n');
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout).toContain('(turn 1)');
-    expect(local.stdout).toContain('In-memory play (--local) has nothing to save to.');
+    expect(local.stdout).toContain('Saved in memory only (checkpoint');
     expect(local.stdout).toContain('Nothing is kept: --local play lives in memory only.');
     expect(existsSync(join(localDir, 'last-played.json'))).toBe(false);
+    expect(existsSync(join(localDir, 'pglite'))).toBe(false);
   }, 300_000);
 
   // Regression: a refused input (over the 4,000-character limit) used to end the terminal client with a stack trace.
