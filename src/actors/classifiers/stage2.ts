@@ -100,6 +100,9 @@ export function classifyFacts(p: ParsedClause, c: FactContext): FactResult {
     case 'question': {
       // Said to someone who is elsewhere: nobody here answers in their place.
       if (p.addressee === undefined && absentPerson !== undefined) return notHere('speak', absentPerson);
+      // "talk to orrin", "ask the king about…": a person the story does not know is nobody here, not the one who is.
+      const called = /^(?:i\s+)?(?:(?:talk|speak|chat|say \S+)\s+(?:to|with)|ask|question|greet|tell|thank)\s+(?:the\s+|a\s+|an\s+)?([\p{L}'-]+)/iu.exec(p.raw.trim())?.[1]?.toLowerCase();
+      if (called !== undefined && (p.unknown ?? []).includes(called)) return refuse('speak', `No one here answers to "${called}".`, 'physical');
       const addressee = p.addressee !== undefined && c.cast.includes(p.addressee) ? p.addressee : c.cast.length === 1 ? c.cast[0] : concernedCharacter(p, c);
       const content = (p.content ?? p.raw).slice(0, 8_000);
       const speech: NewEvent = { type: 'SpeechAct', data: { speaker: PLAYER_ID, ...(addressee ? { addressee } : {}), content }, source: 'stage2' };

@@ -39,6 +39,10 @@ const table: Row[] = [
   // The great lamp is not in this scene's lexicon: "lamp" resolves to the lamp the player carries.
   ['the_keepers_door', 'light the great lamp', { type: 'ActionPerformed', data: { action: 'light', target: 'brass_lamp' } }],
   ['the_keepers_door', 'take the logbook', { type: 'ConstraintViolation', refusal: /see no logbook here/ }],
+  // A person the story does not know is nobody here, not the one person who is.
+  ['the_quay', 'talk to orrin', { type: 'ConstraintViolation', refusal: /No one here answers to "orrin"/ }],
+  ['the_quay', 'ask the king about the light', { type: 'ConstraintViolation', refusal: /No one here answers to "king"/ }],
+  ['the_quay', 'tell him about the weather', { type: 'SpeechAct', data: { addressee: 'ewan' } }],
   ['the_lamp_room', 'light the lamp', { type: 'ActionPerformed', data: { action: 'light', target: 'great_lamp' } }],
   ['the_lamp_room', 'give the lamp to Tobias', { type: 'ActionPerformed', data: { action: 'give', target: 'brass_lamp', recipient: 'tobias' } }],
   ['the_lamp_room', 'read the log', { type: 'ActionPerformed', data: { action: 'read', target: 'logbook' } }],
