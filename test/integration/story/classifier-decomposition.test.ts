@@ -30,9 +30,13 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function quay(options: { classifier?: boolean } = {}): Promise<LocalSession> {
+/**
+ * A quay session. The classifier's timeout is long by default so a slow machine never turns an answer into a
+ * timeout; only the test of a provider that never answers sets a short one (its outcome does not depend on speed).
+ */
+async function quay(options: { classifier?: boolean; timeoutMs?: number } = {}): Promise<LocalSession> {
   const story = await sampleStory();
-  const behaviour = new StoryBehaviour({ stories: async () => story, ...(options.classifier === false ? {} : { classifier: router.forRole('classifier'), classifierTimeoutMs: 400 }) });
+  const behaviour = new StoryBehaviour({ stories: async () => story, ...(options.classifier === false ? {} : { classifier: router.forRole('classifier'), classifierTimeoutMs: options.timeoutMs ?? 60_000 }) });
   const s = new LocalSession(behaviour, { sessionId: 'classifier', storyId: story.id });
   await s.start();
   return s;
@@ -83,7 +87,7 @@ describe('stage 1 with an LLM classifier, arbitrated by the rules', () => {
   });
 
   it('a provider that does not answer in time: the rules answer alone and the turn completes', async () => {
-    const s = await quay();
+    const s = await quay({ timeoutMs: 300 });
     server.enqueue({ kind: 'hang' });
     const turn = await s.send(HUG);
     expect(stage1(turn)).toMatchObject({ verb: 'throw', decomposition: { by: 'rules', reason: 'timeout' } });

@@ -53,7 +53,7 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(first.stdout).toMatch(/\(turn \d+ saved\)/);
     const r = await cli(['play'], env, `${WALKTHROUGH.slice(4).join('\n')}\n`);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('(Resuming your unfinished game.)');
+    expect(r.stdout).toContain('(Resuming your unfinished game of The Lighthouse Keeper.)');
     expect(r.stdout).toContain('── The Lamp Room ──');
     expect(r.stdout).toContain('★ goal complete: Get the spare key to the lighthouse from Ada.');
     expect(r.stdout).toContain('The light at Gannet Head is burning again.');
@@ -67,7 +67,7 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(first.stdout).toContain('── The Quay at Skerry End ──');
     const fresh = await cli(['start', '--new'], env, '/quit\n');
     expect(fresh.code, fresh.stderr).toBe(0);
-    expect(fresh.stdout).not.toContain('(Resuming your unfinished game.)');
+    expect(fresh.stdout).not.toContain('(Resuming your unfinished game');
     const local = await cli(['start', '--local'], { DATABASE_URL: undefined, STORYTELLER_DATA_DIR: join(tmp, 'unused') }, `${WALKTHROUGH[0]}\n`);
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout).toContain('── The Quay at Skerry End ──');
