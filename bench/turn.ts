@@ -3,19 +3,24 @@
  * members, called as the session runtime calls them) with the scripted LLM provider,
  * and scene entry for a generated 20-character cast. Prints a table, writes
  * bench/results/turn.json. Targets (issue 4): stages 1–3 together p99 ≤ 2 ms; scene
- * entry p99 ≤ 25 ms. In-process, no network; bounded to well under 2 minutes.
+ * entry p99 ≤ 25 ms. Then whole turns through the real session engine on an in-memory
+ * PGlite (bench/engine-turns.ts). In-process, no network; bounded to a few minutes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { CharacterRequest, TurnRequest, TurnResults, WarmScene } from '../src/actors/behaviour.ts';
 import { LocalSession } from '../src/actors/local-session.ts';
+import { engineTurnSamples } from './engine-turns.ts';
 import { StoryBehaviour } from '../src/actors/story-behaviour.ts';
 import { loadStoryFile } from '../src/domain/story/loader.ts';
 import type { Character, Relation, Story } from '../src/domain/story/schema.ts';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 2_000);
 const ENTRY_ITERATIONS = Number(process.env.BENCH_ENTRY_ITERATIONS ?? 300);
+const ENGINE_TURNS = Number(process.env.BENCH_ENGINE_TURNS ?? 150);
+/** The sample story's walkthrough (test/support/story.ts), replayed by the engine-turn measure. */
+const WALKTHROUGH = ['look', 'ask Ewan about the light', 'go to the inn', 'ask Silas about the Curlew', 'take the key', 'give the letter to Ada', 'go to the cliff path', 'take the lamp', 'ask Nell about the lamp', 'go to the lighthouse', 'go up', 'unlock the door', 'go up', 'ask Tobias about Davey', 'give the lamp to Tobias'];
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -161,6 +166,9 @@ async function main(): Promise<void> {
     });
   }
 
+  // Whole turns through the engine on an in-memory PGlite (what --local and playtest run): the walkthrough's inputs.
+  const engineTurns: number[] = await engineTurnSamples(story, WALKTHROUGH, ENGINE_TURNS);
+
   const result = {
     benchmark: 'turn',
     date: new Date().toISOString(),
@@ -177,7 +185,9 @@ async function main(): Promise<void> {
     agents_p99_ms: summary(agents).p99,
     narrator_p99_ms: summary(narrator).p99,
     scene_entry_p99_ms: summary(entry).p99,
+    engine_turn_p99_ms: summary(engineTurns).p99,
     detail: {
+      engine_turn_in_memory_pglite: summary(engineTurns),
       stage1: summary(stage1),
       stage2: summary(stage2),
       stage3: summary(stage3),
@@ -207,12 +217,13 @@ async function main(): Promise<void> {
     [`agents (${cast.length} char + sk + world)`, result.detail.agents, ''],
     ['narrator (scripted, streamed)', result.detail.narrator, ''],
     [`scene entry (${castSize}-char cast)`, result.detail.scene_entry_20_cast, `target ≤ 25 ms: ${pass(result.scene_entry_p99_ms, 25)}`],
+    ['whole turn, engine + in-memory PGlite', result.detail.engine_turn_in_memory_pglite, ''],
   ];
   process.stdout.write(`\nturn pipeline (${ITERATIONS} turns, ${ENTRY_ITERATIONS} scene entries; scripted LLM)\n`);
   const cpuRows = [result.cpu_time.stage1, result.cpu_time.stage2, result.cpu_time.stage3, result.cpu_time.stages_1_3, result.cpu_time.agents, result.cpu_time.narrator, result.cpu_time.scene_entry_20_cast];
   process.stdout.write(`${'measure'.padEnd(34)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'max ms'.padStart(10)}${'cpu p99'.padStart(10)}${'n'.padStart(7)}  \n`);
   rows.forEach(([name, s, note], i) => {
-    process.stdout.write(`${name.padEnd(34)}${s.p50.toFixed(3).padStart(10)}${s.p99.toFixed(3).padStart(10)}${s.max.toFixed(3).padStart(10)}${(cpuRows[i]?.p99 ?? 0).toFixed(3).padStart(10)}${String(s.n).padStart(7)}  ${note}\n`);
+    process.stdout.write(`${name.padEnd(34)}${s.p50.toFixed(3).padStart(10)}${s.p99.toFixed(3).padStart(10)}${s.max.toFixed(3).padStart(10)}${(cpuRows[i] ? cpuRows[i].p99.toFixed(3) : '—').padStart(10)}${String(s.n).padStart(7)}  ${note}\n`);
   });
   process.stdout.write(`(load average ${result.machine.loadavg_1m_at_end} on ${result.machine.cpus} cores)\n`);
   mkdirSync('bench/results', { recursive: true });

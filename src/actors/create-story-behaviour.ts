@@ -20,7 +20,7 @@ import { StoryBehaviour, type StoryBehaviourServices } from './story-behaviour.t
  * Wires the production `StoryBehaviour` for an engine process: stories from the database
  * (the default story file loaded first), the LLM router from the environment (scripted with
  * the story-aware script when nothing is configured; token and cost totals persisted in
- * `llm_usage`), the frame model of STORYTELLER_FRAME_MODEL (the ONNX model in a worker
+ * `llm_usage`; stage 1's LLM decomposition when the `classifier` role is named), the frame model of STORYTELLER_FRAME_MODEL (the ONNX model in a worker
  * thread; a wrong contract or hash stops start-up; `rules` selects the rule-based frames),
  * and the session graph. LLM and frame metrics go to `registry` when one is given.
  *
@@ -51,7 +51,8 @@ export async function createStoryBehaviour(deps: {
 }): Promise<StoryBehaviourSetup> {
   const story = await storeStory(deps.db, deps.graph, deps.story ?? (await loadStoryFile(deps.storyPath ?? deps.config.storyPath)));
   const registry = deps.registry ? { registry: deps.registry } : {};
-  const llm = LlmRouter.fromConfig(loadLlmConfig(deps.config.env), { logger: deps.logger, script: storyScript, sink: new LlmUsageStore(deps.db), ...registry });
+  const llmConfig = loadLlmConfig(deps.config.env);
+  const llm = LlmRouter.fromConfig(llmConfig, { logger: deps.logger, script: storyScript, sink: new LlmUsageStore(deps.db), ...registry });
   const frames = await openFrameComputer(deps.config, { logger: deps.logger, playerId: PLAYER_ID, ...registry });
   const behaviour = new StoryBehaviour({
     stories: storySource(deps.db, { defaultStoryId: story.storyId }),
@@ -60,6 +61,8 @@ export async function createStoryBehaviour(deps: {
     graph: deps.graph,
     // Temporal story conditions read the session's durable ledger rows (only in scenes that use them).
     history: ledgerHistoryReader(deps.db),
+    // Stage 1 asks an LLM only when the `classifier` role is named in STORYTELLER_LLM_ROLES.
+    ...(llmConfig.namedRoles.includes('classifier') ? { classifier: llm.forRole('classifier') } : {}),
     ...(deps.onStorykeeper ? { onStorykeeper: deps.onStorykeeper } : {}),
   });
   return {

@@ -22,6 +22,11 @@ export interface SceneData {
   adjacent: Array<{ id: string; name: string; aliases: string[]; cost: number }>;
   /** Every setting of the story (names the player may use, reachable or not). */
   places: Array<{ id: string; name: string; aliases: string[] }>;
+  /** Every character and entity of the story by name (so a name from elsewhere is recognised as absent). Absent in older snapshots. */
+  people?: Array<{ id: string; name: string; aliases: string[] }>;
+  things?: Array<{ id: string; name: string; aliases: string[] }>;
+  /** Gates and goals (anywhere in the story) whose effects transfer each entity: once one fired, its first holder no longer keeps it. */
+  handedOnBy?: Record<string, string[]>;
   /** Setting of every scene a departure leads to. */
   departureSettings: Record<string, string>;
   playerName: string;
@@ -83,10 +88,23 @@ export function buildSceneData(story: Story, sceneKey: string): SceneData {
     setting,
     adjacent,
     places: story.settings.map((p) => ({ id: p.id, name: p.name, aliases: p.aliases })),
+    people: story.characters.map((c) => ({ id: c.id, name: c.name, aliases: c.aliases })),
+    things: story.entities.map((e) => ({ id: e.id, name: e.name, aliases: e.aliases })),
+    handedOnBy: handedOnBy(story),
     departureSettings,
     playerName: story.player.name,
     baseline: storyBaseline(story),
   };
+}
+
+function handedOnBy(story: Story): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const scene of story.scenes) {
+    for (const x of [...scene.gates, ...scene.goals]) {
+      for (const e of x.effects) if ('transfer' in e) out[e.transfer.entity] = [...(out[e.transfer.entity] ?? []), x.id];
+    }
+  }
+  return out;
 }
 
 /**

@@ -30,12 +30,16 @@ import { frameInputFor } from './agents/frame-input.ts';
 import { composeNarration, narrateTurn, type NarrationContext } from './agents/narrator.ts';
 import { sequenceIntents, type Beat } from './agents/reconciler.ts';
 import { storyScript } from './agents/scripted-script.ts';
-import { characterBoundary, currentHint, storykeeperVerdict, type GateRelease, type StorykeeperVerdict } from './agents/storykeeper.ts';
+import { progressiveHint } from './agents/hints.ts';
+import { characterBoundary, storykeeperVerdict, type GateRelease, type StorykeeperVerdict } from './agents/storykeeper.ts';
 import { baselineApplied, baselineEvents, worldConsequences, worldView, type WorldView } from './agents/world.ts';
 import { buildSensitivityMap, type SensitivityMap } from './classifiers/sensitivity-map.ts';
 import { earlierHistory, sceneHistoryNeeds, type HistoryAware, type HistorySource, type SceneHistoryNeeds } from './scene-history.ts';
-import { buildLexicon, parseInput, type Lexicon, type ParsedInput } from './classifiers/stage1.ts';
-import { classifyFacts, type FactResult } from './classifiers/stage2.ts';
+import { buildLexicon, parseInput, type Lexicon, type ParseContext, type ParsedInput } from './classifiers/stage1.ts';
+import { remembersHostility, type ActTone } from './agents/reactions.ts';
+import { affordanceAnswers, canonicalVerb, HOSTILE_ACTIONS, KIND_ACTIONS } from '../domain/story/verb-synonyms.ts';
+import { classifyInput, type FactResult } from './classifiers/stage2.ts';
+import { decomposeInput } from './classifiers/decomposition.ts';
 import { matchSensitivity } from './classifiers/stage3.ts';
 import { deepInterpretation } from './classifiers/stage4.ts';
 import { assembleCast, buildSceneData, buildSceneEntities, buildSceneGraph, type SceneData, type SceneEntities, type SceneGraph } from './scene-model.ts';
@@ -63,6 +67,13 @@ export interface StoryBehaviourServices {
    * authored relations are used.
    */
   graph?: Pick<GraphStore, 'relationalSubgraph'>;
+  /**
+   * Stage 1's optional LLM decomposition (the `classifier` role, only when configured by name):
+   * asked when the rules are unsure of an input, arbitrated by them (src/actors/classifiers/decomposition.ts).
+   */
+  classifier?: LlmProvider;
+  /** How long stage 1 waits for the classifier before the rules answer alone (default 1,500 ms). */
+  classifierTimeoutMs?: number;
   /** Observer of each storykeeper verdict (a terminal client shows gates and goals as they fire). */
   onStorykeeper?: (sessionId: string, output: StorykeeperOutput) => void;
   /**
@@ -123,7 +134,7 @@ interface Warm {
 }
 
 export class StoryBehaviour implements SceneBehaviour, HistoryAware {
-  readonly timeouts = { stage1: 200, stage2: 200, stage3: 200, stage4: 15_000, character: 20_000, storykeeper: 2_000, world: 2_000, reconciler: 1_000, narrator: 60_000 };
+  readonly timeouts: { stage1: number; stage2: number; stage3: number; stage4: number; character: number; storykeeper: number; world: number; reconciler: number; narrator: number };
   readonly #services: StoryBehaviourServices;
   readonly #llm: { forRole(role: LlmRole): LlmProvider };
   readonly #frames: FrameComputer;
@@ -135,6 +146,9 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     this.#services = services;
     this.#llm = services.llm ?? defaultLlm;
     this.#frames = services.frames ?? new RuleFrameComputer(PLAYER_ID);
+    // With a classifier, stage 1 may wait for it (then answers by the rules): its member timeout covers that wait.
+    const stage1 = services.classifier ? (services.classifierTimeoutMs ?? 1_500) + 300 : 200;
+    this.timeouts = { stage1, stage2: 200, stage3: 200, stage4: 15_000, character: 20_000, storykeeper: 2_000, world: 2_000, reconciler: 1_000, narrator: 60_000 };
   }
 
   /** Used by `LocalSession`: its in-memory history stands in for the ledger of this session. */
@@ -237,7 +251,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
       opening: data.scene.description,
       atmosphere: data.setting.atmosphere,
       cast: entities.characters.map((c) => ({ id: c.id, name: c.name, description: c.description })),
-      hint: currentHint(data, truthOf(req.truthSet)),
+      hint: progressiveHint(data, entities.objects, truthOf(req.truthSet)),
     };
     return warm;
   }
@@ -245,14 +259,21 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
   // ---------------------------------------------------------------- the turn
 
   async stage1(req: TurnRequest): Promise<StageResult> {
-    return { output: this.#parse(req), events: [] };
+    const rules = this.#parse(req);
+    const classifier = this.#services.classifier;
+    if (!classifier) return { output: rules, events: [] };
+    const parsed = await decomposeInput(forSession(classifier, req.session.sessionId), req.input.text, rules, this.#lexicon(req.scene).entries, {
+      timeoutMs: this.#services.classifierTimeoutMs ?? 1_500,
+      ...(req.signal ? { signal: req.signal } : {}),
+    });
+    return { output: parsed, events: [] };
   }
 
   async stage2(req: TurnRequest): Promise<StageResult> {
     const w = warmOf(req.scene);
     const ts = truthOf(req.truthSet);
     const history = await this.#earlier(req.session, ts, historyNeedsOf(w.data).stage2);
-    const facts = classifyFacts(this.#parsedOf(req), { data: w.data, entities: w.entities, cast: w.data.cast, truthSet: ts, history });
+    const facts = classifyInput(this.#parsedOf(req), { data: w.data, entities: w.entities, cast: w.data.cast, truthSet: ts, history });
     // The story's baseline (who holds what, where things lie) enters the ledger with the first turn.
     const baseline = baselineApplied(ts) ? [] : baselineEvents(w.data.storyId, w.data.baseline);
     return { output: facts, events: [...baseline, ...facts.events] };
@@ -301,7 +322,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     // Earlier turns, for temporal gates/goals/exits; this turn's events follow them (storykeeperVerdict).
     const earlier = await this.#earlier(req.session, ts, historyNeedsOf(w.data).turn);
     const verdict = storykeeperVerdict(w.data, w.entities, ts, [...inputEvents, ...facts, ...judgments, ...world.events], earlier);
-    const output: StorykeeperOutput = { released: verdict.released, goalsCompleted: verdict.goalsCompleted, exit: verdict.exit, hint: currentHint(w.data, verdict.truthSet) };
+    const output: StorykeeperOutput = { released: verdict.released, goalsCompleted: verdict.goalsCompleted, exit: verdict.exit, hint: progressiveHint(w.data, w.entities.objects, verdict.truthSet, verdict.history) };
     this.#services.onStorykeeper?.(req.session.sessionId, output);
     const result: AgentResult = { output, events: verdict.events };
     if (verdict.exit) result.sceneExit = { reason: verdict.exit.reason, nextSceneKey: verdict.exit.nextSceneKey };
@@ -356,7 +377,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
       sceneName: w.data.scene.name,
       atmosphere: w.data.setting.atmosphere,
       playerText: req.input.text,
-      act: inventory ?? (hint ? `Hint: ${hint}` : describeAct(parsed, facts, names)),
+      act: inventory ?? (hint ? `Hint: ${hint}` : describeAct(parsed, facts, names, w.data.setting.atmosphere)),
       refusal: facts?.refusal?.text ?? null,
       examined: facts?.examined ? { name: facts.examined.name, description: facts.examined.description } : null,
       worldNotes: world?.notes ?? [],
@@ -431,13 +452,15 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
       characters: w.entities.characters,
       objects: w.entities.objects,
       settings: [w.data.setting, ...w.data.adjacent, ...(w.data.places ?? []).filter((p) => p.id !== w.data.setting.id && !w.data.adjacent.some((a) => a.id === p.id))],
+      absentCharacters: w.data.people ?? [],
+      absentObjects: w.data.things ?? [],
     });
     this.#lexicons.set(key, lexicon);
     return lexicon;
   }
 
   #parse(req: TurnRequest): ParsedInput {
-    return parseInput(req.input.text, this.#lexicon(req.scene));
+    return parseInput(req.input.text, this.#lexicon(req.scene), pronounContext(truthOf(req.truthSet), req.input.turn, warmOf(req.scene)));
   }
 
   /** Stage 1's output, or (if stage 1 failed and was replaced by a fallback) a fresh parse — it is pure and cheap. */
@@ -463,6 +486,8 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     }
     return {
       character,
+      act: actToneFor(character.id, facts, w),
+      wary: remembersHostility(ts, character.id),
       knowledge: characterBoundary(w.data, w.entities, ts, character.id, w.graph.edges),
       frameText,
       parsed,
@@ -557,6 +582,8 @@ function inventoryText(w: Warm, ts: TruthSet, names: Record<string, string>): st
 function nameMap(w: Warm): Record<string, string> {
   return Object.fromEntries([
     [PLAYER_ID, 'you'],
+    ...(w.data.people ?? []).map((c) => [c.id, c.name] as const),
+    ...(w.data.things ?? []).map((o) => [o.id, o.name] as const),
     ...w.entities.characters.map((c) => [c.id, c.name] as const),
     ...w.entities.objects.map((o) => [o.id, o.name] as const),
     [w.data.setting.id, w.data.setting.name],
@@ -564,30 +591,88 @@ function nameMap(w: Warm): Record<string, string> {
   ]);
 }
 
-/** The player's act in the second person, from the accepted factual events. */
-export function describeAct(p: ParsedInput, facts: FactResult | null, names: Record<string, string>): string | null {
-  const e = facts?.events.find((x) => x.type !== 'ConstraintViolation' && x.type !== 'DeferredResultApplied');
-  if (!e) return null;
-  const first = (id: string | undefined) => (id ? (names[id] ?? id).split(' ')[0] : undefined);
+/** The player's acts in the second person, in order, from the accepted factual events. */
+export function describeAct(p: ParsedInput, facts: FactResult | null, names: Record<string, string>, atmosphere = ''): string | null {
+  const events = (facts?.events ?? []).filter((x) => x.type !== 'ConstraintViolation' && x.type !== 'DeferredResultApplied');
+  const clauses = p.clauses && p.clauses.length > 0 ? p.clauses : [p];
+  const out: string[] = [];
+  let clauseIndex = 0;
+  for (const e of events) {
+    const clause = clauses[Math.min(clauseIndex++, clauses.length - 1)] ?? p;
+    const line = describeOne(e, clause, names, atmosphere);
+    if (line) out.push(line);
+  }
+  return out.length === 0 ? null : out.join(' ');
+}
+
+function describeOne(e: NewEvent, p: ParsedInput['clauses'][number], names: Record<string, string>, atmosphere: string): string | null {
+  const name = (id: string | undefined) => (id ? (names[id] ?? id) : undefined);
+  const manner = p.manner.filter((m) => m.endsWith('ly'));
+  const how = manner.length > 0 ? `, ${manner.join(' and ')}` : '';
   switch (e.type) {
     case 'SpeechAct': {
-      const to = first(e.data.addressee);
-      return p.kind === 'question' ? (to ? `You put your question to ${to}.` : 'You ask the room.') : to ? `You speak to ${to}.` : 'You speak into the wind.';
+      const to = name(e.data.addressee);
+      return p.kind === 'question' ? (to ? `You put your question to ${to}${how}.` : `You ask the room${how}.`) : to ? `You speak to ${to}${how}.` : `You speak${how}, to no one in particular.`;
     }
     case 'MovementAction':
-      return `You make your way to ${names[e.data.to] ?? e.data.to}.`;
+      return `You make your way to ${names[e.data.to] ?? e.data.to}${how}.`;
     case 'ExaminationAction':
       return null;
     case 'ActionPerformed': {
-      const target = e.data.target ? names[e.data.target] ?? e.data.target : null;
-      const to = e.data.recipient ? names[e.data.recipient] ?? e.data.recipient : null;
-      if (e.data.action === 'give' && target && to) return `You give ${target} to ${to}.`;
-      if (e.data.action === 'show' && target && to) return `You show ${target} to ${to}.`;
-      if (e.data.action === 'take' && target) return `You take ${target}.`;
-      if (e.data.action === 'drop' && target) return `You set down ${target}.`;
-      return target ? `You ${e.data.action} ${target}. Nothing much comes of it.` : `You ${e.data.action}. Time passes; the wind does not.`;
+      if (e.data.actor !== PLAYER_ID) {
+        const who = name(e.data.actor);
+        if (e.data.action === 'give' && e.data.recipient === PLAYER_ID && who) return `${who} hands ${name(e.data.target)} back to you.`;
+        return null;
+      }
+      const target = e.data.target ? (names[e.data.target] ?? e.data.target) : null;
+      const to = e.data.recipient ? (names[e.data.recipient] ?? e.data.recipient) : null;
+      if (e.data.action === 'give' && target && to) return `You give ${target} to ${to}${how}.`;
+      if (e.data.action === 'show' && target && to) return `You hold up ${target} for ${to} to see${how}.`;
+      if (e.data.action === 'take' && target) return `You take ${target}${how}.`;
+      if (e.data.action === 'drop' && target) return `You set down ${target}${how}.`;
+      // An act the story did not author: said plainly, with the place around it.
+      const verb = p.lemma && canonicalVerb(p.lemma) === e.data.action ? p.lemma : e.data.action;
+      const did = `You ${verb.replace(/_/g, ' ')}${target ? ` ${target}` : ''}${how}.`;
+      return atmosphere ? `${did} ${capitalise(atmosphere)} — nothing here answers to it.` : `${did} Nothing here answers to it.`;
     }
     default:
       return null;
   }
+}
+
+function capitalise(s: string): string {
+  return s.length === 0 ? s : s[0]!.toUpperCase() + s.slice(1);
+}
+
+/** Who or what the previous turn was about, for "take it" / "ask her" (momentary propositions of that turn). */
+function pronounContext(ts: TruthSet, turn: number, w: Warm): ParseContext {
+  if (ts.momentary.turn === turn) return {};
+  const people = new Set(w.entities.characters.map((c) => c.id));
+  const out: ParseContext = {};
+  const props = [...ts.momentary.propositions].sort((a, b) => a.since - b.since);
+  for (const p of props) {
+    if (p.args[0] !== PLAYER_ID) continue;
+    const target = p.predicate === 'did' ? p.args[2] : p.predicate === 'examined' || p.predicate === 'said' ? p.args[1] : undefined;
+    if (!target) continue;
+    if (people.has(target)) out.lastCharacter = target;
+    else if (w.entities.objects.some((o) => o.id === target)) out.lastEntity = target;
+  }
+  return out;
+}
+
+/** The tone of an unauthored act this turn, as a character sees it (done to them, or only seen). */
+function actToneFor(characterId: string, facts: FactResult | null, w: Warm): { tone: ActTone; toMe: boolean } | null {
+  for (const e of facts?.events ?? []) {
+    if (e.type !== 'ActionPerformed' || e.data.actor !== PLAYER_ID) continue;
+    const verb = canonicalVerb(e.data.action);
+    const toMe = e.data.target === characterId;
+    const person = e.data.target !== undefined && w.data.cast.includes(e.data.target);
+    if (HOSTILE_ACTIONS.has(verb) && person) return { tone: 'hostile', toMe };
+    if (KIND_ACTIONS.has(verb) && person) return { tone: 'kind', toMe };
+    if (['take', 'give', 'show', 'drop', 'read'].includes(verb)) continue;
+    const entity = w.entities.objects.find((o) => o.id === e.data.target);
+    if (entity?.affordances.some((a) => affordanceAnswers(a, e.data.action))) continue;
+    return { tone: 'odd', toMe };
+  }
+  return null;
 }

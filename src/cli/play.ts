@@ -1,20 +1,18 @@
 import { terminalSafe } from './terminal-text.ts';
 import { createInterface } from 'node:readline';
 import type { Config } from '../config.ts';
-import { LocalSession } from '../actors/local-session.ts';
-import { StoryBehaviour, type StorykeeperOutput } from '../actors/story-behaviour.ts';
+import type { NarratorWarm, StorykeeperOutput } from '../actors/story-behaviour.ts';
 import { createStoryBehaviour } from '../actors/create-story-behaviour.ts';
-import { storyScript } from '../actors/agents/scripted-script.ts';
-import { loadLlmConfig } from '../inference/llm/config.ts';
-import { LlmRouter } from '../inference/llm/router.ts';
-import { playerInputData } from '../domain/events.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
+import { helpFor } from './help.ts';
+import { chooseStory, rememberStory } from './last-played.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
 import { createLogger } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
+import { PgliteDatabase } from '../persistence/pglite-database.ts';
 
 /**
  * The terminal client: `storyteller play` / `npm start`. With no configuration it opens
@@ -25,11 +23,12 @@ import { openDatabase } from '../persistence/open-database.ts';
  *
  *   printf 'look\nask Ewan about the light\n' | npm start
  *
- * `--local` plays the same story fully in memory (no database, no engine).
+ * `--local` plays the same story through the same engine on an in-memory PGlite database:
+ * nothing is kept after the game.
  */
 export interface PlayOptions {
   storyPath?: string;
-  /** In-memory play without database and engine. */
+  /** Play on an in-memory database: nothing is kept. */
   local?: boolean;
   /** Start a new game even if an unfinished one of this story exists (default: resume it). */
   fresh?: boolean;
@@ -43,10 +42,14 @@ interface TurnOutcome {
   rejected?: string;
 }
 
-/** What the terminal talks to: the real engine, or a LocalSession. */
+/** What the terminal talks to: the session engine (on the configured database, or in memory for --local). */
 interface Backend {
   /** An unfinished game will be resumed by start(). */
   readonly resumes: boolean;
+  /** The newest earlier game of this story reached its end (so this one starts fresh). */
+  readonly previousEnded: boolean;
+  /** Completed turns of the game being played. */
+  turnsPlayed(): number;
   start(): Promise<void>;
   send(text: string): Promise<TurnOutcome>;
   save(): Promise<string>;
@@ -54,13 +57,17 @@ interface Backend {
 }
 
 interface Ui {
-  scene(key: string): void;
+  /** A scene was entered; `hint` is its first progressive hint (from the warm narrator context). */
+  scene(key: string, hint?: string | null): void;
   chunk(text: string): void;
-  ack(inputId: number): void;
+  /** The input is durable (`saved`; in --local it is only accepted); `turn` is the player's turn number in this game. */
+  ack(turn: number, saved?: boolean): void;
   verdict(output: StorykeeperOutput): void;
   /** The narration of a turn is complete (before any scene change is shown). */
   answered(): void;
 }
+
+export { helpFor };
 
 export async function playInTerminal(config: Config, options: PlayOptions = {}): Promise<void> {
   const out = options.output ?? process.stdout;
@@ -68,20 +75,24 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
   const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
   const write = (s: string) => out.write(s);
-  const story = await loadStoryFile(options.storyPath ?? config.storyPath);
+  // --story, else STORYTELLER_STORY, else the story played last, else the sample (src/cli/last-played.ts).
+  const choice = chooseStory(config, options.storyPath);
+  const story = await loadStoryFile(choice.path);
   let lastHint: string | null = story.scenes.find((s) => s.id === story.start)?.hints[0] ?? null;
+  let currentScene = story.start;
   let verdict: StorykeeperOutput | null = null;
 
   const ui: Ui = {
-    scene(key) {
+    scene(key, hint) {
       const scene = story.scenes.find((s) => s.id === key);
       if (!scene) return;
-      lastHint = scene.hints[0] ?? null;
+      lastHint = hint ?? scene.hints[0] ?? null;
+      currentScene = key;
       write(`\n${bold(`── ${terminalSafe(scene.name)} ──`)}\n${wrap(terminalSafe(scene.description))}\n`);
     },
     // Narration quotes the player's words: nothing typed or generated reaches the terminal raw.
     chunk: (text) => write(terminalSafe(text)),
-    ack: (inputId) => write(dim(`  (input #${inputId} saved)\n`)),
+    ack: (turn, saved = true) => write(dim(saved ? `  (turn ${turn} saved)\n` : `  (turn ${turn})\n`)),
     verdict(output) {
       verdict = output;
     },
@@ -96,23 +107,28 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   };
 
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const backend = options.local ? localBackend(config, story, ui, logger) : await engineBackend(config, story, ui, logger, options.fresh === true);
+  // --local runs the same engine on an in-memory database: one turn pipeline, nothing kept.
+  const backend = await engineBackend(config, story, ui, logger, { fresh: options.fresh === true, memory: options.local === true });
 
   write(`\n${bold(terminalSafe(story.title.toUpperCase()))}\n`);
+  if (choice.why === 'last-played') write(dim(`(${terminalSafe(story.title)} — the story you played last, ${choice.path}. \`--story FILE\` plays another.)\n`));
   const resumed = backend.resumes;
   const intro = () => write(`\n${wrap(terminalSafe(story.intro))}\n${dim('(Type /help for commands.)')}\n`);
   // The intro comes before the first scene; a resumed game says so instead.
-  ui.scene = ((show) => (key: string) => {
+  ui.scene = ((show) => (key: string, hint?: string | null) => {
     if (!resumed && !introShown) {
       introShown = true;
       intro();
     }
-    show(key);
+    show(key, hint);
   })(ui.scene);
   let introShown = false;
-  if (resumed) write(dim('\n(Resuming your unfinished game.)\n'));
+  if (resumed) write(dim(`\n(Resuming your unfinished game of ${story.title}.)\n`));
+  else if (backend.previousEnded) write(dim(`\n(Your last game of ${story.title} reached its end; this is a new one.)\n`));
   await backend.start();
-  if (resumed) write(dim('(`npm run play -- --new` starts over.)\n'));
+  if (resumed) write(dim(`(${backend.turnsPlayed()} turn${backend.turnsPlayed() === 1 ? '' : 's'} played so far; \`npm start -- --new\` starts over.)\n`));
+  // Only a game kept in the database is one `npm start` can come back to.
+  if (!options.local) rememberStory(config, choice.path, story);
 
   const rl = createInterface({ input: options.input ?? process.stdin, terminal: false });
   // Ctrl-C / SIGTERM: stop reading, finish the turn in flight, then the engine shuts down
@@ -129,15 +145,17 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   let ended = false;
   try {
     for await (const raw of rl) {
-      const line = raw.trim();
-      if (!tty) write(`> ${terminalSafe(line)}\n`);
+      const typed = raw.trim();
+      if (!tty) write(`> ${terminalSafe(typed)}\n`);
+      // The commands work with or without their slash ("quit", "help", "hint").
+      const line = /^(quit|exit|help|hint|save)$/i.test(typed) ? `/${typed.toLowerCase()}` : typed;
       if (line.length === 0) {
         prompt();
         continue;
       }
       if (line === '/quit' || line === '/exit') break;
       if (line === '/help') {
-        write(HELP);
+        write(helpFor(story, currentScene));
         prompt();
         continue;
       }
@@ -164,17 +182,10 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     rl.close();
-    if (!ended) write(dim('\nYour place is kept. Goodbye.\n'));
+    if (!ended) write(dim(options.local ? '\nNothing is kept: --local play lives in memory only. Goodbye.\n' : '\nYour place is kept. Goodbye.\n'));
     await backend.close();
   }
 }
-
-const HELP = `Talk and act in plain words, for example:
-  look                      examine the tide table       ask Ewan about the light
-  give the letter to Ada    take the key                 go to the inn
-  unlock the door           light the lamp               say "who are you?"
-Commands: /hint (a nudge), /save (checkpoint), /help, /quit
-`;
 
 function wrap(text: string, width = 88): string {
   const out: string[] = [];
@@ -189,37 +200,9 @@ function wrap(text: string, width = 88): string {
   return out.join('\n');
 }
 
-function localBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>): Backend {
-  // No database, but the configured LLM roles (scripted with the story script by default).
-  const llm = LlmRouter.fromConfig(loadLlmConfig(config.env), { logger, script: storyScript });
-  const behaviour = new StoryBehaviour({ stories: async () => story, llm, onStorykeeper: (_id, o) => ui.verdict(o) });
-  const session = new LocalSession(behaviour, { sessionId: 'local', storyId: story.id });
-  return {
-    resumes: false,
-    async start() {
-      await session.start();
-      ui.scene(session.sceneKey as string);
-    },
-    async send(text) {
-      // The same input schema the ledger applies in engine mode.
-      const valid = playerInputData.shape.text.safeParse(text);
-      if (!valid.success) return { ended: false, rejected: `LEDGER_PAYLOAD_INVALID: ${valid.error.issues.map((i) => i.message).join('; ')}` };
-      const turn = await session.send(text, ui.chunk);
-      ui.answered();
-      if (turn.enteredScene) ui.scene(turn.enteredScene);
-      return { ended: turn.ended };
-    },
-    async save() {
-      return 'In-memory play (--local) has nothing to save to.';
-    },
-    async close() {
-      await llm.close();
-    },
-  };
-}
-
-async function engineBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>, fresh: boolean): Promise<Backend> {
-  const db = await openDatabase(config);
+async function engineBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>, mode: { fresh: boolean; memory: boolean }): Promise<Backend> {
+  const db = mode.memory ? await PgliteDatabase.open() : await openDatabase(config);
+  const fresh = mode.fresh || mode.memory;
   await migrate(db);
   const graph = await openGraphStore(db, config);
   const setup = await createStoryBehaviour({ db, graph, config, logger, story, onStorykeeper: (_id, o) => ui.verdict(o) });
@@ -234,6 +217,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   });
   let handle: SessionHandle | null = null;
   let seq = 0;
+  let turnsBefore = 0;
   let ended = false;
   let pendingAnswer: { resolve: (o: TurnOutcome) => void; reject: (e: Error) => void; clientInputId: string } | null = null;
 
@@ -242,8 +226,11 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
     ? { rows: [] }
     : await db.query<{ id: string }>(`SELECT id FROM sessions WHERE story_id = $1 AND status <> 'ended' ORDER BY updated_at DESC LIMIT 1`, [story.id]);
   const resumeId = rows[0]?.id;
+  const previous = resumeId || fresh ? { rows: [] } : await db.query<{ status: string }>(`SELECT status FROM sessions WHERE story_id = $1 ORDER BY updated_at DESC LIMIT 1`, [story.id]);
   return {
     resumes: resumeId !== undefined,
+    previousEnded: previous.rows[0]?.status === 'ended',
+    turnsPlayed: () => (handle ? ((handle.actor.getSnapshot() as { context?: { turn?: number } }).context?.turn ?? 0) : 0),
     async start() {
       handle = resumeId ? await engine.open(resumeId) : await engine.createSession({ storyId: story.id });
       const h = handle;
@@ -252,11 +239,16 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
         markEntered = resolve;
       });
       h.on('sceneEntered', (e) => {
-        ui.scene(e.sceneKey);
+        ui.scene(e.sceneKey, warmHint(h.actor.getSnapshot().context.warm));
         markEntered();
       });
+      // The player's turn number (turns completed before this run + inputs acknowledged in it), not the
+      // ledger id. Not read from the machine at ack time: by then the turn it starts may already be counted.
+      let acked = 0;
       h.on('ack', (a) => {
-        if (!a.duplicate) ui.ack(a.inputId);
+        if (a.duplicate) return;
+        acked += 1;
+        ui.ack(turnsBefore + acked, !mode.memory);
       });
       h.on('chunk', (c) => ui.chunk(c.text));
       h.on('sceneExited', (e) => {
@@ -282,6 +274,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
       });
       h.on('failed', (f) => fail(`the session failed: ${f.error.code}: ${f.error.message}`));
       await entered;
+      turnsBefore = (h.actor.getSnapshot() as { context?: { turn?: number } }).context?.turn ?? 0;
     },
     async send(text) {
       if (!handle) throw new Error('not started');
@@ -310,7 +303,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
       const saved = new Promise<string>((resolve) => {
         const off = h.on('checkpointed', (c) => {
           off();
-          resolve(`Saved (checkpoint ${c.checkpointId.slice(0, 8)}).`);
+          resolve(mode.memory ? `Saved in memory only (checkpoint ${c.checkpointId.slice(0, 8)}): --local keeps nothing after you quit.` : `Saved (checkpoint ${c.checkpointId.slice(0, 8)}).`);
         });
       });
       h.save();
@@ -327,6 +320,12 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
 
 /** Retransmissions of an input refused with STORAGE_UNAVAILABLE (0.25 s doubling: about 8 s in all). */
 const STORAGE_RETRIES = 5;
+
+/** The progressive hint the story behaviour computed at scene entry (its warm narrator context). */
+function warmHint(warm: { narrator?: unknown } | null | undefined): string | null {
+  const hint = (warm?.narrator as Partial<NarratorWarm> | undefined)?.hint;
+  return typeof hint === 'string' ? hint : null;
+}
 
 /** Resolves when the session is back in play (after a scene change) or has stopped. */
 function settled(h: SessionHandle): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
@@ -7,7 +7,7 @@ import { openDatabase } from '../persistence/open-database.ts';
 import { storeStory } from '../persistence/story-store.ts';
 
 /**
- * `storyteller story load <file>`, `storyteller story check <file>` and `storyteller play`.
+ * `storyteller story load <file>`, `storyteller story check <file>`, `storyteller playtest <file>` and `storyteller play`.
  * An invalid story prints every problem with its path (and YAML line) and exits 1
  * (main.ts prints StorytellerErrors as `storyteller: STORY_INVALID: …`).
  *
@@ -19,10 +19,26 @@ export function registerStoryCommands(program: Command): void {
 
   story
     .command('check <file>')
-    .description('validate a story file (schema and cross-references) without storing it')
-    .action(async (file: string) => {
+    .description('validate a story file (schema, cross-references) and prove it finishable (no soft-locks) without storing it')
+    .option('--max-states <n>', 'bound of the soft-lock exploration', (v) => Number.parseInt(v, 10), 50_000)
+    .action(async (file: string, opts: { maxStates: number }) => {
       const s = await loadStoryFile(file);
-      process.stdout.write(`${file}: ok — "${s.title}" v${s.version}: ${s.scenes.length} scenes, ${s.characters.length} characters, ${s.settings.length} settings, ${s.entities.length} entities\n`);
+      const { findSoftLocks, softLockProblems } = await import('../checking/soft-locks.ts');
+      const { affordanceAmbiguities } = await import('../checking/affordance-ambiguity.ts');
+      const report = findSoftLocks(s, { maxStates: opts.maxStates });
+      const { errors, warnings } = softLockProblems(report);
+      warnings.unshift(...affordanceAmbiguities(s));
+      for (const w of warnings) process.stdout.write(`${file}: warning: ${w}\n`);
+      if (errors.length > 0) {
+        for (const e of errors) process.stdout.write(`${file}: error: ${e}\n`);
+        process.stdout.write(`${file}: ${errors.length} error(s) — the story can be left unfinishable\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(
+        `${file}: ok — "${s.title}" v${s.version}: ${s.scenes.length} scenes, ${s.characters.length} characters, ${s.settings.length} settings, ${s.entities.length} entities; ` +
+          `finishable from every one of ${report.statesExplored} reachable states (shortest playthrough: ${report.solution?.length ?? '?'} inputs)\n`,
+      );
     });
 
   story
@@ -49,7 +65,42 @@ export function registerStoryCommands(program: Command): void {
       }
     });
 
+  program
+    .command('playtest [file]')
+    .description('seeded random and adversarial walks through the real engine on an in-memory database: crashes, refusals, dead ends, coverage (exit 1 on a crash or a dead end)')
+    .option('-n, --walks <n>', 'number of walks (sessions)', positiveInt, 8)
+    .option('-t, --turns <n>', 'most inputs per walk', positiveInt, 40)
+    .option('--seed <n>', 'seed (the same seed replays the same walks)', positiveInt, 1)
+    .option('--max-states <n>', 'bound of each dead-end search', positiveInt, 5_000)
+    .option('--json <file>', 'also write the full report as JSON')
+    .action(async (given: string | undefined, opts: { walks: number; turns: number; seed: number; maxStates: number; json?: string }) => {
+      // Without a file: the story `npm start` plays (STORYTELLER_STORY).
+      const file = given ?? loadConfig().storyPath;
+      const s = await loadStoryFile(file);
+      const { playtest } = await import('../playtest/playtest.ts');
+      const { formatPlaytestReport } = await import('../playtest/format-report.ts');
+      const report = await playtest(s, {
+        walks: opts.walks,
+        turns: opts.turns,
+        seed: opts.seed,
+        maxStates: opts.maxStates,
+        onWalk: (w) => process.stderr.write(`  walk ${w.walk}: ${w.turns} inputs, ${w.ended ? 'reached the end' : `stopped in ${w.scenes.at(-1) ?? '?'} (finishable: ${w.finishable})`}\n`),
+      });
+      process.stdout.write(formatPlaytestReport(report, file));
+      if (opts.json) {
+        const { writeFileSync } = await import('node:fs');
+        writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+      }
+      if (!report.ok) process.exitCode = 1;
+    });
+
   withPlayOptions(program.command('play').description('play a story in the terminal (embedded database and engine in-process)'));
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive whole number');
+  return n;
 }
 
 /**

@@ -4,6 +4,7 @@ import { jsonReply } from './json-reply.ts';
 import type { Character } from '../../domain/story/schema.ts';
 import type { ParsedInput } from '../classifiers/stage1.ts';
 import type { CharacterKnowledge } from './storykeeper.ts';
+import { guardedPreface, reactionTo, type ActTone } from './reactions.ts';
 
 /**
  * A character agent (domain.md: "Agents"): one per cast member. From its psychological
@@ -38,7 +39,7 @@ export const CHARACTER_JSON_SCHEMA: Record<string, unknown> = {
 };
 
 export interface CharacterTurn {
-  character: Pick<Character, 'id' | 'name' | 'lines'>;
+  character: Pick<Character, 'id' | 'name' | 'lines'> & Partial<Pick<Character, 'axes' | 'emotions'>>;
   knowledge: CharacterKnowledge | null;
   frameText: string;
   parsed: ParsedInput | null;
@@ -52,19 +53,36 @@ export interface CharacterTurn {
   addressed: boolean;
   /** Refusal text of a constraint this character caused (e.g. holding the item the player tried to take). */
   refusedByMe: boolean;
-  /** The player's words touch one of this character's motivations (e.g. asking Ada for the key she guards). */
+  /** The player's words touch one of this character's motivations (kept for LLM prompts; never a refusal by itself). */
   touchesMotivation?: boolean;
+  /** An act the story did not author, and whether it was done to this character. */
+  act?: { tone: ActTone; toMe: boolean } | null;
+  /** The player hurt this character, or someone in front of them, earlier (durable). */
+  wary?: boolean;
 }
 
-/** The deterministic intent: a reply when addressed, a refusal when it blocked the player, now and then an idle gesture. */
+/**
+ * The deterministic intent, from the character's authored lines and personality: a refusal
+ * only when it stopped the player taking what it holds; the reaction to an act done to it;
+ * its greeting once, on first meeting — followed by its reply when the player spoke to it;
+ * then replies when addressed (guarded once the player has been violent), reactions to odd
+ * or violent acts it saw, and now and then an idle gesture.
+ */
 export function fallbackIntent(t: CharacterTurn): CharacterIntent {
   const { lines, id } = t.character;
   const pick = (list: readonly string[]) => list[stableIndex(`${id}:${t.turn}`, list.length)];
   if (t.refusedByMe && lines.refusal.length > 0) return { action: 'speak', speech: pick(lines.refusal) as string, target: 'player', tone: 'guarded' };
-  if (t.sceneTurn === 1 && t.firstMeeting && lines.greeting.length > 0 && t.parsed?.kind !== 'meta') return { action: 'speak', speech: pick(lines.greeting) as string, target: 'player', tone: 'neutral' };
-  // Pressed on what they guard, characters answer with their refusal — which tells the player what they want.
-  if (t.addressed && t.touchesMotivation && lines.refusal.length > 0) return { action: 'speak', speech: pick(lines.refusal) as string, target: 'player', tone: 'guarded' };
-  if (t.addressed && lines.reply.length > 0) return { action: 'speak', speech: pick(lines.reply) as string, target: 'player', tone: 'neutral' };
+  if (t.act?.toMe && t.act.tone !== 'odd') return reactionTo(t.character, t.act.tone, 'target');
+  const reply = t.addressed && lines.reply.length > 0 ? (pick(lines.reply) as string) : null;
+  if (t.sceneTurn === 1 && t.firstMeeting && lines.greeting.length > 0 && t.parsed?.kind !== 'meta') {
+    const greeting = pick(lines.greeting) as string;
+    // Greeted once; a player who spoke first also gets the answer.
+    const spoke = t.addressed && (t.parsed?.kind === 'speech' || t.parsed?.kind === 'question');
+    return { action: 'speak', speech: spoke && reply ? `${greeting}\n\n${reply}` : greeting, target: 'player', tone: 'neutral' };
+  }
+  if (t.act && t.act.tone === 'hostile') return reactionTo(t.character, 'hostile', 'witness');
+  if (reply) return { action: 'speak', speech: t.wary ? `${guardedPreface(t.character)} ${reply}` : reply, target: 'player', tone: t.wary ? 'guarded' : 'neutral' };
+  if (t.act && (t.act.toMe || t.act.tone === 'odd') && stableIndex(`${id}:react:${t.turn}`, 2) === 0) return reactionTo(t.character, t.act.tone, t.act.toMe ? 'target' : 'witness');
   if (lines.idle.length > 0 && stableIndex(`${id}:idle:${t.turn}`, 3) === 0) return { action: 'gesture', gesture: pick(lines.idle) as string, tone: 'neutral' };
   return { action: 'wait', tone: 'neutral' };
 }

@@ -48,7 +48,8 @@ function attributed(b: { name: string; kind: string; text: string }): string {
   const first = b.name.split(' ')[0] ?? b.name;
   // Authored lines carry their own attribution; bare speech gets one.
   if (b.text.includes(first) || b.text.includes('"') || (b.kind !== 'speech' && /^[A-Z]/.test(b.text))) return b.text;
-  return b.kind === 'speech' ? `${first} says, "${b.text.replace(/^"|"$/g, '')}"` : `${first} ${b.text.charAt(0).toLowerCase()}${b.text.slice(1)}`;
+  // Named as the story names them ("Uncle Bram", never "Uncle").
+  return b.kind === 'speech' ? `${b.name} says, "${b.text.replace(/^"|"$/g, '')}"` : `${b.name} ${b.text.charAt(0).toLowerCase()}${b.text.slice(1)}`;
 }
 
 export async function narrateTurn(llm: LlmProvider, c: NarrationContext, onChunk: (text: string) => void, signal?: AbortSignal): Promise<string> {

@@ -12,6 +12,7 @@ import { composeNarration, type NarrationContext } from './narrator.ts';
  *     authored lines (`context.fallback`), as JSON;
  *   - stage4: confirms each provisional judgment, a little more confident when the
  *     player's words carry it;
+ *   - classifier: the rules' own decomposition back (so `classifier=scripted` changes nothing);
  *   - anything else: the provider's neutral default.
  *
  * @example
@@ -36,6 +37,8 @@ export function storyScript(req: CompletionRequest): string {
         })),
       });
     }
+    case 'classifier':
+      return JSON.stringify({ clauses: Array.isArray(c.rules) ? c.rules : [] });
     default:
       return defaultScript(req);
   }

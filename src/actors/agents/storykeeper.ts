@@ -38,6 +38,8 @@ export interface StorykeeperVerdict {
   exit: { reason: 'departure' | 'ending'; nextSceneKey: string | null; text: string } | null;
   /** Truth set after everything of this turn the storykeeper knows about. */
   truthSet: TruthSet;
+  /** The history the conditions were evaluated against (`earlier` + this turn's events), for hints. */
+  history: readonly LedgerRecordLike[];
 }
 
 export const CASCADE_DEPTH = 4;
@@ -160,7 +162,7 @@ export function storykeeperVerdict(
       break;
     }
   }
-  return { events, released, goalsCompleted, exit, truthSet: ts };
+  return { events, released, goalsCompleted, exit, truthSet: ts, history };
 }
 
 /**
@@ -174,13 +176,8 @@ export function deliverable(gate: Gate, ts: TruthSet, turnEvents: readonly NewEv
   return true;
 }
 
-/** The hint for the player's current position in the scene: the first, or the next once a primary goal completed. */
-export function currentHint(data: SceneData, ts: TruthSet): string | null {
-  const hints = data.scene.hints;
-  if (hints.length === 0) return null;
-  const primaryDone = data.scene.goals.filter((g) => g.primary && holds(ts, 'goal_completed', g.id)).length;
-  return hints[Math.min(primaryDone, hints.length - 1)] ?? null;
-}
+/** The author's hints alone (the turn uses `progressiveHint`, src/actors/agents/hints.ts). */
+export { authoredHint as currentHint } from './hints.ts';
 
 /**
  * The information boundary (domain.md: "Storykeeper → narrator: scene context (strict

@@ -1,6 +1,7 @@
 import type { NewEvent } from '../../domain/events.ts';
 import { normaliseAction } from '../../domain/propositions.ts';
 import { PLAYER_ID, type Affordance, type StoryEntity } from '../../domain/story/schema.ts';
+import { affordanceAnswers, HOSTILE_ACTIONS, canonicalVerb } from '../../domain/story/verb-synonyms.ts';
 import { applyEvents, holds, type TruthSet } from '../../domain/truth-set.ts';
 import type { SceneData, StoryBaseline } from '../scene-model.ts';
 
@@ -108,7 +109,7 @@ export function checkAffordance(
   where: Whereabouts,
   entityNames: Record<string, string>,
 ): { affordance: Affordance | null; refusal: string | null } {
-  const affordance = entity.affordances.find((a) => a.action === normaliseAction(verb)) ?? null;
+  const affordance = entity.affordances.find((a) => a.action === normaliseAction(verb)) ?? entity.affordances.find((a) => affordanceAnswers(a, normaliseAction(verb))) ?? null;
   if (!isVisible(view, entity.id, where)) return { affordance, refusal: `You do not see ${entity.name} here.` };
   if (affordance?.requires && view.holders[affordance.requires] !== PLAYER_ID) {
     return { affordance, refusal: affordance.refusal ?? `You would need ${entityNames[affordance.requires] ?? affordance.requires}.` };
@@ -143,8 +144,15 @@ export function worldConsequences(data: SceneData, objects: readonly StoryEntity
   const events: NewEvent[] = [];
   const notes: string[] = [];
   let view = worldView(data.baseline, ts);
+  const cast = (data as { cast?: string[] }).cast ?? [];
   for (const e of accepted) {
     if (e.type !== 'ActionPerformed' || e.data.target === undefined) continue;
+    // A hostile act against a person is remembered: the victim's trust and affection fall, and the witnesses' trust.
+    if (e.data.actor === PLAYER_ID && HOSTILE_ACTIONS.has(canonicalVerb(e.data.action)) && cast.includes(e.data.target)) {
+      events.push(...hostilityEvents(e.data.target, cast, view.world));
+      view = { ...view, world: { ...view.world, [wrongedKey(e.data.target)]: Number(view.world[wrongedKey(e.data.target)] ?? 0) + 1 } };
+      continue;
+    }
     const entity = objects.find((o) => o.id === e.data.target);
     const affordance = entity?.affordances.find((a) => a.action === normaliseAction(e.data.action));
     if (!affordance) continue;
@@ -159,6 +167,36 @@ export function worldConsequences(data: SceneData, objects: readonly StoryEntity
   view = worldView(data.baseline, applyEvents(ts, withTs(ts, [...accepted, ...events])));
   events.push(...promotions(objects, ts, accepted, view));
   return { events, notes, view };
+}
+
+/** How much a hostile act costs the player with its victim and with those who saw it. */
+export const HOSTILITY_DELTAS = { victim: { trust_benevolence: -0.4, affection: -0.3 }, witness: { trust_benevolence: -0.2 } } as const;
+
+/** World keys recording it (durable; predicates can test them: `worldState: { key: wronged_ewan, equals: 1 }`). */
+export function wrongedKey(victim: string): string {
+  return `wronged_${victim}`;
+}
+export function witnessedKey(witness: string): string {
+  return `saw_player_violent_${witness}`;
+}
+
+export function hostilityEvents(victim: string, cast: readonly string[], world: Record<string, unknown> = {}): NewEvent[] {
+  const shift = (from: string, dimension: 'trust_benevolence' | 'affection', delta: number): NewEvent => ({
+    type: 'RelationshipShifted',
+    data: { from, to: PLAYER_ID, dimension, delta },
+    source: 'world',
+  });
+  const count = Number(world[wrongedKey(victim)] ?? 0);
+  const witnesses = cast.filter((id) => id !== victim);
+  return [
+    { type: 'WorldStateChanged', data: { key: wrongedKey(victim), old: world[wrongedKey(victim)] ?? null, new: count + 1 }, source: 'world' },
+    shift(victim, 'trust_benevolence', HOSTILITY_DELTAS.victim.trust_benevolence),
+    shift(victim, 'affection', HOSTILITY_DELTAS.victim.affection),
+    ...witnesses.flatMap((id): NewEvent[] => [
+      ...(world[witnessedKey(id)] === true ? [] : [{ type: 'WorldStateChanged', data: { key: witnessedKey(id), old: null, new: true }, source: 'world' } as NewEvent]),
+      shift(id, 'trust_benevolence', HOSTILITY_DELTAS.witness.trust_benevolence),
+    ]),
+  ];
 }
 
 /** Entity promotion tiers (domain.md: "Entities and characters"), lowest first. */

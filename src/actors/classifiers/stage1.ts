@@ -1,39 +1,36 @@
+import { canonicalVerb, isKnownVerb } from '../../domain/story/verb-synonyms.ts';
+import { readEnglish, type Token } from './english.ts';
+import { buildLexicon, findMentions, normalise, type Lexicon, type LexiconEntry, type LexiconSource, type Mention } from './lexicon.ts';
+
 /**
- * Stage 1 — structural parsing by rules (domain.md: "Classification stages", 10–50 ms
- * budget; this runs in microseconds). From raw player text it finds the action type
- * (speech, action, examination, movement, question, meta), the verb, the addressee,
- * targets resolved against the scene's cast, objects and neighbouring settings
- * (names and aliases, longest match first), the spoken content and keywords.
+ * Stage 1 — structural parsing by rules (domain.md: "Classification stages"). The
+ * player's words are read as English (src/actors/classifiers/english.ts: tokens, part of
+ * speech, lemmas) and split into clauses, in order ("take the flute and hold it up" →
+ * take, then show). Each clause is first-person narration ("I slowly give…", "Then I…"),
+ * an imperative, a question or speech; its verb is lemmatised and mapped to the story's
+ * vocabulary (src/domain/story/verb-synonyms.ts), adverbs and manner are kept as
+ * keywords, pronouns resolve to the last thing or person mentioned (this input, then the
+ * previous turn), and people are addressed only if present — a name from elsewhere in
+ * the story is reported as `absent`. Deterministic, tens of microseconds per input.
  *
  * @example
- * const lexicon = buildLexicon({ characters, objects, settings });
- * parseInput('give the letter to Ada', lexicon)
- * // → { kind: 'action', verb: 'give', entity: 'board_letter', recipient: 'ada', ... }
+ * parseInput('I take the flute from my pack and hold it up', lexicon)
+ * // → { kind: 'action', verb: 'take', entity: 'flute', clauses: [{ verb: 'take', … }, { verb: 'show', entity: 'flute', … }] }
  */
 export type ActionKind = 'speech' | 'action' | 'examination' | 'movement' | 'question' | 'meta';
 
-export interface LexiconEntry {
-  id: string;
-  kind: 'character' | 'entity' | 'setting';
-  phrase: string;
-}
+export { buildLexicon, findMentions, normalise, type Lexicon, type LexiconEntry, type LexiconSource };
 
-export interface Lexicon {
-  /** Phrases, longest first. */
-  entries: LexiconEntry[];
-  /** Cast ids in authored order (default addressee when the cast is one person). */
-  cast: string[];
-  /** Id of the setting the player is in (so "the lighthouse" from inside it is not a destination). */
-  here: string;
-}
-
-export interface ParsedInput {
+/** One act of the player's input. */
+export interface ParsedClause {
   raw: string;
   kind: ActionKind;
-  /** Normalised verb (take, give, show, drop, unlock, light, say, ask, look, go…). */
+  /** Canonical verb (take, give, show, drop, unlock, light, say, ask, look, go…), or the lemma the table does not know. */
   verb: string;
+  /** The verb's dictionary form as the player used it ("yank", "hugged" → "hug"), before canonicalisation. */
+  lemma?: string;
   addressee?: string;
-  /** Characters, entities and settings mentioned, in order of appearance. */
+  /** Characters, entities and settings mentioned and present, in order of appearance. */
   mentions: Array<{ id: string; kind: LexiconEntry['kind'] }>;
   /** First entity mentioned (the object of an action). */
   entity?: string;
@@ -41,197 +38,351 @@ export interface ParsedInput {
   recipient?: string;
   /** For movement: the destination setting. */
   destination?: string;
+  /** For movement: a compass or vertical direction that names no place here ("north"). */
+  direction?: string;
   /** What is said (speech/question). */
   content?: string;
   keywords: string[];
+  /** Adverbs and manner ("slowly", "watching"): kept for the agents, never a target. */
+  manner: string[];
+  /** Named by the story but not here: characters in other scenes, objects out of reach. */
+  absent?: Array<{ id: string; kind: LexiconEntry['kind'] }>;
+  /** Nouns that name nothing the story knows ("x door" where there is no door). */
+  unknown?: string[];
+  /** Speech asking the addressee for an item ("give me the letter back", "ask Ewan for the key"). */
+  requested?: string;
+  /** A question about the place itself ("what is this place?"): answered by describing it. */
+  aboutPlace?: boolean;
   /** For meta: the command without the slash. */
   command?: string;
 }
 
-export interface LexiconSource {
-  characters: ReadonlyArray<{ id: string; name: string; aliases: readonly string[] }>;
-  objects: ReadonlyArray<{ id: string; name: string; aliases: readonly string[] }>;
-  /** The current setting first, then its neighbours. */
-  settings: ReadonlyArray<{ id: string; name: string; aliases: readonly string[] }>;
+export interface ParsedInput extends ParsedClause {
+  /** Every act in order; the first is also spread at the top level. */
+  clauses: ParsedClause[];
 }
 
-const VERB_SYNONYMS: Record<string, string> = {
-  take: 'take', get: 'take', grab: 'take', pick: 'take', collect: 'take', steal: 'take', snatch: 'take',
-  give: 'give', hand: 'give', offer: 'give', pass: 'give', return: 'give',
-  show: 'show', present: 'show', display: 'show',
-  drop: 'drop', discard: 'drop', put: 'drop',
-  unlock: 'unlock', unbolt: 'unlock',
-  open: 'open',
-  light: 'light', kindle: 'light', ignite: 'light', relight: 'light',
-  knock: 'knock', bang: 'knock', hammer: 'knock', pound: 'knock',
-  ring: 'ring', read: 'read', hug: 'comfort', comfort: 'comfort', embrace: 'comfort', console: 'comfort',
-  push: 'push', pull: 'pull', kick: 'kick', hit: 'attack', attack: 'attack', strike: 'attack', punch: 'attack',
-  wait: 'wait', sit: 'sit', listen: 'listen', smell: 'smell', touch: 'touch', use: 'use', turn: 'turn', help: 'help',
+/** What the previous turn mentioned, for pronouns ("take it"). */
+export interface ParseContext {
+  lastEntity?: string;
+  lastCharacter?: string;
+}
+
+const EXAMINE = new Set(['look', 'l', 'examine', 'x', 'inspect', 'study', 'check', 'observe', 'watch', 'peer', 'view', 'survey', 'regard', 'scan', 'eye', 'glance', 'stare', 'gaze']);
+const MOVE = new Set(['go', 'walk', 'head', 'run', 'enter', 'travel', 'move', 'descend', 'ascend', 'leave', 'follow', 'proceed', 'hurry', 'continue', 'depart', 'return', 'approach', 'step', 'wander', 'stroll', 'climb', 'exit', 'cross', 'make']);
+const DIRECTIONS = new Set(['up', 'down', 'upstairs', 'downstairs', 'in', 'inside', 'out', 'outside', 'north', 'south', 'east', 'west', 'northeast', 'northwest', 'southeast', 'southwest', 'n', 's', 'e', 'w', 'ne', 'nw', 'se', 'sw', 'forward', 'back', 'onward', 'away']);
+const COMPASS: Record<string, string> = { n: 'north', s: 'south', e: 'east', w: 'west', ne: 'northeast', nw: 'northwest', se: 'southeast', sw: 'southwest' };
+const SPEECH: Record<string, 'speech' | 'question'> = {
+  say: 'speech', tell: 'speech', shout: 'speech', whisper: 'speech', call: 'speech', speak: 'speech', talk: 'speech', chat: 'speech',
+  reply: 'speech', answer: 'speech', greet: 'speech', yell: 'speech', explain: 'speech', promise: 'speech', thank: 'speech', apologise: 'speech',
+  apologize: 'speech', mention: 'speech', admit: 'speech', confess: 'speech', introduce: 'speech', murmur: 'speech', insist: 'speech', beg: 'speech',
+  ask: 'question', question: 'question', inquire: 'question', enquire: 'question', wonder: 'question',
 };
-const EXAMINE_VERBS = new Set(['look', 'l', 'examine', 'x', 'inspect', 'study', 'search', 'check', 'observe', 'watch', 'peer', 'view', 'survey']);
-const MOVE_VERBS = new Set(['go', 'walk', 'head', 'climb', 'run', 'enter', 'travel', 'move', 'descend', 'ascend', 'leave', 'follow', 'proceed', 'hurry', 'continue', 'depart']);
-const DIRECTIONS = new Set(['up', 'down', 'upstairs', 'downstairs', 'in', 'inside', 'out', 'outside', 'north', 'south', 'east', 'west']);
-const SPEECH_VERBS: Record<string, 'speech' | 'question'> = {
-  say: 'speech', tell: 'speech', shout: 'speech', whisper: 'speech', call: 'speech', speak: 'speech', talk: 'speech',
-  reply: 'speech', answer: 'speech', greet: 'speech', yell: 'speech', explain: 'speech', promise: 'speech', thank: 'speech',
-  ask: 'question', question: 'question', inquire: 'question', enquire: 'question',
-};
-/** Openers that mark free conversation rather than a command. */
+/** First-person verbs of thought: "I think Silas is lying" is said, not done. */
+const THOUGHT = new Set(['think', 'believe', 'know', 'hope', 'guess', 'suppose', 'mean', 'understand', 'agree', 'feel_that', 'fear', 'doubt', 'bet', 'want', 'need', 'wish', 'like', 'love', 'hate', 'am', 'be', "'m", "i'm", 'have_to', 'remember', 'forgot', 'forget', 'see_that']);
+/** Openers of free conversation. */
 const CONVERSATIONAL = new Set([
-  'i', "i'm", 'im', "i've", "i'll", 'we', 'you', "you're", 'hello', 'hi', 'hey', 'good', 'thanks', 'thank', 'yes', 'no', 'aye',
-  'please', 'sorry', 'my', "it's", 'its', 'he', 'she', 'they', 'what', 'who', 'why', 'how',
-  'where', 'when', 'is', 'are', 'do', 'does', 'did', 'can', 'could', 'will', 'would', 'should', 'was', 'were', 'have', 'has',
-  'let', "let's", 'lets', 'don\'t', 'dont', 'well', 'oh', 'ah', 'sir', 'madam', 'mister', 'mr', 'miss', 'mrs', 'nobody', 'nothing',
+  'hello', 'hi', 'hey', 'greetings', 'good', 'thanks', 'thank', 'yes', 'no', 'aye', 'nay', 'sorry', 'please', 'well', 'oh', 'ah', 'sir', 'madam',
+  'mister', 'mr', 'miss', 'mrs', 'nobody', 'nothing', 'my', 'it', "it's", 'its', 'he', 'she', 'they', 'you', "you're", 'we', "let's", 'lets', 'okay', 'ok',
+  "i'm", 'im', "i've", "i'll", "don't", 'dont', 'excuse', 'pardon', 'farewell', 'goodbye', 'bye', 'listen_up', 'alright', 'right', 'there',
 ]);
+const QUESTION_OPENERS = new Set(['what', 'who', 'why', 'how', 'where', 'when', 'which', 'whose', 'is', 'are', 'do', 'does', 'did', 'can', 'could', 'will', 'would', 'should', 'was', 'were', 'have', 'has', 'may', 'might', 'shall', "what's", "where's", "who's", 'whats', 'wheres']);
+/** Words before the verb that do not change the act: "then I slowly try to …". */
+const LEAD_INS = new Set(['then', 'now', 'so', 'and', 'next', 'first', 'finally', 'also', 'again', 'just', 'quickly', 'carefully', 'ok', 'okay', 'anyway', 'meanwhile', 'after', 'that']);
+const AUX_LEAD = new Set(['will', 'shall', "'ll", 'try', 'attempt', 'decide', 'start', 'begin', 'go_and', 'manage', 'want', 'would', "'d", 'like', 'need', 'have', 'gonna', 'wanna', 'must', 'can', 'let']);
 const STOPWORDS = new Set([
   'a', 'an', 'the', 'to', 'of', 'and', 'or', 'but', 'in', 'on', 'at', 'for', 'with', 'about', 'into', 'onto', 'from', 'by', 'up',
   'down', 'it', 'its', 'is', 'are', 'was', 'were', 'be', 'been', 'me', 'my', 'you', 'your', 'him', 'her', 'his', 'them', 'their',
   'this', 'that', 'these', 'those', 'i', 'we', 'he', 'she', 'they', 'do', 'does', 'did', 'so', 'then', 'there', 'here', 'what',
   'who', 'why', 'how', 'where', 'when', 'please', 'some', 'any', 'all', 'not', 'no', 'yes', 'can', 'will', 'would', 'could', 'should',
-  "i'm", 'im', 'am', 'as', 'if', 'over', 'out', 'again', 'very', 'just', 'too', 'have', 'has', 'had', 'let', 'tell', 'ask', 'say',
+  "i'm", 'im', 'am', 'as', 'if', 'over', 'out', 'again', 'very', 'just', 'too', 'have', 'has', 'had', 'let', 'tell', 'ask', 'say', 'now',
+  "'s", "'m", "'d", "'ll", "n't", 'us', 'our', 'myself', 'back',
 ]);
-
-/** Builds the scene's lexicon once per scene (names and aliases, "the" stripped, longest first). */
-export function buildLexicon(source: LexiconSource): Lexicon {
-  const entries: LexiconEntry[] = [];
-  const add = (id: string, kind: LexiconEntry['kind'], text: string) => {
-    const phrase = normalise(text).replace(/^(the|a|an) /, '');
-    if (phrase.length > 0 && !entries.some((e) => e.phrase === phrase && e.kind === kind)) entries.push({ id, kind, phrase });
-  };
-  for (const c of source.characters) [c.name, ...c.aliases, c.id].forEach((t) => add(c.id, 'character', t));
-  for (const o of source.objects) [o.name, ...o.aliases].forEach((t) => add(o.id, 'entity', t));
-  for (const s of source.settings) [s.name, ...s.aliases].forEach((t) => add(s.id, 'setting', t));
-  entries.sort((a, b) => b.phrase.length - a.phrase.length);
-  return { entries, cast: source.characters.map((c) => c.id), here: source.settings[0]?.id ?? '' };
-}
-
-/** Lower case, apostrophes kept, other punctuation → spaces, single spaces. */
-export function normalise(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/[’‘]/g, "'")
-    .replace(/[^\p{L}\p{N}' ]+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-/** Finds lexicon phrases in normalised text at word boundaries, longest first, without overlaps. */
-export function findMentions(text: string, lexicon: Lexicon): Array<LexiconEntry & { at: number }> {
-  const padded = ` ${text} `;
-  const taken: Array<[number, number]> = [];
-  const found: Array<LexiconEntry & { at: number }> = [];
-  for (const entry of lexicon.entries) {
-    let from = 0;
-    for (;;) {
-      const at = padded.indexOf(` ${entry.phrase} `, from);
-      if (at < 0) break;
-      from = at + 1;
-      const start = at + 1;
-      const end = start + entry.phrase.length;
-      if (taken.some(([s, e]) => start < e && end > s)) continue;
-      // A possessive ("ada's") or plain match.
-      taken.push([start, end]);
-      found.push({ ...entry, at: start - 1 });
-    }
-    const possessive = padded.indexOf(` ${entry.phrase}'s `);
-    if (possessive >= 0) {
-      const start = possessive + 1;
-      const end = start + entry.phrase.length + 2;
-      if (!taken.some(([s, e]) => start < e && end > s)) {
-        taken.push([start, end]);
-        found.push({ ...entry, at: start - 1 });
-      }
-    }
-  }
-  return found.sort((a, b) => a.at - b.at);
-}
+const PLACE_QUESTION = /^(what|where) ?(is|'s|s)? (this|here|this place|the place)$|^where am i$|^where are we$|^what (is|'s) (around|here)$|^what (can|do) i see$|^look around$|^where (is|'s) this$|^what place is this$|^what is this place called$/;
+const REQUEST = /\b(give|hand|pass|return|lend|show) (me|us)\b|\b(can|could|may) (i|we) (have|get|borrow|take)\b|\bi (want|need|would like|'d like)\b|\bask (\S+ )*for\b|\bback\b/;
+/** What may stand before an addressee: "talk to", "ask", "hello", nothing. */
+const ADDRESS_PREFIX = /^((say|talk|speak|ask|tell|greet|call|shout|whisper|question|thank|hello|hi|hey|chat|reply|answer|yell|i|i'll|let me)( (to|with|at))?)?$/;
+const ENTITY_PRONOUNS = new Set(['it', 'them', 'this', 'that']);
+const PERSON_PRONOUNS = new Set(['him', 'her']);
 
 /** Parses one player input against the scene's lexicon. */
-export function parseInput(raw: string, lexicon: Lexicon): ParsedInput {
+export function parseInput(raw: string, lexicon: Lexicon, context: ParseContext = {}): ParsedInput {
   const trimmed = raw.trim();
   if (trimmed.startsWith('/')) {
     const command = normalise(trimmed.slice(1)).split(' ')[0] ?? '';
-    return { raw, kind: 'meta', verb: command, command, mentions: [], keywords: [] };
+    return single({ raw, kind: 'meta', verb: command, command, mentions: [], keywords: [], manner: [] });
   }
-  if (/^(i|inv|inventory|what do i have|what am i carrying)\??$/i.test(trimmed)) {
-    return { raw, kind: 'meta', verb: 'inventory', command: 'inventory', mentions: [], keywords: [] };
+  if (/^(i|inv|inventory|what do i have|what am i (carrying|holding)|what have i got)\??$/i.test(trimmed)) {
+    return single({ raw, kind: 'meta', verb: 'inventory', command: 'inventory', mentions: [], keywords: [], manner: [] });
   }
+  // Quoted words are speech as a whole, said to whoever is named outside the quotation.
   const quoted = /["“]([^"”]+)["”]/.exec(trimmed)?.[1];
-  let text = normalise(trimmed.replace(/^(let me |please |then |now )+/i, ''));
-  // "I take the key" → "take the key"; "I am afraid" stays speech.
-  const second = text.split(' ')[1] ?? '';
-  if (text.startsWith('i ') && (second in VERB_SYNONYMS || EXAMINE_VERBS.has(second) || MOVE_VERBS.has(second) || second in SPEECH_VERBS)) text = text.slice(2);
+  if (quoted !== undefined || trimmed.startsWith("'")) return single(quotedSpeech(raw, trimmed, quoted ?? trimmed.replace(/^'|'$/g, ''), lexicon));
+
+  const clauses: ParsedClause[] = [];
+  const memory: ParseContext = { ...context };
+  for (const part of splitClauses(readEnglish(trimmed))) {
+    const clause = parseClause(raw, part.tokens, part.question, lexicon, memory);
+    if (!clause) continue;
+    clauses.push(clause);
+    const lastEntity = [...clause.mentions].reverse().find((m) => m.kind === 'entity')?.id ?? clause.entity;
+    const lastCharacter = clause.recipient ?? clause.addressee ?? [...clause.mentions].reverse().find((m) => m.kind === 'character')?.id;
+    if (lastEntity) memory.lastEntity = lastEntity;
+    if (lastCharacter) memory.lastCharacter = lastCharacter;
+  }
+  if (clauses.length === 0) clauses.push({ raw, kind: 'speech', verb: 'say', mentions: [], keywords: [], manner: [], content: trimmed, ...(soleCast(lexicon) ? { addressee: soleCast(lexicon) as string } : {}) });
+  // Speech runs on: "hello Ewan, I'm the new keeper" is one utterance, not two.
+  const merged = mergeSpeech(clauses, raw);
+  return { ...(merged[0] as ParsedClause), clauses: merged };
+}
+
+function single(c: ParsedClause): ParsedInput {
+  return { ...c, clauses: [c] };
+}
+
+interface ClauseTokens {
+  tokens: Token[];
+  question: boolean;
+}
+
+/**
+ * Sentences, and within them "and" / "then" / a comma before a new verb. A comma before an
+ * -ing form is manner ("…, watching the old man work") and stays with its clause.
+ */
+function splitClauses(tokens: readonly Token[]): ClauseTokens[] {
+  const out: ClauseTokens[] = [];
+  let current: Token[] = [];
+  const flush = (question: boolean) => {
+    if (current.some((t) => t.pos !== 'PUNCT')) out.push({ tokens: current, question });
+    current = [];
+  };
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i] as Token;
+    if (t.pos === 'PUNCT' && ['.', '!', '?', ';', '…'].includes(t.norm)) {
+      flush(t.norm === '?');
+      continue;
+    }
+    const joiner = t.norm === 'and' || t.norm === 'then' || t.norm === ',' || t.norm === 'before' || t.norm === 'after';
+    if (joiner && current.length > 0 && startsAct(tokens, i + 1) && !isSpeechSoFar(current)) {
+      flush(false);
+      continue;
+    }
+    current.push(t);
+  }
+  flush(false);
+  return out;
+}
+
+/** Does a new act start at `i` (after optional "then", "I", adverbs)? */
+function startsAct(tokens: readonly Token[], i: number): boolean {
+  let j = i;
+  while (j < tokens.length) {
+    const t = tokens[j] as Token;
+    if (t.norm === 'then' || t.norm === 'and' || t.norm === 'i' || t.norm === 'we' || (t.pos === 'ADV' && !DIRECTIONS.has(t.norm)) || t.norm === ',') j++;
+    else break;
+  }
+  const t = tokens[j];
+  if (!t) return false;
+  if (t.norm.endsWith('ing') && t.pos === 'VERB') return false;
+  return (t.pos === 'VERB' && t.norm !== 'be') || isKnownVerb(t.lemma) || EXAMINE.has(t.lemma) || (MOVE.has(t.lemma) && t.pos !== 'NOUN') || t.lemma in SPEECH;
+}
+
+function isSpeechSoFar(tokens: readonly Token[]): boolean {
+  const first = tokens.find((t) => t.pos !== 'PUNCT');
+  return first !== undefined && (CONVERSATIONAL.has(first.norm) || first.pos === 'INTJ') && !isKnownVerb(first.lemma);
+}
+
+function soleCast(lexicon: Lexicon): string | undefined {
+  return lexicon.cast.length === 1 ? lexicon.cast[0] : undefined;
+}
+
+function parseClause(raw: string, all: readonly Token[], question: boolean, lexicon: Lexicon, memory: ParseContext): ParsedClause | null {
+  const tokens = all.filter((t) => t.pos !== 'PUNCT' || t.norm === "'");
+  if (tokens.length === 0) return null;
+  const manner: string[] = [];
+  // Lead-ins, the first-person subject and auxiliaries before the verb.
+  let i = 0;
+  let firstPerson = false;
+  for (;;) {
+    const t = tokens[i];
+    if (!t) break;
+    const next = tokens[i + 1];
+    if (LEAD_INS.has(t.norm) && tokens.length > i + 1) i++;
+    else if ((t.norm === 'i' || t.norm === 'we') && next && next.norm !== "'m" && next.norm !== 'am') {
+      firstPerson = true;
+      i++;
+    } else if (t.norm === 'let' && next && (next.norm === 'me' || next.norm === 'us')) i += 2;
+    else if (firstPerson && AUX_LEAD.has(t.lemma) && next && (next.norm === 'to' || next.pos === 'VERB' || isKnownVerb(next.lemma) || next.norm === 'like' || next.norm === 'and')) i += next.norm === 'to' || next.norm === 'and' ? 2 : 1;
+    else if (t.pos === 'ADV' && !DIRECTIONS.has(t.norm) && tokens.length > i + 1 && !QUESTION_OPENERS.has(t.norm)) {
+      manner.push(t.norm);
+      i++;
+    } else if (t.pos === 'PART' && t.norm === 'to') i++;
+    else break;
+  }
+  const body = tokens.slice(i);
+  if (body.length === 0) return null;
+  // Manner: adverbs anywhere, and a trailing -ing phrase after a comma ("…, watching the man").
+  for (const t of body.slice(1)) if (t.pos === 'ADV' && /ly$/.test(t.norm)) manner.push(t.norm);
+  const gerundAt = all.findIndex((t, k) => k > 0 && all[k - 1]?.norm === ',' && t.pos === 'VERB' && t.norm.endsWith('ing'));
+  if (gerundAt > 0) manner.push(...all.slice(gerundAt).filter((t) => t.pos === 'VERB').map((t) => t.lemma));
+  const acting = gerundAt > 0 ? body.filter((t) => all.indexOf(t) < gerundAt) : body;
+
+  const head = acting[0] as Token;
+  const verbWord = head.norm === 'x' || head.norm === 'l' ? head.norm : head.lemma;
+  const text = acting.map((t) => t.norm).join(' ').replace(/ ' ?s\b/g, "'s").replace(/ '/g, "'");
   const words = text.split(' ').filter((w) => w.length > 0);
-  const first = words[0] ?? '';
-  const isVerb = first in VERB_SYNONYMS || EXAMINE_VERBS.has(first) || MOVE_VERBS.has(first) || first in SPEECH_VERBS;
-  // "light the lamp": the verb itself is not a mention of the light.
-  const mentions = findMentions(text, lexicon).filter((m) => !(isVerb && m.at === 0 && m.phrase === first));
-  const keywords = [...new Set(words.filter((w) => !STOPWORDS.has(w) && w.length > 1))];
-  const characters = mentions.filter((m) => m.kind === 'character');
-  const entities = mentions.filter((m) => m.kind === 'entity');
-  const settings = mentions.filter((m) => m.kind === 'setting' && m.id !== lexicon.here);
+  const rest = words.slice(1).join(' ');
+  // Typos are looked for only among nouns and unknown words (not verbs, adverbs, function words).
+  const notNames = acting.filter((t) => !['NOUN', 'PROPN', 'ADJ', 'X', 'NUM'].includes(t.pos)).map((t) => t.norm);
+  const skip = new Set([verbWord, head.norm, ...notNames, ...words.filter((w) => STOPWORDS.has(w) || isKnownVerb(w) || EXAMINE.has(w) || MOVE.has(w) || DIRECTIONS.has(w))]);
+  const found = findMentions(text, lexicon, skip).filter((m) => !(m.at === 0 && (m.phrase === head.norm || m.phrase === verbWord) && looksLikeVerb(head)));
+  const resolved = resolvePronouns(acting, text, found, memory, lexicon);
+  const present = resolved.filter((m) => m.present);
+  const absent = resolved.filter((m) => !m.present);
+  const characters = present.filter((m) => m.kind === 'character');
+  const entities = present.filter((m) => m.kind === 'entity');
+  const settings = present.filter((m) => m.kind === 'setting' && m.id !== lexicon.here);
+  const named = new Set(resolved.flatMap((m) => (m.fuzzy ? [text.slice(m.at, m.at + 40).trim().split(' ')[0] ?? ''] : m.phrase.split(' '))));
+  const unknown = acting.slice(1).filter((t) => (t.pos === 'NOUN' || t.pos === 'PROPN') && !STOPWORDS.has(t.norm) && !DIRECTIONS.has(t.norm) && !named.has(t.norm) && t.norm.length > 1).map((t) => t.norm);
+  const keywords = [...new Set([...words.filter((w) => !STOPWORDS.has(w) && w.length > 1), ...manner])];
   const base = {
     raw,
-    mentions: mentions.map((m) => ({ id: m.id, kind: m.kind })),
+    mentions: present.map((m) => ({ id: m.id, kind: m.kind })),
     keywords,
+    manner: [...new Set(manner)],
+    ...(absent.length > 0 ? { absent: absent.map((m) => ({ id: m.id, kind: m.kind })) } : {}),
+    ...(unknown.length > 0 ? { unknown } : {}),
   };
-  const soleCast = lexicon.cast.length === 1 ? lexicon.cast[0] : undefined;
-  const endsWithQuestion = /\?\s*["”]?\s*$/.test(trimmed) || (quoted !== undefined && quoted.trim().endsWith('?'));
+  // An absent person in the addressee's place ("talk to Orrin", "Orrin, …") is not replaced by whoever is here.
+  const absentAddressed = absent.some((m) => m.kind === 'character' && ADDRESS_PREFIX.test(text.slice(0, m.at).trim()));
+  const addressee = characters[0]?.id ?? (absentAddressed ? undefined : soleCast(lexicon));
+  const requestedEntity = REQUEST.test(text) ? entities[0]?.id : undefined;
+  const withAddressee = addressee ? { addressee } : {};
 
-  // "give me the key" / "show us the way": a request to someone, i.e. speech.
-  const request = (VERB_SYNONYMS[first] === 'give' || VERB_SYNONYMS[first] === 'show') && (words[1] === 'me' || words[1] === 'us');
-  // Speech: quoted text, a speech verb, a request, or conversational openers.
-  if (request || quoted !== undefined || first in SPEECH_VERBS || (CONVERSATIONAL.has(first) && !(first in VERB_SYNONYMS)) || trimmed.startsWith("'")) {
-    const viaVerb = SPEECH_VERBS[first];
-    const kind: ActionKind = viaVerb === 'question' || endsWithQuestion ? 'question' : 'speech';
-    // Whom it is said to: a person named outside the quotation ("say 'where is the keeper?' to Ewan").
-    const outside = quoted === undefined ? characters : findMentions(normalise(trimmed.replace(/["“][^"”]+["”]/, ' ')), lexicon).filter((m) => m.kind === 'character');
-    const addressee = outside[0]?.id ?? (quoted === undefined ? undefined : characters[0]?.id) ?? soleCast;
-    let content = quoted ?? text;
-    if (quoted === undefined && viaVerb !== undefined) {
-      // "ask ewan about the light" → "about the light"; "tell nell that …" → "that …"
-      const afterVerb = words.slice(1).join(' ');
-      const addresseePhrase = characters[0]?.phrase;
-      content = addresseePhrase ? afterVerb.replace(new RegExp(`^(to |with )?${escape(addresseePhrase)}('s)? ?`), '') : afterVerb.replace(/^(to |with )/, '');
-      if (content.length === 0) content = text;
-    }
-    return { ...base, kind, verb: viaVerb !== undefined ? first : 'say', ...(addressee ? { addressee } : {}), content };
+  // Questions about the place describe it.
+  if (PLACE_QUESTION.test(text)) return { ...base, kind: 'examination', verb: 'look', aboutPlace: true };
+
+  const opener = words[0] ?? '';
+  const speechVerb = SPEECH[verbWord];
+  const request = requestedEntity !== undefined && (verbWord === 'give' || verbWord === 'hand' || verbWord === 'pass' || verbWord === 'ask' || verbWord === 'return' || verbWord === 'can' || verbWord === 'could' || verbWord === 'may' || firstPerson || REQUEST.test(text)) && !(verbWord === 'give' && characters.length > 0 && !/\b(me|us)\b/.test(text));
+  if (request) {
+    return { ...base, kind: 'speech', verb: 'ask', ...withAddressee, requested: requestedEntity as string, content: text };
   }
+  if (speechVerb !== undefined) {
+    const afterVerb = rest;
+    const phrase = characters[0]?.phrase ?? absent.find((m) => m.kind === 'character')?.phrase;
+    let content = phrase ? afterVerb.replace(new RegExp(`^(to |with )?${escape(phrase)}('s)? ?`), '') : afterVerb.replace(/^(to |with )/, '');
+    if (content.length === 0) content = text;
+    const kind: ActionKind = speechVerb === 'question' || question ? 'question' : 'speech';
+    return { ...base, kind, verb: verbWord, ...withAddressee, content };
+  }
+  const conversational = (CONVERSATIONAL.has(opener) && !isKnownVerb(opener) && !EXAMINE.has(opener) && !MOVE.has(opener)) || head.pos === 'INTJ' || (firstPerson && THOUGHT.has(verbWord)) || (!firstPerson && (opener === 'i' || opener === 'we'));
+  const asking = QUESTION_OPENERS.has(opener) || question;
+  if (asking && !looksLikeVerb(head)) return { ...base, kind: 'question', verb: 'say', ...withAddressee, content: text };
+  if (asking && (QUESTION_OPENERS.has(opener) || !isKnownVerb(verbWord))) return { ...base, kind: 'question', verb: 'say', ...withAddressee, content: text };
+  if (conversational) return { ...base, kind: question ? 'question' : 'speech', verb: 'say', ...withAddressee, content: text };
 
-  if (EXAMINE_VERBS.has(first)) {
+  if (EXAMINE.has(verbWord) || (verbWord === 'search' && entities.length > 0)) {
     const target = entities[0]?.id ?? characters[0]?.id;
-    return { ...base, kind: 'examination', verb: 'look', ...(target ? { entity: target } : {}) };
+    return { ...base, kind: 'examination', verb: 'look', lemma: verbWord, ...(target ? { entity: target } : {}) };
   }
 
-  const moveVerb = MOVE_VERBS.has(first) || (words.length <= 2 && DIRECTIONS.has(first));
-  if (moveVerb && !(first === 'leave' && entities.length > 0)) {
-    // Naming only the place the player is in is a destination too ("You are already here").
-    const destination = settings[0]?.id ?? directionDestination(words, lexicon) ?? mentions.find((m) => m.kind === 'setting')?.id;
-    return { ...base, kind: 'movement', verb: 'go', ...(destination ? { destination } : {}) };
+  const bareDirection = DIRECTIONS.has(verbWord) && words.length <= 3;
+  const moving = (MOVE.has(verbWord) && !(['leave', 'return', 'make'].includes(verbWord) && entities.length > 0) && !(verbWord === 'approach' && settings.length === 0 && !words.some((w) => DIRECTIONS.has(w)))) || bareDirection;
+  if (moving && !(verbWord === 'climb' && entities.length > 0 && settings.length === 0 && directionDestination(words, lexicon) === undefined)) {
+    const destination = settings[0]?.id ?? directionDestination(words, lexicon) ?? present.find((m) => m.kind === 'setting')?.id;
+    const dir = words.find((w) => DIRECTIONS.has(w));
+    return { ...base, kind: 'movement', verb: 'go', lemma: verbWord, ...(destination ? { destination } : {}), ...(dir && !destination ? { direction: COMPASS[dir] ?? dir } : {}) };
   }
 
-  const verb = VERB_SYNONYMS[first] ?? (first === 'leave' ? 'drop' : first);
+  const verb = canonicalVerb(verbWord === 'pick' ? 'take' : verbWord);
   const entity = entities[0]?.id;
-  const recipient = verb === 'give' || verb === 'show' ? characters[0]?.id ?? soleCast : undefined;
-  const characterTarget = characters[0]?.id;
-  const target = entity ?? (verb === 'give' || verb === 'show' ? undefined : characterTarget);
-  // A bare unknown word with a question mark is a question to the room.
-  if (endsWithQuestion && !(first in VERB_SYNONYMS)) {
-    return { ...base, kind: 'question', verb: 'say', ...(characterTarget ?? soleCast ? { addressee: (characterTarget ?? soleCast) as string } : {}), content: text };
-  }
+  const giving = verb === 'give' || verb === 'show';
+  const recipient = giving ? (characters[0]?.id ?? (absent.some((m) => m.kind === 'character') ? undefined : soleCast(lexicon))) : undefined;
+  if (giving && recipient === undefined && absent.some((m) => m.kind === 'character')) base.absent = absent.map((m) => ({ id: m.id, kind: m.kind }));
+  const target = entity ?? (giving ? undefined : characters[0]?.id);
   return {
     ...base,
     kind: 'action',
     verb,
+    lemma: verbWord,
     ...(target ? { entity: target } : {}),
     ...(recipient ? { recipient } : {}),
   };
 }
 
+function looksLikeVerb(t: Token): boolean {
+  return t.pos === 'VERB' || isKnownVerb(t.lemma) || EXAMINE.has(t.lemma) || MOVE.has(t.lemma) || t.lemma in SPEECH || t.norm === 'x' || t.norm === 'l';
+}
+
+/** "it" / "them" → the last object mentioned, "him" / "her" → the last person; in place, so order is kept. */
+function resolvePronouns(tokens: readonly Token[], text: string, found: Mention[], memory: ParseContext, lexicon: Lexicon): Mention[] {
+  const out = [...found];
+  const pronouns = new Set(tokens.filter((t) => t.pos === 'PRON' && (ENTITY_PRONOUNS.has(t.norm) || PERSON_PRONOUNS.has(t.norm))).map((t) => t.norm));
+  if (pronouns.size === 0) return out;
+  let at = 0;
+  for (const word of text.split(' ')) {
+    const here = at;
+    at += word.length + 1;
+    if (!pronouns.has(word)) continue;
+    const wantsEntity = ENTITY_PRONOUNS.has(word);
+    const before = found.filter((m) => m.at < here);
+    const id = wantsEntity
+      ? ([...before].reverse().find((m) => m.kind === 'entity')?.id ?? memory.lastEntity)
+      : ([...before].reverse().find((m) => m.kind === 'character')?.id ?? memory.lastCharacter ?? soleCast(lexicon));
+    if (!id || out.some((m) => m.id === id)) continue;
+    const entry = lexicon.entries.find((e) => e.id === id);
+    if (entry) out.push({ ...entry, at: here });
+  }
+  return out.sort((a, b) => a.at - b.at);
+}
+
+function quotedSpeech(raw: string, trimmed: string, quoted: string, lexicon: Lexicon): ParsedClause {
+  const outside = normalise(trimmed.replace(/["“][^"”]*["”]/, ' ').replace(/^'.*'$/, ''));
+  const named = findMentions(outside, lexicon).filter((m) => m.kind === 'character');
+  const here = named.filter((m) => m.present);
+  const absent = named.filter((m) => !m.present);
+  const addressee = here[0]?.id ?? (absent.length > 0 ? undefined : soleCast(lexicon));
+  const kind: ActionKind = quoted.trim().endsWith('?') || /\bask\b/.test(outside) ? 'question' : 'speech';
+  const words = normalise(quoted).split(' ');
+  return {
+    raw,
+    kind,
+    verb: /\bask\b/.test(outside) ? 'ask' : 'say',
+    mentions: here.map((m) => ({ id: m.id, kind: m.kind })),
+    keywords: [...new Set(words.filter((w) => !STOPWORDS.has(w) && w.length > 1))],
+    manner: [],
+    ...(absent.length > 0 ? { absent: absent.map((m) => ({ id: m.id, kind: m.kind })) } : {}),
+    ...(addressee ? { addressee } : {}),
+    content: quoted,
+  };
+}
+
+/** Speech followed by more speech to the same person is one utterance. */
+function mergeSpeech(clauses: ParsedClause[], raw: string): ParsedClause[] {
+  const out: ParsedClause[] = [];
+  for (const c of clauses) {
+    const prev = out.at(-1);
+    const talk = (x: ParsedClause) => (x.kind === 'speech' || x.kind === 'question') && x.requested === undefined;
+    if (prev && talk(prev) && talk(c) && (c.addressee === undefined || c.addressee === prev.addressee)) {
+      out[out.length - 1] = {
+        ...prev,
+        kind: prev.kind === 'question' || c.kind === 'question' ? 'question' : 'speech',
+        content: `${prev.content ?? ''} ${c.content ?? ''}`.trim(),
+        keywords: [...new Set([...prev.keywords, ...c.keywords])],
+        mentions: [...prev.mentions, ...c.mentions.filter((m) => !prev.mentions.some((p) => p.id === m.id))],
+        manner: [...new Set([...prev.manner, ...c.manner])],
+        raw,
+      };
+    } else out.push(c);
+  }
+  return out;
+}
+
 function directionDestination(words: readonly string[], lexicon: Lexicon): string | undefined {
   // "go up" / "climb the stairs": a direction word that is itself an alias of a neighbouring setting.
   for (const w of words) {
-    const hit = lexicon.entries.find((e) => e.kind === 'setting' && e.phrase === w && e.id !== lexicon.here);
+    const hit = lexicon.entries.find((e) => e.kind === 'setting' && e.phrase === w && e.id !== lexicon.here && e.present);
     if (hit) return hit.id;
   }
   return undefined;

@@ -5,7 +5,10 @@ import type { TruthSet } from '../../domain/truth-set.ts';
 import { departureToward, forbiddenBy } from '../agents/storykeeper.ts';
 import { checkAffordance, checkDrop, checkExamine, checkGive, checkMove, checkTake, isVisible, worldView, type Whereabouts } from '../agents/world.ts';
 import type { SceneData, SceneEntities } from '../scene-model.ts';
-import type { ParsedInput } from './stage1.ts';
+import { affordanceAnswers } from '../../domain/story/verb-synonyms.ts';
+import { applyEvents, holds } from '../../domain/truth-set.ts';
+import { withTs, worldConsequences } from '../agents/world.ts';
+import type { ParsedClause, ParsedInput } from './stage1.ts';
 
 /**
  * Stage 2 — factual classification (domain.md: "Classification stages"): the parsed
@@ -37,13 +40,47 @@ export interface FactResult {
   blockedBy?: string;
 }
 
-export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
+/**
+ * Every clause of the input in order, each against the world as the clauses before it left
+ * it ("unlock the door and go up"); the first refusal ends the input there.
+ */
+export function classifyInput(p: ParsedInput, c: FactContext): FactResult {
+  const clauses = p.clauses && p.clauses.length > 0 ? p.clauses : [p];
+  let ts = c.truthSet;
+  const events: NewEvent[] = [];
+  let examined: FactResult['examined'] = null;
+  let blockedBy: string | undefined;
+  for (const [i, clause] of clauses.entries()) {
+    // "I take the flute from my pack and hold it up": taking what you already carry is just the lead-in.
+    if (clause.verb === 'take' && clause.entity !== undefined && i < clauses.length - 1 && worldView(c.data.baseline, ts).holders[clause.entity] === PLAYER_ID) continue;
+    const r = classifyFacts(clause, { ...c, truthSet: ts });
+    events.push(...r.events);
+    examined = r.examined ?? examined;
+    blockedBy = r.blockedBy ?? blockedBy;
+    if (r.refusal) return { ...r, events, examined: r.examined ?? examined };
+    // The world's consequences of this clause (a door unlocked) before the next one is judged.
+    const stamped = withTs(ts, r.events);
+    const after = applyEvents(ts, stamped);
+    const world = worldConsequences(c.data, c.entities.objects, ts, r.events);
+    ts = applyEvents(after, withTs(after, world.events.filter((e) => e.type !== 'EntityPromoted')));
+  }
+  return { events, refusal: null, examined, ...(blockedBy ? { blockedBy } : {}) };
+}
+
+export function classifyFacts(p: ParsedClause, c: FactContext): FactResult {
   const view = worldView(c.data.baseline, c.truthSet);
   const where: Whereabouts = { setting: c.data.setting.id, present: [PLAYER_ID, ...c.cast] };
   const names: Record<string, string> = Object.fromEntries([
+    ...(c.data.people ?? []).map((x) => [x.id, x.name] as const),
+    ...(c.data.things ?? []).map((x) => [x.id, x.name] as const),
     ...c.entities.characters.map((x) => [x.id, x.name] as const),
     ...c.entities.objects.map((x) => [x.id, x.name] as const),
   ]);
+  const absentPerson = p.absent?.find((a) => a.kind === 'character')?.id;
+  const absentThing = p.absent?.find((a) => a.kind === 'entity')?.id;
+  const notHere = (action: string, id: string): FactResult =>
+    refuse(action, (c.data.people ?? []).some((x) => x.id === id) ? `${names[id] ?? id} is not here.` : `You do not see ${names[id] ?? id} here.`, 'physical');
+  const noSuch = (action: string, noun: string): FactResult => refuse(action, `You see no ${noun} here.`, 'physical');
   const entity = (id: string | undefined): StoryEntity | undefined => (id === undefined ? undefined : c.entities.objects.find((o) => o.id === id));
   const ok = (events: NewEvent[], examined: FactResult['examined'] = null): FactResult => ({ events, refusal: null, examined });
   const refuse = (action: string, text: string, kind: 'physical' | 'story', constraint = text): FactResult => ({
@@ -61,12 +98,31 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       return ok([]);
     case 'speech':
     case 'question': {
+      // Said to someone who is elsewhere: nobody here answers in their place.
+      if (p.addressee === undefined && absentPerson !== undefined) return notHere('speak', absentPerson);
+      // "talk to orrin", "ask the king about…": a person the story does not know is nobody here, not the one who is.
+      const called = /^(?:i\s+)?(?:(?:talk|speak|chat|say \S+)\s+(?:to|with)|ask|question|greet|tell|thank)\s+(?:the\s+|a\s+|an\s+)?([\p{L}'-]+)/iu.exec(p.raw.trim())?.[1]?.toLowerCase();
+      if (called !== undefined && (p.unknown ?? []).includes(called)) return refuse('speak', `No one here answers to "${called}".`, 'physical');
       const addressee = p.addressee !== undefined && c.cast.includes(p.addressee) ? p.addressee : c.cast.length === 1 ? c.cast[0] : concernedCharacter(p, c);
       const content = (p.content ?? p.raw).slice(0, 8_000);
-      return ok([{ type: 'SpeechAct', data: { speaker: PLAYER_ID, ...(addressee ? { addressee } : {}), content }, source: 'stage2' }]);
+      const speech: NewEvent = { type: 'SpeechAct', data: { speaker: PLAYER_ID, ...(addressee ? { addressee } : {}), content }, source: 'stage2' };
+      if (p.requested !== undefined && addressee !== undefined) {
+        // Asked for an item: a character hands back what the player gave them, and keeps what is still theirs.
+        const holder = view.holders[p.requested];
+        // Theirs until the story hands it on (a gate or goal transferring it fired).
+        const handedOn = (c.data.handedOnBy?.[p.requested] ?? []).some((id) => holds(c.truthSet, 'gate_fired', id) || holds(c.truthSet, 'goal_completed', id));
+        if (holder === addressee && (c.data.baseline.holders[p.requested] !== addressee || handedOn)) {
+          return ok([speech, { type: 'ActionPerformed', data: { actor: addressee, action: 'give', target: p.requested, recipient: PLAYER_ID }, source: 'stage2' }]);
+        }
+        if (holder === addressee) return { ...ok([speech]), blockedBy: addressee };
+      }
+      return ok([speech]);
     }
     case 'examination': {
       const target = p.entity;
+      if (target === undefined && !p.aboutPlace && absentThing !== undefined) return notHere('examine', absentThing);
+      if (target === undefined && !p.aboutPlace && absentPerson !== undefined) return notHere('examine', absentPerson);
+      if (target === undefined && !p.aboutPlace && p.unknown && p.unknown.length > 0) return noSuch('examine', p.unknown.join(' '));
       if (target === undefined) {
         const s = c.data.setting;
         return ok([{ type: 'ExaminationAction', data: { actor: PLAYER_ID, target: s.id }, source: 'stage2' }], { id: s.id, name: s.name, description: s.description });
@@ -85,8 +141,13 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
     case 'movement': {
       // A bare "leave" / "go on" heads for the one departure that is open (if exactly one);
       // with nowhere open it is the story holding the player. A named unknown place is no way.
-      const bare = p.keywords.length <= 1;
-      const destination = p.destination ?? (bare ? onlyOpenDeparture(c) : undefined);
+      const bare = p.keywords.length <= 1 && p.direction === undefined;
+      if (p.destination === undefined && p.direction !== undefined) {
+        // A direction that names no place here ("north", "up" at the foot of nothing).
+        const open = p.direction === 'forward' || p.direction === 'onward' ? onlyOpenDeparture(c) : undefined;
+        if (open === undefined) return refuse('go', `There is no way ${p.direction === 'in' || p.direction === 'out' ? `${p.direction} from here` : `${p.direction} from here`}.`, 'physical');
+      }
+      const destination = p.destination ?? (bare || p.direction === 'forward' || p.direction === 'onward' ? onlyOpenDeparture(c) : undefined);
       if (destination === undefined && bare) {
         return refuse('go', 'Not yet — something here is not finished. (Type /hint if you are stuck.)', 'story', 'scene_not_finished');
       }
@@ -102,8 +163,12 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       return ok([{ type: 'MovementAction', data: { actor: PLAYER_ID, from: view.playerAt, to }, source: 'stage2' }]);
     }
     case 'action': {
-      const verb = p.verb;
+      if (p.entity === undefined && absentThing !== undefined) return notHere(p.verb, absentThing);
+      if (p.entity === undefined && absentPerson !== undefined) return notHere(p.verb, absentPerson);
+      if (p.entity === undefined && p.unknown && p.unknown.length > 0 && p.recipient === undefined) return noSuch(p.verb, p.unknown[0] as string);
       const e = entity(p.entity);
+      // The author's vocabulary: "push the lever" reaches `action: pull, verbs: [push]`.
+      const verb = e?.affordances.find((a) => affordanceAnswers(a, p.lemma ?? p.verb) || affordanceAnswers(a, p.verb))?.action ?? p.verb;
       const blocked = story(verb, p.entity);
       if (blocked) return blocked;
       if (verb === 'take') {
@@ -136,14 +201,16 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
       }
       if (e) {
         const target = affordanceTarget(e, verb, p, c, view, where);
-        const { affordance, refusal } = checkAffordance(view, target, verb, where, names);
-        const read = verb === 'read' && !affordance ? { id: target.id, name: target.name, description: target.description } : null;
+        const action = target.affordances.find((a) => affordanceAnswers(a, verb) || affordanceAnswers(a, p.lemma ?? verb))?.action ?? verb;
+        const { affordance, refusal } = checkAffordance(view, target, action, where, names);
+        const read = action === 'read' && !affordance ? { id: target.id, name: target.name, description: target.description } : null;
         return refusal
-          ? refuse(verb, refusal, 'physical')
-          : ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: verb.slice(0, 64), target: target.id }, source: 'stage2' }], read);
+          ? refuse(action, refusal, 'physical')
+          : ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: action.slice(0, 64), target: target.id }, source: 'stage2' }], read);
       }
-      if (p.entity === undefined && p.mentions.some((m) => m.kind === 'character')) {
-        const who = p.mentions.find((m) => m.kind === 'character')?.id as string;
+      const person = p.entity !== undefined && !e ? p.entity : p.mentions.find((m) => m.kind === 'character')?.id;
+      if (person !== undefined && (p.entity === undefined || p.entity === person)) {
+        const who = person;
         if (!c.cast.includes(who)) return refuse(verb, `${names[who] ?? who} is not here.`, 'physical');
         return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: verb.slice(0, 64), target: who }, source: 'stage2' }]);
       }
@@ -157,13 +224,13 @@ export function classifyFacts(p: ParsedInput, c: FactContext): FactResult {
  * be lit, but the great lamp can. When the resolved entity has no affordance for the verb,
  * a visible object that has one and shares a word of its name with the input is meant.
  */
-function affordanceTarget(e: StoryEntity, verb: string, p: ParsedInput, c: FactContext, view: ReturnType<typeof worldView>, where: Whereabouts): StoryEntity {
-  if (e.affordances.some((a) => a.action === verb)) return e;
+function affordanceTarget(e: StoryEntity, verb: string, p: ParsedClause, c: FactContext, view: ReturnType<typeof worldView>, where: Whereabouts): StoryEntity {
+  if (e.affordances.some((a) => affordanceAnswers(a, verb) || affordanceAnswers(a, p.lemma ?? verb))) return e;
   const words = new Set(p.raw.toLowerCase().split(/[^a-z0-9']+/).filter((w) => w.length > 2 && w !== 'the'));
   const candidates = c.entities.objects.filter(
     (o) =>
       o.id !== e.id &&
-      o.affordances.some((a) => a.action === verb) &&
+      o.affordances.some((a) => affordanceAnswers(a, verb) || affordanceAnswers(a, p.lemma ?? verb)) &&
       isVisible(view, o.id, where) &&
       [o.name, ...o.aliases].some((n) => n.toLowerCase().split(/[^a-z0-9']+/).some((w) => words.has(w))),
   );
@@ -178,7 +245,7 @@ function onlyOpenDeparture(c: FactContext): string | undefined {
 }
 
 /** Said to the room: the one whose motivations the words touch most answers (none on a tie or no touch). */
-function concernedCharacter(p: ParsedInput, c: FactContext): string | undefined {
+function concernedCharacter(p: ParsedClause, c: FactContext): string | undefined {
   const words = new Set(p.keywords);
   const scored = c.entities.characters
     .filter((ch) => c.cast.includes(ch.id))

@@ -16,16 +16,25 @@ export interface StoryProblem {
   message: string;
 }
 
-export function crossReferenceProblems(story: Story): StoryProblem[] {
+export interface CrossReferenceOptions {
+  /**
+   * Ids of parts that failed the schema (so they are not in `story`): references to them are
+   * not reported again as unknown. The loader uses it to report every problem in one run.
+   */
+  knownIds?: ReadonlySet<string>;
+}
+
+export function crossReferenceProblems(story: Story, options: CrossReferenceOptions = {}): StoryProblem[] {
   const problems: StoryProblem[] = [];
   const add = (path: (string | number)[], message: string) => problems.push({ path, message });
+  const known = [...(options.knownIds ?? [])];
 
-  const settings = new Set(story.settings.map((s) => s.id));
-  const characters = new Set(story.characters.map((c) => c.id));
-  const entities = new Set(story.entities.map((e) => e.id));
-  const scenes = new Set(story.scenes.map((s) => s.id));
-  const gates = new Set(story.scenes.flatMap((s) => s.gates.map((g) => g.id)));
-  const goals = new Set(story.scenes.flatMap((s) => s.goals.map((g) => g.id)));
+  const settings = new Set([...story.settings.map((s) => s.id), ...known]);
+  const characters = new Set([...story.characters.map((c) => c.id), ...known]);
+  const entities = new Set([...story.entities.map((e) => e.id), ...known]);
+  const scenes = new Set([...story.scenes.map((s) => s.id), ...known]);
+  const gates = new Set([...story.scenes.flatMap((s) => s.gates.map((g) => g.id)), ...known]);
+  const goals = new Set([...story.scenes.flatMap((s) => s.goals.map((g) => g.id)), ...known]);
   const actors = new Set([PLAYER_ID, ...characters]);
   const anything = new Set([...actors, ...entities, ...settings, ...scenes, ...gates, ...goals]);
   const worldKeys = new Set([
@@ -40,7 +49,7 @@ export function crossReferenceProblems(story: Story): StoryProblem[] {
   duplicates(story.scenes.map((s) => s.id), ['scenes'], 'scene', add);
   duplicates(story.scenes.flatMap((s) => s.gates.map((g) => g.id)), ['scenes'], 'gate', add);
   duplicates(story.scenes.flatMap((s) => s.goals.map((g) => g.id)), ['scenes'], 'goal', add);
-  const everyId = [...settings, ...characters, ...entities];
+  const everyId = [...story.settings.map((x) => x.id), ...story.characters.map((x) => x.id), ...story.entities.map((x) => x.id)];
   if (everyId.includes(PLAYER_ID)) add([], `"${PLAYER_ID}" is reserved for the player`);
   duplicates(everyId, [], 'setting/character/entity', add);
 
@@ -103,6 +112,9 @@ export function crossReferenceProblems(story: Story): StoryProblem[] {
     scene.gates.forEach((gate, j) => {
       checkPredicate(gate.condition, at('gates', j, 'condition'));
       if (gate.speaker && !characters.has(gate.speaker)) add(at('gates', j, 'speaker'), `unknown character "${gate.speaker}"`);
+      else if (gate.speaker && !scene.cast.required.includes(gate.speaker) && !scene.cast.contingent.some((c) => c.character === gate.speaker)) {
+        add(at('gates', j, 'speaker'), `speaker "${gate.speaker}" is not in this scene's cast (add them to cast.required or cast.contingent)`);
+      }
       gate.after.forEach((g, k) => {
         if (!sceneGates.has(g)) add(at('gates', j, 'after', k), `unknown gate "${g}" (downstream gates name gates of the same scene)`);
       });

@@ -141,6 +141,8 @@ export const affordanceSchema = z
   .object({
     /** The verb the player uses (stage 1 normalises synonyms: light/kindle → light). */
     action: storyKey,
+    /** More verbs that reach it (`verbs: [yank, push, move]`), beside the shipped synonyms of `action`. */
+    verbs: z.array(storyKey).max(16).default([]),
     /** An entity the actor must hold for this to be possible. */
     requires: storyKey.optional(),
     /** World-state changes it makes. */
@@ -280,7 +282,7 @@ export const sceneSchema = z
     departures: z.array(departureSchema).max(8).default([]),
     /** A final scene: the story ends when this holds. */
     ending: z.object({ when: predicate, text: prose }).strict().optional(),
-    /** What `/hint` says, in order as goals complete. */
+    /** What `/hint` says where the next step cannot be read from the conditions, in order as primary goals complete. */
     hints: z.array(z.string().min(1).max(400)).max(8).default([]),
     reenterable: z.boolean().default(false),
   })

@@ -33,6 +33,8 @@ export interface LlmConfig {
   local: { modelPath: string; threads: number; contextSize: number } | undefined;
   openai: { baseUrl: string; model: string; apiKey: string | undefined } | undefined;
   roles: Record<LlmRole, RoleConfig>;
+  /** Roles named in STORYTELLER_LLM_ROLES themselves (not only through `*`): `classifier` runs only when named. */
+  namedRoles: LlmRole[];
   prices: Record<string, Price>;
   budgets: Budgets;
   timeoutMs: number;
@@ -78,10 +80,21 @@ const roleEntrySchema = z.union([
   z.array(providerKind).min(1),
   z.object({ chain: z.array(providerKind).min(1), timeoutMs: z.number().int().positive().optional(), maxRetries: z.number().int().min(0).max(10).optional() }).strict(),
 ]);
-const roleKey = z.enum(['narrator', 'character', 'storykeeper', 'world', 'reconciler', 'stage4', '*']);
+const roleKey = z.enum(['narrator', 'character', 'storykeeper', 'world', 'reconciler', 'stage4', 'classifier', '*']);
 
 /** `narrator=anthropic>local>scripted,*=scripted` or JSON `{"narrator":["anthropic","scripted"]}` / `{"narrator":{"chain":[…],"timeoutMs":…}}`. */
 export function parseRoles(text: string | undefined): Record<LlmRole, RoleConfig> {
+  const entries = parseRoleEntries(text);
+  const fallback = entries.get('*') ?? { chain: ['scripted'] };
+  return Object.fromEntries(LLM_ROLES.map((r) => [r, entries.get(r) ?? fallback])) as Record<LlmRole, RoleConfig>;
+}
+
+/** The roles STORYTELLER_LLM_ROLES names explicitly. */
+export function namedRoles(text: string | undefined): LlmRole[] {
+  return [...parseRoleEntries(text).keys()].filter((k): k is LlmRole => k !== '*');
+}
+
+function parseRoleEntries(text: string | undefined): Map<LlmRole | '*', RoleConfig> {
   const V = 'STORYTELLER_LLM_ROLES';
   const entries = new Map<LlmRole | '*', RoleConfig>();
   const trimmed = text?.trim() ?? '';
@@ -109,8 +122,7 @@ export function parseRoles(text: string | undefined): Record<LlmRole, RoleConfig
       entries.set(key.data, { chain: chain.data });
     }
   }
-  const fallback = entries.get('*') ?? { chain: ['scripted'] };
-  return Object.fromEntries(LLM_ROLES.map((r) => [r, entries.get(r) ?? fallback])) as Record<LlmRole, RoleConfig>;
+  return entries;
 }
 
 /** `anthropic=3/15,openai=0.2/0.6` (USD per million input/output tokens) or JSON `{"anthropic":{"input":3,"output":15}}`. */
@@ -164,7 +176,9 @@ export function loadLlmConfig(env: NodeJS.ProcessEnv): LlmConfig {
   }
   const e = parsed.data;
   const roles = parseRoles(e.STORYTELLER_LLM_ROLES);
-  const used = new Set(Object.values(roles).flatMap((r) => r.chain));
+  const named = namedRoles(e.STORYTELLER_LLM_ROLES);
+  // The classifier's chain counts only when it is named (through `*` alone it never runs).
+  const used = new Set(Object.entries(roles).flatMap(([role, r]) => (role === 'classifier' && !named.includes('classifier') ? [] : r.chain)));
   if (used.has('anthropic') && !e.ANTHROPIC_API_KEY) throw invalid('ANTHROPIC_API_KEY', 'required when a role uses the anthropic provider');
   if (used.has('local') && !e.STORYTELLER_LLM_MODEL) throw invalid('STORYTELLER_LLM_MODEL', 'a GGUF path is required when a role uses the local provider');
   if (used.has('openai') && !e.STORYTELLER_OPENAI_BASE_URL) throw invalid('STORYTELLER_OPENAI_BASE_URL', 'required when a role uses the openai provider');
@@ -183,6 +197,7 @@ export function loadLlmConfig(env: NodeJS.ProcessEnv): LlmConfig {
         ? { baseUrl: e.STORYTELLER_OPENAI_BASE_URL, model: e.STORYTELLER_OPENAI_MODEL, apiKey: e.STORYTELLER_OPENAI_API_KEY }
         : undefined,
     roles,
+    namedRoles: named,
     prices: parsePrices(e.STORYTELLER_LLM_PRICES),
     budgets,
     timeoutMs: e.STORYTELLER_LLM_TIMEOUT_MS,

@@ -9,9 +9,10 @@
  *   if (chunk.type === 'text') send(chunk.text);
  * }
  */
-export type LlmRole = 'narrator' | 'character' | 'storykeeper' | 'world' | 'reconciler' | 'stage4';
+/** `classifier` (stage 1's optional decomposition) is used only when named explicitly in the configuration. */
+export type LlmRole = 'narrator' | 'character' | 'storykeeper' | 'world' | 'reconciler' | 'stage4' | 'classifier';
 
-export const LLM_ROLES: readonly LlmRole[] = ['narrator', 'character', 'storykeeper', 'world', 'reconciler', 'stage4'];
+export const LLM_ROLES: readonly LlmRole[] = ['narrator', 'character', 'storykeeper', 'world', 'reconciler', 'stage4', 'classifier'];
 
 export interface ChatMessage {
   role: 'user' | 'assistant';

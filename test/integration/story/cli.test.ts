@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -50,10 +50,10 @@ describe('CLI: storyteller story load / check / play', () => {
     const first = await cli(['play'], env, `${WALKTHROUGH.slice(0, 4).join('\n')}\n/quit\n`);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('── The Drowned Bell ──');
-    expect(first.stdout).toMatch(/\(input #\d+ saved\)/);
+    expect(first.stdout).toMatch(/\(turn \d+ saved\)/);
     const r = await cli(['play'], env, `${WALKTHROUGH.slice(4).join('\n')}\n`);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('(Resuming your unfinished game.)');
+    expect(r.stdout).toContain('(Resuming your unfinished game of The Lighthouse Keeper.)');
     expect(r.stdout).toContain('── The Lamp Room ──');
     expect(r.stdout).toContain('★ goal complete: Get the spare key to the lighthouse from Ada.');
     expect(r.stdout).toContain('The light at Gannet Head is burning again.');
@@ -67,11 +67,44 @@ describe('CLI: storyteller story load / check / play', () => {
     expect(first.stdout).toContain('── The Quay at Skerry End ──');
     const fresh = await cli(['start', '--new'], env, '/quit\n');
     expect(fresh.code, fresh.stderr).toBe(0);
-    expect(fresh.stdout).not.toContain('(Resuming your unfinished game.)');
+    expect(fresh.stdout).not.toContain('(Resuming your unfinished game');
     const local = await cli(['start', '--local'], { DATABASE_URL: undefined, STORYTELLER_DATA_DIR: join(tmp, 'unused') }, `${WALKTHROUGH[0]}\n`);
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout).toContain('── The Quay at Skerry End ──');
   }, 240_000);
+
+  it('`npm start` with no story resumes the story played last and says which; turn numbers count the player\'s turns; --local records nothing', async () => {
+    const FENCE = 'test/fixtures/the-fence-and-the-flute.yaml';
+    const dataDir = join(tmp, 'data-last');
+    const env = { STORYTELLER_DATA_DIR: dataDir, DATABASE_URL: undefined, STORYTELLER_STORY: undefined };
+    const first = await cli(['play', '--story', FENCE], env, 'look\nplay the flute\n/hint\n/quit\n');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('(turn 1 saved)');
+    expect(first.stdout).toContain('(turn 2 saved)');
+    expect(first.stdout).not.toContain('(turn 3 saved)');
+    // The hint has moved on within the game: the flute was played, the barn is next.
+    expect(first.stdout).toContain('Hint: Go to The Barn.');
+    expect(JSON.parse(readFileSync(join(dataDir, 'last-played.json'), 'utf8'))).toMatchObject({ storyId: 'the_fence_and_the_flute', title: 'The Fence and the Flute' });
+
+    const again = await cli(['start'], env, 'go to the barn\n/quit\n');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('THE FENCE AND THE FLUTE');
+    expect(again.stdout).toContain('the story you played last');
+    expect(again.stdout).toContain('(Resuming your unfinished game of The Fence and the Flute.)');
+    expect(again.stdout).toContain('(2 turns played so far');
+    expect(again.stdout).toContain('(turn 3 saved)');
+    expect(again.stdout).toContain('── The Barn ──');
+
+    // --local plays through the same engine on an in-memory database: it keeps nothing, so it is not what `npm start` comes back to.
+    const localDir = join(tmp, 'data-local-only');
+    const local = await cli(['play', '--local', '--story', FENCE], { ...env, STORYTELLER_DATA_DIR: localDir }, 'look\n/save\n/quit\n');
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout).toContain('(turn 1)');
+    expect(local.stdout).toContain('Saved in memory only (checkpoint');
+    expect(local.stdout).toContain('Nothing is kept: --local play lives in memory only.');
+    expect(existsSync(join(localDir, 'last-played.json'))).toBe(false);
+    expect(existsSync(join(localDir, 'pglite'))).toBe(false);
+  }, 300_000);
 
   // Regression: a refused input (over the 4,000-character limit) used to end the terminal client with a stack trace.
   it('a refused input is reported with its code and play goes on', async () => {
@@ -108,7 +141,7 @@ describe('CLI: storyteller story load / check / play', () => {
     const acked = new Promise<void>((resolve) => {
       child.stdout?.on('data', (d) => {
         stdout += d;
-        if (/\(input #\d+ saved\)/.test(stdout)) resolve(); // acked: the turn may still be running
+        if (/\(turn \d+ saved\)/.test(stdout)) resolve(); // acked: the turn may still be running
       });
     });
     child.stdin?.write(`${WALKTHROUGH[0]}\n`); // stdin stays open: the game waits for more

@@ -53,8 +53,24 @@ describe('createStoryBehaviour (the engine process wiring)', () => {
     );
     expect(rows.map((r) => r.role)).toEqual(expect.arrayContaining(['character', 'narrator']));
     expect(rows.every((r) => r.provider === 'scripted' && r.calls > 0)).toBe(true);
+    // Stage 1 asks no LLM unless the classifier role is named.
+    expect(rows.map((r) => r.role)).not.toContain('classifier');
     const metrics = await registry.getMetricsAsJSON();
     expect(metrics.map((m) => m.name)).toEqual(expect.arrayContaining(['storyteller_llm_tokens_total']));
+  });
+
+  it('with the classifier role named, stage 1 asks it about an input the rules are unsure of (through the engine)', async () => {
+    const config = loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'silent', STORYTELLER_FRAME_MODEL: 'rules', STORYTELLER_LLM_ROLES: 'classifier=scripted,*=scripted' });
+    const setup = await createStoryBehaviour({ db: t.db, graph, config, logger: silentLogger });
+    const kit = await TestingKit.create({ db: t.db, behaviour: setup.behaviour, storyId: setup.story.storyId, graph });
+    const s = await kit.createSession();
+    const sure = await s.play('ask Ewan about the light');
+    const unsure = await s.play('I fling my arms around Ewan');
+    expect([sure.degraded, unsure.degraded]).toEqual([[], []]);
+    await kit.shutdown();
+    await setup.close();
+    const { rows } = await t.db.query<{ calls: number }>(`SELECT calls::int AS calls FROM llm_usage WHERE session_id = $1 AND role = 'classifier'`, [s.id]);
+    expect(rows).toEqual([{ calls: 1 }]);
   });
 
   it('a frame model with the wrong contract stops start-up with FRAME_MODEL_CONTRACT (no silent fallback)', async () => {

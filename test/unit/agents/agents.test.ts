@@ -17,7 +17,7 @@ const turnOf = (over: Partial<CharacterTurn> = {}): CharacterTurn => ({
   character: { id: 'ewan', name: 'Ewan Pell', lines: { greeting: ['Hello, keeper.'], reply: ['Aye.', 'Ask me straight.'], idle: ['Ewan coils a rope.'], refusal: ['Not my place.'] } },
   knowledge: null,
   frameText: 'frame',
-  parsed: { raw: 'hello', kind: 'speech', verb: 'say', addressee: 'ewan', mentions: [], keywords: ['hello'] },
+  parsed: { raw: 'hello', kind: 'speech', verb: 'say', addressee: 'ewan', mentions: [], keywords: ['hello'], manner: [], clauses: [] },
   turn: 4,
   sceneTurn: 2,
   firstMeeting: false,
@@ -54,7 +54,11 @@ describe('character agent: structured intent through the LLM, validated, with a 
   });
 
   it('the fallback greets on first meeting, replies when addressed, refuses when it blocked the player', () => {
-    expect(fallbackIntent(turnOf({ sceneTurn: 1, firstMeeting: true })).speech).toBe('Hello, keeper.');
+    // Greeted once, and a player who spoke first also gets the reply; unaddressed, the greeting alone.
+    expect(fallbackIntent(turnOf({ sceneTurn: 1, firstMeeting: true })).speech).toMatch(/^Hello, keeper\.\n\n(Aye\.|Ask me straight\.)$/);
+    expect(fallbackIntent(turnOf({ sceneTurn: 1, firstMeeting: true, addressed: false })).speech).toBe('Hello, keeper.');
+    // Touching a motivation is not a refusal: the refusal line is for taking what the character holds.
+    expect(['Aye.', 'Ask me straight.']).toContain(fallbackIntent(turnOf({ touchesMotivation: true })).speech);
     expect(['Aye.', 'Ask me straight.']).toContain(fallbackIntent(turnOf()).speech);
     expect(fallbackIntent(turnOf({ refusedByMe: true })).speech).toBe('Not my place.');
     expect(fallbackIntent(turnOf())).toEqual(fallbackIntent(turnOf())); // deterministic
@@ -94,7 +98,7 @@ describe('narrator: streamed prose through role narrator', () => {
     expect(chunks.length).toBeGreaterThan(3);
     expect(chunks.join('')).toBe(text);
     expect(text).toContain('Tobias Wren has locked himself in the tower.');
-    expect(text).toContain('Ewan says, "Go careful."');
+    expect(text).toContain('Ewan Pell says, "Go careful."'); // named as the story names them
   });
   it('a refusal replaces the act; an empty turn still reads as prose', () => {
     expect(composeNarration({ ...context, refusal: 'The door is locked.', releases: [], beats: [] })).toBe('The door is locked.');

@@ -24,7 +24,8 @@ const table: Row[] = [
   ['the_drowned_bell', 'take the key', { type: 'ConstraintViolation', refusal: /Ada Marsh is holding the iron key/ }],
   ['the_drowned_bell', 'give the letter to Ada', { type: 'ActionPerformed', data: { actor: 'player', action: 'give', target: 'board_letter', recipient: 'ada' } }],
   ['the_drowned_bell', 'show the letter to Ada', { type: 'ActionPerformed', data: { action: 'show', target: 'board_letter', recipient: 'ada' } }],
-  ['the_drowned_bell', 'give the key to Silas', { type: 'ConstraintViolation', refusal: /not holding the iron key/ }],
+  // The sample story forbids giving the key away (story check proved that a soft-lock).
+  ['the_drowned_bell', 'give the key to Silas', { type: 'ConstraintViolation', refusal: /It goes to the tower with you/ }],
   ['the_drowned_bell', 'ring the bell', { type: 'ActionPerformed', data: { action: 'ring', target: 'ships_bell' } }],
   ['the_drowned_bell', 'read the letter', { type: 'ActionPerformed', data: { action: 'read', target: 'board_letter' } }],
   ['the_cliff_path', 'take the lamp', { type: 'ConstraintViolation', refusal: /Nell Tarrant is holding/ }],
@@ -34,10 +35,14 @@ const table: Row[] = [
   ['the_keepers_door', 'use the key on the door', { type: 'ActionPerformed', data: { action: 'unlock', target: 'tower_door' } }],
   ['the_drowned_bell', 'use the letter on Ada', { type: 'ActionPerformed', data: { action: 'show', target: 'board_letter', recipient: 'ada' } }],
   ['the_quay', 'leave', { type: 'ConstraintViolation', refusal: /Not yet/ }],
-  ['the_keepers_door', 'drop the key', { type: 'ActionPerformed', data: { action: 'drop', target: 'iron_key' } }],
+  ['the_keepers_door', 'drop the key', { type: 'ConstraintViolation', refusal: /The door is what it is for/ }],
   // The great lamp is not in this scene's lexicon: "lamp" resolves to the lamp the player carries.
   ['the_keepers_door', 'light the great lamp', { type: 'ActionPerformed', data: { action: 'light', target: 'brass_lamp' } }],
-  ['the_keepers_door', 'take the logbook', { type: 'ConstraintViolation', refusal: /do not see that here/ }],
+  ['the_keepers_door', 'take the logbook', { type: 'ConstraintViolation', refusal: /see no logbook here/ }],
+  // A person the story does not know is nobody here, not the one person who is.
+  ['the_quay', 'talk to orrin', { type: 'ConstraintViolation', refusal: /No one here answers to "orrin"/ }],
+  ['the_quay', 'ask the king about the light', { type: 'ConstraintViolation', refusal: /No one here answers to "king"/ }],
+  ['the_quay', 'tell him about the weather', { type: 'SpeechAct', data: { addressee: 'ewan' } }],
   ['the_lamp_room', 'light the lamp', { type: 'ActionPerformed', data: { action: 'light', target: 'great_lamp' } }],
   ['the_lamp_room', 'give the lamp to Tobias', { type: 'ActionPerformed', data: { action: 'give', target: 'brass_lamp', recipient: 'tobias' } }],
   ['the_lamp_room', 'read the log', { type: 'ActionPerformed', data: { action: 'read', target: 'logbook' } }],
