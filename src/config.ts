@@ -33,6 +33,8 @@ export const envSchema = z.object({
   STORYTELLER_FAULT: z.string().min(1).optional(),
   STORYTELLER_STORY: z.string().min(1).default('db/stories/the-lighthouse-keeper.yaml'),
   STORYTELLER_FRAME_MODEL: z.string().min(1).default('models/frame/current'),
+  /** Declares the schema of a bare .onnx frame model without a manifest (e.g. storyteller-character/1). */
+  STORYTELLER_FRAME_SCHEMA: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -51,6 +53,8 @@ export interface Config {
   inspect: { enabled: boolean; port: number };
   storyPath: string;
   frameModelPath: string;
+  /** STORYTELLER_FRAME_SCHEMA: declared schema of a bare .onnx frame model (null: none). */
+  frameSchema: string | null;
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
 }
@@ -83,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inspect: { enabled: e.STORYTELLER_INSPECT, port: e.STORYTELLER_INSPECT_PORT },
     storyPath: e.STORYTELLER_STORY,
     frameModelPath: e.STORYTELLER_FRAME_MODEL,
+    frameSchema: e.STORYTELLER_FRAME_SCHEMA ?? null,
     env,
   };
 }

@@ -26,7 +26,11 @@ import type {
 } from './behaviour.ts';
 import { characterIntent, type CharacterIntent, type CharacterTurn } from './agents/character.ts';
 import { emotionsNow } from './agents/emotions.ts';
-import { frameInputFor } from './agents/frame-input.ts';
+import { frameHistoryEvent, frameHistoryOf, frameInputFor } from './agents/frame-input.ts';
+import { playerEventOf } from './agents/player-event.ts';
+import { historyEntryOf, pushHistory } from '../inference/frame/decoder.ts';
+import type { CharacterPrediction } from '../inference/frame/character-schema.ts';
+import type { FrameObserver } from './frame-observer.ts';
 import { composeNarration, narrateTurn, type NarrationContext } from './agents/narrator.ts';
 import { sequenceIntents, type Beat } from './agents/reconciler.ts';
 import { storyScript } from './agents/scripted-script.ts';
@@ -72,6 +76,8 @@ export interface StoryBehaviourServices {
    * in-memory history instead. Without either, temporal conditions see only the current turn.
    */
   history?: HistorySource;
+  /** Observer of every frame computed (scene entry and each character turn): debug log, `play --show-frames`, a gateway debug stream. */
+  onFrame?: FrameObserver;
 }
 
 /** Behaviour-owned extras in `SceneDefinition.data`. */
@@ -117,7 +123,7 @@ interface Warm {
   data: StorySceneData;
   entities: SceneEntities;
   graph: SceneGraph;
-  frames: Record<string, { text: string }>;
+  frames: Record<string, { text: string; prediction?: CharacterPrediction }>;
   sensitivity: SensitivityMap;
   narrator: NarratorWarm;
 }
@@ -134,7 +140,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
   constructor(services: StoryBehaviourServices) {
     this.#services = services;
     this.#llm = services.llm ?? defaultLlm;
-    this.#frames = services.frames ?? new RuleFrameComputer(PLAYER_ID);
+    this.#frames = services.frames ?? new RuleFrameComputer();
   }
 
   /** Used by `LocalSession`: its in-memory history stands in for the ledger of this session. */
@@ -208,6 +214,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
           knows: a?.knows ?? [],
           believes: a?.believes ?? [],
           blindTo: a?.blindTo ?? [],
+          substrate: a?.substrate ?? {},
         };
       });
     return { ...authored, edges } satisfies SceneGraph;
@@ -218,9 +225,11 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     const entities = req.warm.entities as SceneEntities;
     const graph = req.warm.graph as SceneGraph;
     const ts = truthOf(req.truthSet);
-    const inputs = entities.characters.map((c) => frameInputFor({ ...c, emotions: emotionsNow(c, ts) }, graph.edges, data.scene, { turn: 0, castSize: entities.characters.length }));
+    const roles = rolesOf(entities);
+    const inputs = entities.characters.map((c) => frameInputFor({ ...c, emotions: emotionsNow(c, ts) }, graph.edges, data.scene, { castSize: entities.characters.length, roles }, undefined, frameHistoryOf(ts, c.id)));
     const frames = await this.#frames.computeFrames(inputs);
-    return Object.fromEntries(frames.map((f) => [f.characterId, { text: f.text, tokenCount: f.tokenCount }]));
+    for (const f of frames) this.#services.onFrame?.({ sessionId: req.session.sessionId, sceneKey: data.sceneKey, phase: 'scene_entry', turn: null, characterId: f.characterId, schema: f.schema, prediction: f.prediction, text: f.text, tokenCount: f.tokenCount });
+    return Object.fromEntries(frames.map((f) => [f.characterId, { text: f.text, tokenCount: f.tokenCount, prediction: f.prediction }]));
   }
 
   async buildSensitivityMap(req: SceneEntryRequest): Promise<Json> {
@@ -288,7 +297,10 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     const t = await this.#characterTurn(req);
     if (!t) return { output: { intent: { action: 'wait', tone: 'neutral' } satisfies CharacterIntent, degraded: false }, events: [] };
     const { intent, degraded } = await characterIntent(this.#llmFor('character', req), t, req.signal);
-    return { output: { intent, degraded }, events: [] };
+    // The frame rides along in the output (the inspector shows it); its history entry goes to the truth set.
+    const frame = t.prediction ? { prediction: t.prediction, text: t.frameText } : null;
+    const events = t.history ? [frameHistoryEvent(t.character.id, t.history.before, t.history.after, req.input.turn)] : [];
+    return { output: { intent, degraded, frame }, events };
   }
 
   async storykeeper(req: TurnRequest): Promise<AgentResult> {
@@ -455,13 +467,25 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     const ts = truthOf(req.truthSet);
     const sceneTurn = req.input.turn - w.data.entryTurn;
     let frameText = w.frames[character.id]?.text ?? '';
+    let prediction: CharacterPrediction | null = null;
+    let history: CharacterTurn['history'] = null;
     try {
-      const [frame] = await this.#frames.computeFrames([frameInputFor({ ...character, emotions: emotionsNow(character, ts) }, w.graph.edges, w.data.scene, { turn: sceneTurn, castSize: w.data.cast.length }, parsed)]);
-      if (frame) frameText = frame.text;
+      const event = playerEventOf(parsed, factEventsOf(req), req.results.stage3?.events ?? [], new Set(w.data.cast));
+      const before = frameHistoryOf(ts, character.id);
+      const input = frameInputFor({ ...character, emotions: emotionsNow(character, ts) }, w.graph.edges, w.data.scene, { castSize: w.data.cast.length, roles: rolesOf(w.entities) }, event, before);
+      const [frame] = await this.#frames.computeFrames([input]);
+      if (frame) {
+        frameText = frame.text;
+        prediction = frame.prediction;
+        history = { before, after: pushHistory(before, historyEntryOf(frame.prediction)) };
+        this.#services.onFrame?.({ sessionId: req.session.sessionId, sceneKey: w.data.sceneKey, phase: 'turn', turn: req.input.turn, characterId: frame.characterId, schema: frame.schema, prediction, text: frame.text, tokenCount: frame.tokenCount });
+      }
     } catch {
       // The entry frame stands in for the per-turn one.
     }
     return {
+      prediction,
+      history,
       character,
       knowledge: characterBoundary(w.data, w.entities, ts, character.id, w.graph.edges),
       frameText,
@@ -509,6 +533,11 @@ function warmOf(scene: WarmScene): Warm {
     sensitivity: (scene.sensitivity ?? { sceneKey: '', entries: [] }) as SensitivityMap,
     narrator: scene.narrator as NarratorWarm,
   };
+}
+
+/** Each cast member's topological role (the target role of edges pointing at it). */
+function rolesOf(entities: SceneEntities): Record<string, NonNullable<SceneEntities['characters'][number]['role']>> {
+  return Object.fromEntries(entities.characters.map((c) => [c.id, c.role ?? 'periphery']));
 }
 
 function historyNeedsOf(data: StorySceneData): SceneHistoryNeeds {

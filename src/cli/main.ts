@@ -4,6 +4,7 @@ import { isStorytellerError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { migrate } from '../persistence/migrations.ts';
+import { registerModelCommands } from './model-commands.ts';
 import { registerStoryCommands, withPlayOptions } from './story-commands.ts';
 
 const program = new Command()
@@ -30,6 +31,7 @@ program
 withPlayOptions(program.command('start', { isDefault: true }).description('migrate the database, load the story and play it with the engine in-process'));
 
 registerStoryCommands(program);
+registerModelCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -11,6 +11,7 @@ import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
 import { createLogger } from '../logger.ts';
+import { describePrediction, type FrameObserver } from '../actors/frame-observer.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
@@ -32,6 +33,8 @@ export interface PlayOptions {
   local?: boolean;
   /** Start a new game even if an unfinished one of this story exists (default: resume it). */
   fresh?: boolean;
+  /** Print every frame (decoded prediction + frame text) as it is computed (`--show-frames`). */
+  showFrames?: boolean;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -59,6 +62,8 @@ interface Ui {
   verdict(output: StorykeeperOutput): void;
   /** The narration of a turn is complete (before any scene change is shown). */
   answered(): void;
+  /** `--show-frames`: prints each frame. */
+  frame?: FrameObserver;
 }
 
 export async function playInTerminal(config: Config, options: PlayOptions = {}): Promise<void> {
@@ -93,6 +98,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
     },
   };
 
+  if (options.showFrames) ui.frame = showFrame(write, dim);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
   const backend = options.local ? localBackend(config, story, ui, logger) : await engineBackend(config, story, ui, logger, options.fresh === true);
 
@@ -190,7 +196,7 @@ function wrap(text: string, width = 88): string {
 function localBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>): Backend {
   // No database, but the configured LLM roles (scripted with the story script by default).
   const llm = LlmRouter.fromConfig(loadLlmConfig(config.env), { logger, script: storyScript });
-  const behaviour = new StoryBehaviour({ stories: async () => story, llm, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const behaviour = new StoryBehaviour({ stories: async () => story, llm, onStorykeeper: (_id, o) => ui.verdict(o), ...(ui.frame ? { onFrame: ui.frame } : {}) });
   const session = new LocalSession(behaviour, { sessionId: 'local', storyId: story.id });
   return {
     resumes: false,
@@ -220,7 +226,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   const db = await openDatabase(config);
   await migrate(db);
   const graph = await openGraphStore(db, config);
-  const setup = await createStoryBehaviour({ db, graph, config, logger, story, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const setup = await createStoryBehaviour({ db, graph, config, logger, story, onStorykeeper: (_id, o) => ui.verdict(o), ...(ui.frame ? { onFrame: ui.frame } : {}) });
   const behaviour = setup.behaviour;
   const engine = new SessionEngine({
     db,
@@ -326,4 +332,13 @@ function settled(h: SessionHandle): Promise<void> {
       resolve();
     });
   });
+}
+
+/** `--show-frames`: each frame's decoded prediction and its text, dimmed, as it is computed. */
+function showFrame(write: (s: string) => void, dim: (s: string) => string): FrameObserver {
+  return (r) => {
+    const when = r.phase === 'scene_entry' ? 'scene entry' : `turn ${r.turn}`;
+    write(dim(`  ┆ frame ${r.characterId} (${when}, ${r.schema}): ${describePrediction(r.prediction)}\n`));
+    write(dim(`${r.text.split('\n').map((l) => `  ┆   ${l}`).join('\n')}\n`));
+  };
 }

@@ -63,8 +63,14 @@ export function withPlayOptions(command: Command): Command {
     .option('--local', 'play fully in memory: no database, no engine')
     .option('--new', 'start a new game instead of resuming the unfinished one')
     .option('--inspect', 'serve the local Stately inspector (as STORYTELLER_INSPECT=1)')
-    .action(async (opts: { story?: string; local?: boolean; new?: boolean }) => {
+    .option('--show-frames', "print each character frame (the frame model's decoded prediction and the frame text)")
+    .action(async (opts: { story?: string; local?: boolean; new?: boolean; showFrames?: boolean }) => {
       const { playInTerminal } = await import('./play.ts');
-      await playInTerminal(loadConfig(), { ...(opts.story ? { storyPath: opts.story } : {}), ...(opts.local ? { local: true } : {}), ...(opts.new ? { fresh: true } : {}) });
+      await playInTerminal(loadConfig(), {
+        ...(opts.story ? { storyPath: opts.story } : {}),
+        ...(opts.local ? { local: true } : {}),
+        ...(opts.new ? { fresh: true } : {}),
+        ...(opts.showFrames ? { showFrames: true } : {}),
+      });
     });
 }
