@@ -1,4 +1,4 @@
-import type { CharacterPrediction, FrameSchemaName } from '../inference/frame/character-schema.ts';
+import type { CharacterPrediction, FrameSchemaName, HistoryEntry } from '../inference/frame/character-schema.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -19,6 +19,8 @@ export interface FrameReport {
   characterId: string;
   schema: FrameSchemaName;
   prediction: CharacterPrediction;
+  /** The character's own earlier predictions the model was given (most recent first). */
+  history: HistoryEntry[];
   text: string;
   tokenCount: number;
 }

@@ -228,7 +228,9 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     const roles = rolesOf(entities);
     const inputs = entities.characters.map((c) => frameInputFor({ ...c, emotions: emotionsNow(c, ts) }, graph.edges, data.scene, { castSize: entities.characters.length, roles }, undefined, frameHistoryOf(ts, c.id)));
     const frames = await this.#frames.computeFrames(inputs);
-    for (const f of frames) this.#services.onFrame?.({ sessionId: req.session.sessionId, sceneKey: data.sceneKey, phase: 'scene_entry', turn: null, characterId: f.characterId, schema: f.schema, prediction: f.prediction, text: f.text, tokenCount: f.tokenCount });
+    frames.forEach((f, i) =>
+      this.#services.onFrame?.({ sessionId: req.session.sessionId, sceneKey: data.sceneKey, phase: 'scene_entry', turn: null, characterId: f.characterId, schema: f.schema, prediction: f.prediction, history: inputs[i]!.history, text: f.text, tokenCount: f.tokenCount }),
+    );
     return Object.fromEntries(frames.map((f) => [f.characterId, { text: f.text, tokenCount: f.tokenCount, prediction: f.prediction }]));
   }
 
@@ -478,7 +480,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
         frameText = frame.text;
         prediction = frame.prediction;
         history = { before, after: pushHistory(before, historyEntryOf(frame.prediction)) };
-        this.#services.onFrame?.({ sessionId: req.session.sessionId, sceneKey: w.data.sceneKey, phase: 'turn', turn: req.input.turn, characterId: frame.characterId, schema: frame.schema, prediction, text: frame.text, tokenCount: frame.tokenCount });
+        this.#services.onFrame?.({ sessionId: req.session.sessionId, sceneKey: w.data.sceneKey, phase: 'turn', turn: req.input.turn, characterId: frame.characterId, schema: frame.schema, prediction, history: before, text: frame.text, tokenCount: frame.tokenCount });
       }
     } catch {
       // The entry frame stands in for the per-turn one.
