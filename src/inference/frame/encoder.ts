@@ -48,19 +48,40 @@ const isAscii = (s: string): boolean => {
   return true;
 };
 
+/** Code-unit order equals UTF-8 byte order for ASCII names (the common case; no encoding needed). */
+const compareAscii = (p: TensorAxis, q: TensorAxis): number => (p.name < q.name ? -1 : p.name > q.name ? 1 : 0);
+
 /** The axes in encoding order (ascending UTF-8 bytes of the name), first 16. */
-export function sortedAxes(axes: readonly TensorAxis[]): TensorAxis[] {
-  // For ASCII names a code-unit comparison is the byte order and needs no encoding.
-  const ascii = axes.every((a) => isAscii(a.name));
-  const sorted = [...axes].sort(ascii ? (p, q) => (p.name < q.name ? -1 : p.name > q.name ? 1 : 0) : (p, q) => compareUtf8(p.name, q.name));
+export function sortedAxes(axes: readonly TensorAxis[]): readonly TensorAxis[] {
+  let ascii = true;
+  let ordered = true;
+  for (let i = 0; i < axes.length; i++) {
+    if (ascii && !isAscii(axes[i]!.name)) ascii = false;
+    if (i > 0 && axes[i - 1]!.name >= axes[i]!.name) ordered = false;
+  }
+  // Already in order (the runtime sorts story axes once): no copy.
+  const sorted = ascii && ordered ? axes : [...axes].sort(ascii ? compareAscii : (p, q) => compareUtf8(p.name, q.name));
   return sorted.length > MAX_AXES ? sorted.slice(0, MAX_AXES) : sorted;
 }
 
-function indexIn(list: readonly string[], value: string, what: string): number {
-  const i = list.indexOf(value);
-  if (i < 0) throw new TypeError(`unknown ${what} '${value}'`);
-  return i;
+/** Enum value → declaration index, as a lookup table (the encoder runs for every character of every batch). */
+function indexOf<T extends string>(list: readonly T[], what: string): (value: T) => number {
+  const table = new Map<string, number>(list.map((v, i) => [v, i]));
+  return (value) => {
+    const i = table.get(value);
+    if (i === undefined) throw new TypeError(`unknown ${what} '${value}'`);
+    return i;
+  };
 }
+const layerIndex = indexOf(TEMPORAL_LAYERS, 'temporal layer');
+const provenanceIndex = indexOf(PROVENANCES, 'provenance');
+const awarenessIndex = indexOf(AWARENESS_LEVELS, 'awareness level');
+const roleIndex = indexOf(TOPOLOGICAL_ROLES, 'topological role');
+const sceneIndex = indexOf(SCENE_TYPES, 'scene type');
+const eventIndex = indexOf(EVENT_TYPES, 'event type');
+const registerIndex = indexOf(EMOTIONAL_REGISTERS, 'emotional register');
+const actionIndex = indexOf(ACTION_TYPES, 'action type');
+const speechIndex = indexOf(SPEECH_REGISTERS, 'speech register');
 
 function writeAxisValue(out: Float32Array, o: number, v: AxisValue): void {
   out[o] = v.central;
@@ -76,28 +97,29 @@ function writeAxisValue(out: Float32Array, o: number, v: AxisValue): void {
  * const row = encodeCharacterFeatures(features); // Float32Array(453)
  */
 export function encodeCharacterFeatures(f: CharacterFeatures, out?: Float32Array, offset = 0): Float32Array {
-  const row = out ? out.subarray(offset, offset + FEATURE_DIM) : new Float32Array(FEATURE_DIM);
-  if (out) row.fill(0);
+  const row = out ?? new Float32Array(FEATURE_DIM);
+  const b = out ? offset : 0;
+  if (out) row.fill(0, b, b + FEATURE_DIM);
 
   const axes = sortedAxes(f.axes);
   for (let k = 0; k < axes.length; k++) {
     const a = axes[k]!;
-    const o = FEATURE_LAYOUT.tensor.offset + k * AXIS_WIDTH;
+    const o = b + FEATURE_LAYOUT.tensor.offset + k * AXIS_WIDTH;
     writeAxisValue(row, o, a);
-    row[o + 4 + indexIn(TEMPORAL_LAYERS, a.layer, 'temporal layer')] = 1;
-    row[o + 8 + indexIn(PROVENANCES, a.provenance, 'provenance')] = 1;
+    row[o + 4 + layerIndex(a.layer)] = 1;
+    row[o + 8 + provenanceIndex(a.provenance)] = 1;
   }
 
   const np = Math.min(f.primaries.length, MAX_PRIMARIES);
   for (let j = 0; j < np; j++) {
     const p = f.primaries[j]!;
-    const o = FEATURE_LAYOUT.emotional_state.offset + j * PRIMARY_WIDTH;
+    const o = b + FEATURE_LAYOUT.emotional_state.offset + j * PRIMARY_WIDTH;
     row[o] = p.intensity;
-    row[o + 1 + indexIn(AWARENESS_LEVELS, p.awareness, 'awareness level')] = 1;
+    row[o + 1 + awarenessIndex(p.awareness)] = 1;
   }
 
   const s = f.selfEdge;
-  const so = FEATURE_LAYOUT.self_edge.offset;
+  const so = b + FEATURE_LAYOUT.self_edge.offset;
   row[so] = s.competence;
   row[so + 1] = s.intentions;
   row[so + 2] = s.reliability;
@@ -109,32 +131,32 @@ export function encodeCharacterFeatures(f: CharacterFeatures, out?: Float32Array
   const ne = Math.min(f.edges.length, MAX_EDGES);
   for (let e = 0; e < ne; e++) {
     const edge = f.edges[e]!;
-    const o = FEATURE_LAYOUT.relational_edges.offset + e * EDGE_WIDTH;
+    const o = b + FEATURE_LAYOUT.relational_edges.offset + e * EDGE_WIDTH;
     for (let d = 0; d < SUBSTRATE_DIMENSIONS.length; d++) writeAxisValue(row, o + 4 * d, edge[SUBSTRATE_DIMENSIONS[d]!]);
-    row[o + 20 + indexIn(TOPOLOGICAL_ROLES, edge.role ?? 'periphery', 'topological role')] = 1;
+    row[o + 20 + roleIndex(edge.role ?? 'periphery')] = 1;
   }
 
-  const sc = FEATURE_LAYOUT.scene_context.offset;
-  row[sc + indexIn(SCENE_TYPES, f.scene.type, 'scene type')] = 1;
+  const sc = b + FEATURE_LAYOUT.scene_context.offset;
+  row[sc + sceneIndex(f.scene.type)] = 1;
   row[sc + 4] = f.scene.castSize;
   row[sc + 5] = f.scene.tension;
 
-  const ev = FEATURE_LAYOUT.player_event.offset;
-  row[ev + indexIn(EVENT_TYPES, f.event.type, 'event type')] = 1;
-  row[ev + 7 + indexIn(EMOTIONAL_REGISTERS, f.event.register, 'emotional register')] = 1;
+  const ev = b + FEATURE_LAYOUT.player_event.offset;
+  row[ev + eventIndex(f.event.type)] = 1;
+  row[ev + 7 + registerIndex(f.event.register)] = 1;
   row[ev + 14] = f.event.confidence;
   row[ev + 15] = f.event.targetCount;
 
   const nh = Math.min(f.history.length, HISTORY_DEPTH);
   for (let h = 0; h < nh; h++) {
     const entry = f.history[h]!;
-    const o = FEATURE_LAYOUT.history.offset + h * HISTORY_WIDTH;
-    row[o + indexIn(ACTION_TYPES, entry.action, 'action type')] = 1;
-    row[o + 6 + indexIn(SPEECH_REGISTERS, entry.register, 'speech register')] = 1;
-    row[o + 10 + indexIn(AWARENESS_LEVELS, entry.awareness, 'awareness level')] = 1;
+    const o = b + FEATURE_LAYOUT.history.offset + h * HISTORY_WIDTH;
+    row[o + actionIndex(entry.action)] = 1;
+    row[o + 6 + speechIndex(entry.register)] = 1;
+    row[o + 10 + awarenessIndex(entry.awareness)] = 1;
     row[o + 15] = entry.valence;
   }
-  return row;
+  return out ? row.subarray(b, b + FEATURE_DIM) : row;
 }
 
 /** Encodes a cast into one row-major `[n, 453]` buffer. */

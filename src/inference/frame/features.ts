@@ -15,9 +15,9 @@ export interface CharacterFrame {
   /** The 42 raw outputs, flat in head order (action, speech, thought, emotion). */
   outputs: Float32Array;
   prediction: CharacterPrediction;
-  /** The compressed psychological frame handed to the character agent, built from `prediction`. */
-  text: string;
-  tokenCount: number;
+  /** The compressed psychological frame handed to the character agent, built from `prediction` (on first read). */
+  readonly text: string;
+  readonly tokenCount: number;
 }
 
 /**
