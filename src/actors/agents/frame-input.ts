@@ -14,8 +14,10 @@ import {
   type HistoryEntry,
   type PlayerEvent,
   type RelationalEdge,
+  type TensorAxis,
   type TopologicalRole,
 } from '../../inference/frame/character-schema.ts';
+import { sortedAxes } from '../../inference/frame/encoder.ts';
 
 /**
  * Story character → the frame model's storyteller-character/1 features
@@ -80,7 +82,7 @@ export function frameInputFor(
   const order = EMOTION_ORDERS[c.emotionOrder ?? 'wheel'];
   return {
     characterId: c.id,
-    axes: c.axes.map((a) => ({ name: a.name, central: a.central, variance: a.variance, low: a.low, high: a.high, layer: a.layer, provenance: a.provenance ?? 'authored' })),
+    axes: tensorOf(c.axes),
     primaries: order.map((id) => ({ id, intensity: c.emotions[id] ?? 0, awareness: c.emotionAwareness?.[id] ?? DEFAULT_PRIMARY_AWARENESS })),
     selfEdge: c.selfEdge ?? DEFAULT_SELF_EDGE,
     edges: edgesOf(c.id, relations, at.roles),
@@ -88,6 +90,17 @@ export function frameInputFor(
     event,
     history: history.slice(0, HISTORY_DEPTH),
   };
+}
+
+/** A character's tensor axes in encoding order, computed once per axes array (the warm scene keeps the same objects all scene). */
+const tensors = new WeakMap<object, TensorAxis[]>();
+function tensorOf(axes: CharacterLike['axes']): TensorAxis[] {
+  let t = tensors.get(axes);
+  if (!t) {
+    t = [...sortedAxes(axes.map((a) => ({ name: a.name, central: a.central, variance: a.variance, low: a.low, high: a.high, layer: a.layer, provenance: a.provenance ?? 'authored' })))];
+    tensors.set(axes, t);
+  }
+  return t;
 }
 
 // ---- the prediction history in the truth set

@@ -325,7 +325,7 @@ export class OnnxFrameComputer implements FrameComputer {
  * a batch costs the event loop only what its consumers use.
  */
 export function frameOf(input: FrameInput, outputs: Float32Array, row: number): CharacterFrame {
-  const own = outputs.slice(row * OUTPUT_DIM, (row + 1) * OUTPUT_DIM);
+  const own = outputs.subarray(row * OUTPUT_DIM, (row + 1) * OUTPUT_DIM); // a view: the batch buffer is ours (transferred)
   return new DecodedFrame(input, own, decodePrediction(own));
 }
 
