@@ -30,7 +30,7 @@ import { frameHistoryEvent, frameHistoryOf, frameInputFor } from './agents/frame
 import { playerEventOf } from './agents/player-event.ts';
 import { historyEntryOf, pushHistory } from '../inference/frame/decoder.ts';
 import type { CharacterPrediction } from '../inference/frame/character-schema.ts';
-import type { FrameObserver } from './frame-observer.ts';
+import { describePrediction, type FrameObserver } from './frame-observer.ts';
 import { composeNarration, narrateTurn, type NarrationContext } from './agents/narrator.ts';
 import { sequenceIntents, type Beat } from './agents/reconciler.ts';
 import { storyScript } from './agents/scripted-script.ts';
@@ -300,7 +300,8 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     if (!t) return { output: { intent: { action: 'wait', tone: 'neutral' } satisfies CharacterIntent, degraded: false }, events: [] };
     const { intent, degraded } = await characterIntent(this.#llmFor('character', req), t, req.signal);
     // The frame rides along in the output (the inspector shows it); its history entry goes to the truth set.
-    const frame = t.prediction ? { prediction: t.prediction, text: t.frameText } : null;
+    // `summary` keeps the prediction readable where the inspector collapses deep objects.
+    const frame = t.prediction ? { summary: describePrediction(t.prediction), prediction: t.prediction, text: t.frameText } : null;
     const events = t.history ? [frameHistoryEvent(t.character.id, t.history.before, t.history.after, req.input.turn)] : [];
     return { output: { intent, degraded, frame }, events };
   }

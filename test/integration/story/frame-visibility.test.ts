@@ -16,6 +16,8 @@ import type { GraphStore } from '../../../src/persistence/graph/graph-store.ts';
 import { TestingKit } from '../../../src/testing/testing-kit.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 import { pino } from 'pino';
+import { createWebSocketReceiver } from '@statelyai/inspect';
+import { startInspector } from '../../../src/engine/inspector.ts';
 
 /**
  * Frames you can see, on the production wiring (committed ONNX model in its worker): every
@@ -104,6 +106,36 @@ describe('frames: visible, and the prediction history persists with the session'
     }
     // Above debug, nothing is logged per frame.
     expect(createLogger('info').isLevelEnabled('debug')).toBe(false);
+  });
+
+  it("the inspector's context shows the frames: the scene's warm frames and each character agent's frame with its prediction", async () => {
+    const inspector = startInspector({ port: 40_000 + Math.floor(Math.random() * 20_000) });
+    const receiver = createWebSocketReceiver({ server: inspector.wsUrl });
+    const config = loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'silent' });
+    const setup = await createStoryBehaviour({ db: t.db, graph, config, logger: silentLogger });
+    const kit = await TestingKit.create({ db: t.db, behaviour: setup.behaviour, storyId: setup.story.storyId, graph, inspect: inspector.inspect });
+    try {
+      const s = await kit.createSession();
+      type Ctx = { sessionId?: string; warm?: { frames?: Record<string, { prediction?: unknown }> }; current?: { results?: { characters?: Record<string, { output?: { frame?: { summary?: string; text?: string } } }> } } };
+      const seen = new Promise<Ctx>((resolve) => {
+        receiver.subscribe((event) => {
+          const ctx = (event as { snapshot?: { context?: Ctx } }).snapshot?.context;
+          if (event.type === '@xstate.snapshot' && ctx?.sessionId === s.id && ctx.current?.results?.characters?.ewan?.output?.frame) resolve(ctx);
+        });
+      });
+      await s.play('ask Ewan about the light');
+      const ctx = await seen;
+      expect(ctx.warm?.frames?.ewan?.prediction).toMatchObject({ action: { type: expect.any(String) } });
+      // The inspector serialises deep objects as "[Object]": the summary line and the text stay readable.
+      expect(ctx.current?.results?.characters?.ewan?.output?.frame).toMatchObject({
+        summary: expect.stringMatching(/^(perform|speak|move|examine|wait|resist)\/\w+ conf \d\.\d\d valence -?\d\.\d\d; speech /),
+        text: expect.stringContaining('FRAME for ewan'),
+      });
+    } finally {
+      await kit.shutdown();
+      await setup.close();
+      inspector.stop();
+    }
   });
 
   it('a bare .onnx without a schema declaration stops start-up with FRAME_MODEL_SCHEMA_UNKNOWN; declared, it plays', async () => {
