@@ -63,7 +63,9 @@ async function main(): Promise<void> {
         const data = out[head.name]!.data as Float32Array;
         for (let r = 0; r < msg.batch; r++) outputs.set(data.subarray(r * head.size, (r + 1) * head.size), r * OUTPUT_DIM + head.offset);
       }
-      post({ type: 'result', id: msg.id, outputs, computeMs: performance.now() - started }, [outputs.buffer]);
+      // Hand the feature buffer back (transferred) so the main thread reuses it for the next batch.
+      const features = msg.features.buffer as ArrayBuffer;
+      post({ type: 'result', id: msg.id, outputs, computeMs: performance.now() - started, features }, [outputs.buffer, features]);
     } catch (error) {
       postError(error, msg.id);
     }

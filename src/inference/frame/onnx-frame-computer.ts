@@ -95,6 +95,8 @@ export class OnnxFrameComputer implements FrameComputer {
   private scheduled = false;
   private nextId = 1;
   private failure: StorytellerError | null = null;
+  /** The feature buffer the worker returned with the last result (reused by the next batch). */
+  private spareFeatures: ArrayBuffer | null = null;
   private closing: Promise<void> | null = null;
 
   private constructor(model: ResolvedFrameModel, init: WorkerInit, worker: Worker, options: OnnxFrameComputerOptions) {
@@ -222,7 +224,10 @@ export class OnnxFrameComputer implements FrameComputer {
       requests.push(r);
       rows += r.inputs.length;
     }
-    const features = new Float32Array(rows * FEATURE_DIM);
+    // The worker hands the previous batch's feature buffer back: reuse it when it is big enough.
+    const spare = this.spareFeatures;
+    this.spareFeatures = null;
+    const features = spare && spare.byteLength >= rows * FEATURE_DIM * 4 ? new Float32Array(spare, 0, rows * FEATURE_DIM) : new Float32Array(rows * FEATURE_DIM);
     let row = 0;
     try {
       for (const r of requests) {
@@ -271,6 +276,7 @@ export class OnnxFrameComputer implements FrameComputer {
       for (const r of batch.requests) r.reject(error);
     } else {
       this.stats.workerMs += msg.computeMs;
+      if (msg.features && (!this.spareFeatures || msg.features.byteLength > this.spareFeatures.byteLength)) this.spareFeatures = msg.features;
       let row = 0;
       const resolved: Array<() => void> = [];
       try {

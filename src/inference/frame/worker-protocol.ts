@@ -37,6 +37,8 @@ export const fromWorkerSchema = z.discriminatedUnion('type', [
     outputs: z.instanceof(Float32Array),
     /** Time the worker spent in session.run and concatenation, ms. */
     computeMs: z.number(),
+    /** The request's feature buffer, handed back (transferred) for reuse. */
+    features: z.instanceof(ArrayBuffer).optional(),
   }),
   z.object({
     type: z.literal('error'),
