@@ -10,7 +10,6 @@ import {
   SPEECH_REGISTERS,
   SUBSTRATE_DIMENSIONS,
   type AxisValue,
-  type CharacterFeatures,
   type HistoryEntry,
   type PlayerEvent,
   type RelationalEdge,
@@ -18,6 +17,7 @@ import {
   type TopologicalRole,
 } from '../../inference/frame/character-schema.ts';
 import { sortedAxes } from '../../inference/frame/encoder.ts';
+import type { FrameInput } from '../../inference/frame/features.ts';
 
 /**
  * Story character → the frame model's storyteller-character/1 features
@@ -30,7 +30,7 @@ import { sortedAxes } from '../../inference/frame/encoder.ts';
  * WorldStateChanged event, so checkpoints and ledger replay carry it across a resume.
  */
 
-export type CharacterLike = Pick<Character, 'id' | 'axes' | 'emotions'> & Partial<Pick<Character, 'emotionOrder' | 'emotionAwareness' | 'selfEdge'>>;
+export type CharacterLike = Pick<Character, 'id' | 'axes' | 'emotions'> & Partial<Pick<Character, 'name' | 'emotionOrder' | 'emotionAwareness' | 'selfEdge'>>;
 
 /** A relation as it reaches the frame (the graph store's edges may lack the authored substrate). */
 export type RelationLike = Pick<Relation, 'from' | 'to' | 'trust_reliability' | 'trust_competence' | 'trust_benevolence' | 'affection' | 'debt'> & { substrate?: Relation['substrate'] };
@@ -78,10 +78,11 @@ export function frameInputFor(
   at: FrameAt,
   event: PlayerEvent = NO_EVENT,
   history: readonly HistoryEntry[] = [],
-): CharacterFeatures {
+): FrameInput {
   const order = EMOTION_ORDERS[c.emotionOrder ?? 'wheel'];
   return {
     characterId: c.id,
+    ...(c.name ? { name: c.name } : {}),
     axes: tensorOf(c.axes),
     primaries: order.map((id) => ({ id, intensity: c.emotions[id] ?? 0, awareness: c.emotionAwareness?.[id] ?? DEFAULT_PRIMARY_AWARENESS })),
     selfEdge: c.selfEdge ?? DEFAULT_SELF_EDGE,

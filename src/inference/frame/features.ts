@@ -6,7 +6,8 @@ import type { CharacterFeatures, CharacterPrediction, FrameSchemaName } from './
  * is the decoded prediction and the frame text the character agent reads (frame-text.ts).
  */
 
-export type FrameInput = CharacterFeatures;
+/** The schema's features plus the character's display name for the frame text (not encoded). */
+export type FrameInput = CharacterFeatures & { name?: string };
 
 /** One character's frame. */
 export interface CharacterFrame {

@@ -71,7 +71,7 @@ export function moreConscious(level: AwarenessLevel): AwarenessLevel {
  * @example
  * const { text, tokenCount } = frameText(features, decodePrediction(outputs));
  */
-export function frameText(f: CharacterFeatures, p: CharacterPrediction, name = f.characterId): { text: string; tokenCount: number } {
+export function frameText(f: CharacterFeatures, p: CharacterPrediction, name: string = f.characterId): { text: string; tokenCount: number } {
   const a = p.action;
   const lines: string[] = [];
   lines.push(`FRAME for ${name} (model prediction: tendencies, not orders).`);

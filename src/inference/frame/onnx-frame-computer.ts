@@ -347,11 +347,11 @@ class DecodedFrame implements CharacterFrame {
     this.characterId = input.characterId;
   }
   get text(): string {
-    this.#built ??= frameText(this.input, this.prediction);
+    this.#built ??= frameText(this.input, this.prediction, this.input.name);
     return this.#built.text;
   }
   get tokenCount(): number {
-    this.#built ??= frameText(this.input, this.prediction);
+    this.#built ??= frameText(this.input, this.prediction, this.input.name);
     return this.#built.tokenCount;
   }
   toJSON(): Record<string, unknown> {

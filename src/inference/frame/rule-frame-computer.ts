@@ -18,7 +18,7 @@ export class RuleFrameComputer implements FrameComputer {
     return inputs.map((input) => {
       const outputs = ruleOutputVector(input);
       const prediction = decodePrediction(outputs);
-      const { text, tokenCount } = frameText(input, prediction);
+      const { text, tokenCount } = frameText(input, prediction, input.name);
       return { characterId: input.characterId, schema: FRAME_SCHEMA_NAME, outputs, prediction, text, tokenCount };
     });
   }

@@ -32,7 +32,7 @@ describe('CLI: frames and frame models', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`┆ frame ewan \\(scene entry, ${FRAME_SCHEMA_NAME}\\): \\w+/\\w+ conf`));
     expect(r.stdout).toMatch(/┆ frame ewan \(turn 1, [^)]+\): (perform|speak|move|examine|wait|resist)\//);
-    expect(r.stdout).toContain('┆   FRAME for ewan');
+    expect(r.stdout).toContain('┆   FRAME for Ewan');
     const plain = await cli(['play', '--local'], { DATABASE_URL: undefined }, 'look\n');
     expect(plain.stdout).not.toContain('┆ frame');
   }, 120_000);

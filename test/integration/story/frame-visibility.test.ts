@@ -98,7 +98,7 @@ describe('frames: visible, and the prediction history persists with the session'
       await s.play('ask Ewan about the light');
       const frames = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'frame');
       const turn = frames.find((f) => f.phase === 'turn' && f.characterId === 'ewan');
-      expect(turn).toMatchObject({ schema: FRAME_SCHEMA_NAME, sessionId: s.id, prediction: { action: { type: expect.any(String) } }, frameText: expect.stringContaining('FRAME for ewan') });
+      expect(turn).toMatchObject({ schema: FRAME_SCHEMA_NAME, sessionId: s.id, prediction: { action: { type: expect.any(String) } }, frameText: expect.stringContaining('FRAME for Ewan') });
       expect(frames.some((f) => f.phase === 'scene_entry')).toBe(true);
     } finally {
       await kit.shutdown();
@@ -129,7 +129,7 @@ describe('frames: visible, and the prediction history persists with the session'
       // The inspector serialises deep objects as "[Object]": the summary line and the text stay readable.
       expect(ctx.current?.results?.characters?.ewan?.output?.frame).toMatchObject({
         summary: expect.stringMatching(/^(perform|speak|move|examine|wait|resist)\/\w+ conf \d\.\d\d valence -?\d\.\d\d; speech /),
-        text: expect.stringContaining('FRAME for ewan'),
+        text: expect.stringContaining('FRAME for Ewan'),
       });
     } finally {
       await kit.shutdown();
