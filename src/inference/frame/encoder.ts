@@ -91,6 +91,28 @@ function writeAxisValue(out: Float32Array, o: number, v: AxisValue): void {
 }
 
 /**
+ * The 208-float tensor region of an axes list. A character's tensor does not change during
+ * a scene and the runtime hands over the same (cached) axes array every turn, so the block is
+ * computed once per array: treat a CharacterFeatures' `axes` as immutable.
+ */
+const tensorBlocks = new WeakMap<readonly TensorAxis[], Float32Array>();
+function tensorBlock(list: readonly TensorAxis[]): Float32Array {
+  const cached = tensorBlocks.get(list);
+  if (cached) return cached;
+  const block = new Float32Array(FEATURE_LAYOUT.tensor.length);
+  const axes = sortedAxes(list);
+  for (let k = 0; k < axes.length; k++) {
+    const a = axes[k]!;
+    const o = k * AXIS_WIDTH;
+    writeAxisValue(block, o, a);
+    block[o + 4 + layerIndex(a.layer)] = 1;
+    block[o + 8 + provenanceIndex(a.provenance)] = 1;
+  }
+  tensorBlocks.set(list, block);
+  return block;
+}
+
+/**
  * Encodes one character into a fresh row, or into `out` at `offset` (a batch buffer).
  *
  * @example
@@ -101,14 +123,7 @@ export function encodeCharacterFeatures(f: CharacterFeatures, out?: Float32Array
   const b = out ? offset : 0;
   if (out) row.fill(0, b, b + FEATURE_DIM);
 
-  const axes = sortedAxes(f.axes);
-  for (let k = 0; k < axes.length; k++) {
-    const a = axes[k]!;
-    const o = b + FEATURE_LAYOUT.tensor.offset + k * AXIS_WIDTH;
-    writeAxisValue(row, o, a);
-    row[o + 4 + layerIndex(a.layer)] = 1;
-    row[o + 8 + provenanceIndex(a.provenance)] = 1;
-  }
+  row.set(tensorBlock(f.axes), b + FEATURE_LAYOUT.tensor.offset);
 
   const np = Math.min(f.primaries.length, MAX_PRIMARIES);
   for (let j = 0; j < np; j++) {
