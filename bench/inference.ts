@@ -18,6 +18,8 @@
  *                                     what the frame path costs the loop itself (target ≤ 0.3 ms); the
  *                                     frame texts are built when first read, measured apart:
  *   main_thread_encode50 / decode50 / decode_and_text50_mean_ms   those parts alone, per 50
+ *   main_thread_busy_per_batch50_median_window_ms   the same busy time per batch, median over windows
+ *                                     of 50 batches (robust to the descheduling bursts of a shared machine)
  *   event_loop_max_delay_ms           perf_hooks.monitorEventLoopDelay (1 ms resolution) max while
  *                                     the batch-of-50 loop runs; _p99_ms beside it; the same two
  *                                     over 2 s of idle loop as a control (event_loop_idle_*);
@@ -96,9 +98,18 @@ const before = { ...computer.stats };
 const histogram = monitorEventLoopDelay({ resolution: 1 });
 histogram.enable();
 const eluBefore = performance.eventLoopUtilization();
+// Busy time is also taken per window of 50 batches: on a shared machine a descheduled thread
+// counts as busy, and the median window is robust to those bursts (the mean over all is kept too).
+const WINDOW = 50;
+const windowBusy: number[] = [];
+let windowStart = performance.eventLoopUtilization();
 const batch50 = await timeRuns(BATCH_RUNS, async (i) => {
   const frames = await computer.computeFrames(casts[i % casts.length]!);
   if (frames.length !== 50) throw new Error('short batch');
+  if ((i + 1) % WINDOW === 0) {
+    windowBusy.push(performance.eventLoopUtilization(windowStart).active / WINDOW);
+    windowStart = performance.eventLoopUtilization();
+  }
 });
 histogram.disable();
 const elu = performance.eventLoopUtilization(eluBefore);
@@ -173,6 +184,7 @@ const result = {
   frame_coalesced50_batches: round(coalescedBatches),
   frame_worker_compute50_mean_ms: round(workerMsPerBatch50),
   main_thread_busy_per_batch50_ms: round(elu.active / BATCH_RUNS),
+  main_thread_busy_per_batch50_median_window_ms: round(percentile(windowBusy, 50)),
   main_thread_encode50_mean_ms: round(encodeRuns.reduce((a, b) => a + b, 0) / BATCH_RUNS),
   main_thread_decode50_mean_ms: round(decodeRuns.reduce((a, b) => a + b, 0) / BATCH_RUNS),
   main_thread_decode_and_text50_mean_ms: round(textRuns.reduce((a, b) => a + b, 0) / BATCH_RUNS),
@@ -208,6 +220,7 @@ const rows: Array<[string, number | null, string]> = [
   ['  batches per 50 concurrent singles', result.frame_coalesced50_batches, ''],
   ['  of which in the worker, mean (ms)', result.frame_worker_compute50_mean_ms, ''],
   ['  main-thread busy per batch (ms, ELU)', result.main_thread_busy_per_batch50_ms, `≤ ${TARGETS.main_thread_busy_per_batch50_ms}`],
+  ['  main-thread busy, median of 50-batch windows', result.main_thread_busy_per_batch50_median_window_ms, `≤ ${TARGETS.main_thread_busy_per_batch50_ms}`],
   ['    of which encode 50 (ms)', result.main_thread_encode50_mean_ms, ''],
   ['    of which decode 50 predictions (ms)', result.main_thread_decode50_mean_ms, ''],
   ['  when read: decode + 50 frame texts (ms)', result.main_thread_decode_and_text50_mean_ms, ''],
