@@ -11,7 +11,7 @@ import { loadStoryFile } from '../domain/story/loader.ts';
 import type { Story } from '../domain/story/schema.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
 import { createLogger } from '../logger.ts';
-import { describePrediction, type FrameObserver } from '../actors/frame-observer.ts';
+import { combineFrameObservers, describePrediction, loggingFrameObserver, type FrameObserver } from '../actors/frame-observer.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
@@ -196,7 +196,8 @@ function wrap(text: string, width = 88): string {
 function localBackend(config: Config, story: Story, ui: Ui, logger: ReturnType<typeof createLogger>): Backend {
   // No database, but the configured LLM roles (scripted with the story script by default).
   const llm = LlmRouter.fromConfig(loadLlmConfig(config.env), { logger, script: storyScript });
-  const behaviour = new StoryBehaviour({ stories: async () => story, llm, onStorykeeper: (_id, o) => ui.verdict(o), ...(ui.frame ? { onFrame: ui.frame } : {}) });
+  const onFrame = combineFrameObservers(loggingFrameObserver(logger), ui.frame);
+  const behaviour = new StoryBehaviour({ stories: async () => story, llm, onStorykeeper: (_id, o) => ui.verdict(o), ...(onFrame ? { onFrame } : {}) });
   const session = new LocalSession(behaviour, { sessionId: 'local', storyId: story.id });
   return {
     resumes: false,

@@ -74,7 +74,7 @@ export function moreConscious(level: AwarenessLevel): AwarenessLevel {
 export function frameText(f: CharacterFeatures, p: CharacterPrediction, name: string = f.characterId): { text: string; tokenCount: number } {
   const a = p.action;
   const lines: string[] = [];
-  lines.push(`FRAME for ${name} (model prediction: tendencies, not orders).`);
+  lines.push(`FRAME for ${name} (predicted tendencies, not orders).`);
   lines.push(`Action: ${a.type} (confidence ${num(a.confidence)}): ${name} ${ACTION_TEXT[a.type]}, ${valenceWord(a.valence)} (valence ${num(a.valence, true)}), prompted by ${CONTEXT_TEXT[a.context]}.`);
   lines.push(
     p.speech.occurs
