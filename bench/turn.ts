@@ -65,7 +65,7 @@ function twentyCharacterStory(base: Story): Story {
   for (const from of cast) {
     for (const to of ['player', ...cast.slice(0, 4)]) {
       if (from === to || relations.some((r) => r.from === from && r.to === to)) continue;
-      relations.push({ from, to, trust_reliability: 0.1, trust_competence: 0.2, trust_benevolence: 0.1, affection: 0, debt: 0, knows: [], believes: [], blindTo: [] });
+      relations.push({ from, to, trust_reliability: 0.1, trust_competence: 0.2, trust_benevolence: 0.1, affection: 0, debt: 0, knows: [], believes: [], blindTo: [], substrate: {} });
     }
   }
   return {

@@ -47,6 +47,8 @@ export const envSchema = z.object({
   STORYTELLER_FAULT: z.string().min(1).optional(),
   STORYTELLER_STORY: z.string().min(1).default('db/stories/the-lighthouse-keeper.yaml'),
   STORYTELLER_FRAME_MODEL: z.string().min(1).default('models/frame/current'),
+  /** Declares the schema of a bare .onnx frame model without a manifest (e.g. storyteller-character/1). */
+  STORYTELLER_FRAME_SCHEMA: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -74,6 +76,8 @@ export interface Config {
   };
   storyPath: string;
   frameModelPath: string;
+  /** STORYTELLER_FRAME_SCHEMA: declared schema of a bare .onnx frame model (null: none). */
+  frameSchema: string | null;
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
 }
@@ -115,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     storyPath: e.STORYTELLER_STORY,
     frameModelPath: e.STORYTELLER_FRAME_MODEL,
+    frameSchema: e.STORYTELLER_FRAME_SCHEMA ?? null,
     env,
   };
 }

@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   LLM_OUTPUT_INVALID: 'the LLM output fails its schema',
   FRAME_MODEL_CONTRACT: 'the frame model does not match the contract',
   FRAME_MODEL_INVALID: 'the frame model artifact fails verification',
+  FRAME_MODEL_SCHEMA_UNKNOWN: 'the frame model does not declare which feature schema it was trained on',
+  FRAME_MODEL_SCHEMA_UNSUPPORTED: 'the frame model declares a feature schema this runtime does not implement',
   // graph
   GRAPH_STORE_UNAVAILABLE: 'the requested graph store is not available',
   GRAPH_QUERY_FAILED: 'a graph query failed',

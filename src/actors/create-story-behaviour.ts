@@ -11,8 +11,8 @@ import type { Database } from '../persistence/database.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { LlmUsageStore } from '../persistence/llm-usage.ts';
 import { storeStory, storySource, type StoreResult } from '../persistence/story-store.ts';
-import { PLAYER_ID } from '../domain/story/schema.ts';
 import { storyScript } from './agents/scripted-script.ts';
+import { combineFrameObservers, loggingFrameObserver, type FrameObserver } from './frame-observer.ts';
 import { ledgerHistoryReader } from './scene-history.ts';
 import { StoryBehaviour, type StoryBehaviourServices } from './story-behaviour.ts';
 
@@ -21,7 +21,8 @@ import { StoryBehaviour, type StoryBehaviourServices } from './story-behaviour.t
  * (the default story file loaded first), the LLM router from the environment (scripted with
  * the story-aware script when nothing is configured; token and cost totals persisted in
  * `llm_usage`; stage 1's LLM decomposition when the `classifier` role is named), the frame model of STORYTELLER_FRAME_MODEL (the ONNX model in a worker
- * thread; a wrong contract or hash stops start-up; `rules` selects the rule-based frames),
+ * thread; a wrong contract, hash or schema stops start-up; `rules` selects the rule-based frames;
+ * frames are logged at debug and reported to `onFrame`),
  * and the session graph. LLM and frame metrics go to `registry` when one is given.
  *
  * @example
@@ -46,6 +47,8 @@ export async function createStoryBehaviour(deps: {
   /** The default story already parsed (skips reading `storyPath`). */
   story?: Story;
   onStorykeeper?: StoryBehaviourServices['onStorykeeper'];
+  /** Observer of every frame (also logged at LOG_LEVEL=debug): `play --show-frames`, a gateway debug stream. */
+  onFrame?: FrameObserver;
   /** prom-client registry for the LLM router's and the frame model's metrics. */
   registry?: Registry;
 }): Promise<StoryBehaviourSetup> {
@@ -53,7 +56,8 @@ export async function createStoryBehaviour(deps: {
   const registry = deps.registry ? { registry: deps.registry } : {};
   const llmConfig = loadLlmConfig(deps.config.env);
   const llm = LlmRouter.fromConfig(llmConfig, { logger: deps.logger, script: storyScript, sink: new LlmUsageStore(deps.db), ...registry });
-  const frames = await openFrameComputer(deps.config, { logger: deps.logger, playerId: PLAYER_ID, ...registry });
+  const frames = await openFrameComputer(deps.config, { logger: deps.logger, ...registry });
+  const onFrame = combineFrameObservers(loggingFrameObserver(deps.logger), deps.onFrame);
   const behaviour = new StoryBehaviour({
     stories: storySource(deps.db, { defaultStoryId: story.storyId }),
     llm,
@@ -64,6 +68,7 @@ export async function createStoryBehaviour(deps: {
     // Stage 1 asks an LLM only when the `classifier` role is named in STORYTELLER_LLM_ROLES.
     ...(llmConfig.namedRoles.includes('classifier') ? { classifier: llm.forRole('classifier') } : {}),
     ...(deps.onStorykeeper ? { onStorykeeper: deps.onStorykeeper } : {}),
+    ...(onFrame ? { onFrame } : {}),
   });
   return {
     behaviour,

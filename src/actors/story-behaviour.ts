@@ -26,7 +26,11 @@ import type {
 } from './behaviour.ts';
 import { characterIntent, type CharacterIntent, type CharacterTurn } from './agents/character.ts';
 import { emotionsNow } from './agents/emotions.ts';
-import { frameInputFor } from './agents/frame-input.ts';
+import { frameHistoryEvent, frameHistoryOf, frameInputFor } from './agents/frame-input.ts';
+import { playerEventOf } from './agents/player-event.ts';
+import { historyEntryOf, pushHistory } from '../inference/frame/decoder.ts';
+import type { CharacterPrediction } from '../inference/frame/character-schema.ts';
+import { describePrediction, type FrameObserver } from './frame-observer.ts';
 import { composeNarration, narrateTurn, type NarrationContext } from './agents/narrator.ts';
 import { sequenceIntents, type Beat } from './agents/reconciler.ts';
 import { storyScript } from './agents/scripted-script.ts';
@@ -83,6 +87,8 @@ export interface StoryBehaviourServices {
    * in-memory history instead. Without either, temporal conditions see only the current turn.
    */
   history?: HistorySource;
+  /** Observer of every frame computed (scene entry and each character turn): debug log, `play --show-frames`, a gateway debug stream. */
+  onFrame?: FrameObserver;
 }
 
 /** Behaviour-owned extras in `SceneDefinition.data`. */
@@ -128,7 +134,7 @@ interface Warm {
   data: StorySceneData;
   entities: SceneEntities;
   graph: SceneGraph;
-  frames: Record<string, { text: string }>;
+  frames: Record<string, { text: string; prediction?: CharacterPrediction }>;
   sensitivity: SensitivityMap;
   narrator: NarratorWarm;
 }
@@ -145,7 +151,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
   constructor(services: StoryBehaviourServices) {
     this.#services = services;
     this.#llm = services.llm ?? defaultLlm;
-    this.#frames = services.frames ?? new RuleFrameComputer(PLAYER_ID);
+    this.#frames = services.frames ?? new RuleFrameComputer();
     // With a classifier, stage 1 may wait for it (then answers by the rules): its member timeout covers that wait.
     const stage1 = services.classifier ? (services.classifierTimeoutMs ?? 1_500) + 300 : 200;
     this.timeouts = { stage1, stage2: 200, stage3: 200, stage4: 15_000, character: 20_000, storykeeper: 2_000, world: 2_000, reconciler: 1_000, narrator: 60_000 };
@@ -222,6 +228,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
           knows: a?.knows ?? [],
           believes: a?.believes ?? [],
           blindTo: a?.blindTo ?? [],
+          substrate: a?.substrate ?? {},
         };
       });
     return { ...authored, edges } satisfies SceneGraph;
@@ -232,9 +239,13 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     const entities = req.warm.entities as SceneEntities;
     const graph = req.warm.graph as SceneGraph;
     const ts = truthOf(req.truthSet);
-    const inputs = entities.characters.map((c) => frameInputFor({ ...c, emotions: emotionsNow(c, ts) }, graph.edges, data.scene, { turn: 0, castSize: entities.characters.length }));
+    const roles = rolesOf(entities);
+    const inputs = entities.characters.map((c) => frameInputFor({ ...c, emotions: emotionsNow(c, ts) }, graph.edges, data.scene, { castSize: entities.characters.length, roles }, undefined, frameHistoryOf(ts, c.id)));
     const frames = await this.#frames.computeFrames(inputs);
-    return Object.fromEntries(frames.map((f) => [f.characterId, { text: f.text, tokenCount: f.tokenCount }]));
+    frames.forEach((f, i) =>
+      this.#services.onFrame?.({ sessionId: req.session.sessionId, sceneKey: data.sceneKey, phase: 'scene_entry', turn: null, characterId: f.characterId, schema: f.schema, prediction: f.prediction, history: inputs[i]!.history, text: f.text, tokenCount: f.tokenCount }),
+    );
+    return Object.fromEntries(frames.map((f) => [f.characterId, { text: f.text, tokenCount: f.tokenCount, prediction: f.prediction }]));
   }
 
   async buildSensitivityMap(req: SceneEntryRequest): Promise<Json> {
@@ -309,7 +320,11 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     const t = await this.#characterTurn(req);
     if (!t) return { output: { intent: { action: 'wait', tone: 'neutral' } satisfies CharacterIntent, degraded: false }, events: [] };
     const { intent, degraded } = await characterIntent(this.#llmFor('character', req), t, req.signal);
-    return { output: { intent, degraded }, events: [] };
+    // The frame rides along in the output (the inspector shows it); its history entry goes to the truth set.
+    // `summary` keeps the prediction readable where the inspector collapses deep objects.
+    const frame = t.prediction ? { summary: describePrediction(t.prediction), prediction: t.prediction, text: t.frameText } : null;
+    const events = t.history ? [frameHistoryEvent(t.character.id, t.history.before, t.history.after, req.input.turn)] : [];
+    return { output: { intent, degraded, frame }, events };
   }
 
   async storykeeper(req: TurnRequest): Promise<AgentResult> {
@@ -478,13 +493,25 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     const ts = truthOf(req.truthSet);
     const sceneTurn = req.input.turn - w.data.entryTurn;
     let frameText = w.frames[character.id]?.text ?? '';
+    let prediction: CharacterPrediction | null = null;
+    let history: CharacterTurn['history'] = null;
     try {
-      const [frame] = await this.#frames.computeFrames([frameInputFor({ ...character, emotions: emotionsNow(character, ts) }, w.graph.edges, w.data.scene, { turn: sceneTurn, castSize: w.data.cast.length }, parsed)]);
-      if (frame) frameText = frame.text;
+      const event = playerEventOf(parsed, factEventsOf(req), req.results.stage3?.events ?? [], new Set(w.data.cast));
+      const before = frameHistoryOf(ts, character.id);
+      const input = frameInputFor({ ...character, emotions: emotionsNow(character, ts) }, w.graph.edges, w.data.scene, { castSize: w.data.cast.length, roles: rolesOf(w.entities) }, event, before);
+      const [frame] = await this.#frames.computeFrames([input]);
+      if (frame) {
+        frameText = frame.text;
+        prediction = frame.prediction;
+        history = { before, after: pushHistory(before, historyEntryOf(frame.prediction)) };
+        this.#services.onFrame?.({ sessionId: req.session.sessionId, sceneKey: w.data.sceneKey, phase: 'turn', turn: req.input.turn, characterId: frame.characterId, schema: frame.schema, prediction, history: before, text: frame.text, tokenCount: frame.tokenCount });
+      }
     } catch {
       // The entry frame stands in for the per-turn one.
     }
     return {
+      prediction,
+      history,
       character,
       act: actToneFor(character.id, facts, w),
       wary: remembersHostility(ts, character.id),
@@ -534,6 +561,11 @@ function warmOf(scene: WarmScene): Warm {
     sensitivity: (scene.sensitivity ?? { sceneKey: '', entries: [] }) as SensitivityMap,
     narrator: scene.narrator as NarratorWarm,
   };
+}
+
+/** Each cast member's topological role (the target role of edges pointing at it). */
+function rolesOf(entities: SceneEntities): Record<string, NonNullable<SceneEntities['characters'][number]['role']>> {
+  return Object.fromEntries(entities.characters.map((c) => [c.id, c.role ?? 'periphery']));
 }
 
 function historyNeedsOf(data: StorySceneData): SceneHistoryNeeds {

@@ -5,6 +5,7 @@ import { createLogger } from '../logger.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { registerServeCommands } from './serve-command.ts';
+import { registerModelCommands } from './model-commands.ts';
 import { registerStoryCommands, withPlayOptions } from './story-commands.ts';
 
 const program = new Command()
@@ -40,6 +41,7 @@ program
     const { runEngineStdio } = await import('./engine-stdio.ts');
     await runEngineStdio(loadConfig());
   });
+registerModelCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -9,6 +9,7 @@ import { helpFor } from './help.ts';
 import { chooseStory, rememberStory } from './last-played.ts';
 import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
 import { createLogger } from '../logger.ts';
+import { describePrediction, type FrameObserver } from '../actors/frame-observer.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
@@ -32,6 +33,8 @@ export interface PlayOptions {
   local?: boolean;
   /** Start a new game even if an unfinished one of this story exists (default: resume it). */
   fresh?: boolean;
+  /** Print every frame (decoded prediction + frame text) as it is computed (`--show-frames`). */
+  showFrames?: boolean;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -65,6 +68,8 @@ interface Ui {
   verdict(output: StorykeeperOutput): void;
   /** The narration of a turn is complete (before any scene change is shown). */
   answered(): void;
+  /** `--show-frames`: prints each frame. */
+  frame?: FrameObserver;
 }
 
 export { helpFor };
@@ -106,6 +111,7 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
     },
   };
 
+  if (options.showFrames) ui.frame = showFrame(write, dim);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
   // --local runs the same engine on an in-memory database: one turn pipeline, nothing kept.
   const backend = await engineBackend(config, story, ui, logger, { fresh: options.fresh === true, memory: options.local === true });
@@ -205,7 +211,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   const fresh = mode.fresh || mode.memory;
   await migrate(db);
   const graph = await openGraphStore(db, config);
-  const setup = await createStoryBehaviour({ db, graph, config, logger, story, onStorykeeper: (_id, o) => ui.verdict(o) });
+  const setup = await createStoryBehaviour({ db, graph, config, logger, story, onStorykeeper: (_id, o) => ui.verdict(o), ...(ui.frame ? { onFrame: ui.frame } : {}) });
   const behaviour = setup.behaviour;
   const engine = new SessionEngine({
     db,
@@ -338,4 +344,13 @@ function settled(h: SessionHandle): Promise<void> {
       resolve();
     });
   });
+}
+
+/** `--show-frames`: each frame's decoded prediction and its text, dimmed, as it is computed. */
+function showFrame(write: (s: string) => void, dim: (s: string) => string): FrameObserver {
+  return (r) => {
+    const when = r.phase === 'scene_entry' ? 'scene entry' : `turn ${r.turn}`;
+    write(dim(`  ┆ frame ${r.characterId} (${when}, ${r.schema}): ${describePrediction(r.prediction)}\n`));
+    write(dim(`${r.text.split('\n').map((l) => `  ┆   ${l}`).join('\n')}\n`));
+  };
 }

@@ -115,7 +115,8 @@ export function withPlayOptions(command: Command): Command {
     .option('--new', 'start a new game instead of resuming the unfinished one')
     .option('--inspect', 'serve the local Stately inspector (as STORYTELLER_INSPECT=1)')
     .option('--url <ws-url>', 'play on a running gateway (`storyteller serve`) over the player protocol, e.g. ws://127.0.0.1:8080/ws')
-    .action(async (opts: { story?: string; local?: boolean; new?: boolean; url?: string }) => {
+    .option('--show-frames', "print each character frame (the frame model's decoded prediction and the frame text)")
+    .action(async (opts: { story?: string; local?: boolean; new?: boolean; url?: string; showFrames?: boolean }) => {
       if (opts.url) {
         const { playRemote } = await import('./remote-play.ts');
         const { join } = await import('node:path');
@@ -126,6 +127,11 @@ export function withPlayOptions(command: Command): Command {
         return;
       }
       const { playInTerminal } = await import('./play.ts');
-      await playInTerminal(loadConfig(), { ...(opts.story ? { storyPath: opts.story } : {}), ...(opts.local ? { local: true } : {}), ...(opts.new ? { fresh: true } : {}) });
+      await playInTerminal(loadConfig(), {
+        ...(opts.story ? { storyPath: opts.story } : {}),
+        ...(opts.local ? { local: true } : {}),
+        ...(opts.new ? { fresh: true } : {}),
+        ...(opts.showFrames ? { showFrames: true } : {}),
+      });
     });
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isStorytellerError } from '../../src/errors.ts';
-import { ACTION_CLASSES, EMOTION_SHIFT_CLASSES, FRAME_CONTRACT, SPEECH_CLASSES, THOUGHT_CLASSES, assertFrameContract, type ValueDescription } from '../../src/inference/frame/contract.ts';
+import { FRAME_CONTRACT, FRAME_OUTPUTS, assertFrameContract, type ValueDescription } from '../../src/inference/frame/contract.ts';
+import { FRAME_SCHEMA_NAME } from '../../src/inference/frame/character-schema.ts';
+import { beatsBaseline } from '../../src/inference/frame/trainer.ts';
 import { manifestContractMatches, parseFrameManifest } from '../../src/inference/frame/manifest.ts';
 import { readFileSync } from 'node:fs';
 
@@ -25,10 +27,8 @@ function problemsOf(fn: () => void): string[] {
 }
 
 describe('frame contract', () => {
-  it('names 14 action, 6 speech, 6 thought and 16 emotion-shift classes', () => {
-    expect([ACTION_CLASSES.length, SPEECH_CLASSES.length, THOUGHT_CLASSES.length, EMOTION_SHIFT_CLASSES.length]).toEqual([14, 6, 6, 16]);
-    expect(EMOTION_SHIFT_CLASSES.slice(0, 4)).toEqual(['joy+', 'joy-', 'trust+', 'trust-']);
-    expect(new Set(ACTION_CLASSES).size).toBe(14);
+  it('has the four outputs action 14, speech 6, thought 6, emotion 16, in that order', () => {
+    expect(FRAME_OUTPUTS.map((o) => [o.name, o.size])).toEqual([['action', 14], ['speech', 6], ['thought', 6], ['emotion', 16]]);
   });
 
   it('accepts the contract with any symbolic or dynamic batch dimension', () => {
@@ -55,8 +55,11 @@ describe('frame contract', () => {
     const manifest = parseFrameManifest(readFileSync(`${dir}/manifest.json`, 'utf8'), dir);
     expect(manifestContractMatches(manifest)).toBe(true);
     expect(manifest.contract).toEqual(JSON.parse(JSON.stringify(FRAME_CONTRACT)));
-    expect(manifest.classes.action).toEqual([...ACTION_CLASSES]);
-    for (const head of Object.values(manifest.validation.heads)) expect(head.accuracy).toBeGreaterThan(head.baselineAccuracy);
+    expect(manifest.schema).toBe(FRAME_SCHEMA_NAME);
+    expect(manifest.origin).toBe('built');
+    const parts = Object.entries(manifest.validation?.parts ?? {});
+    expect(parts.map(([n]) => n)).toEqual(expect.arrayContaining(['action_type', 'action_context', 'speech_occurs', 'speech_register', 'awareness', 'awareness_shifts', 'emotion_deltas']));
+    for (const [name, m] of parts) expect(beatsBaseline(name, { ...m, head: m.head as 'action' })).toBe(true);
   });
 
   it('rejects a malformed manifest as FRAME_MODEL_INVALID', () => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { LlmProvider } from '../../inference/llm/provider.ts';
 import { jsonReply } from './json-reply.ts';
 import type { Character } from '../../domain/story/schema.ts';
+import type { CharacterPrediction, HistoryEntry } from '../../inference/frame/character-schema.ts';
 import type { ParsedInput } from '../classifiers/stage1.ts';
 import type { CharacterKnowledge } from './storykeeper.ts';
 import { guardedPreface, reactionTo, type ActTone } from './reactions.ts';
@@ -42,6 +43,10 @@ export interface CharacterTurn {
   character: Pick<Character, 'id' | 'name' | 'lines'> & Partial<Pick<Character, 'axes' | 'emotions'>>;
   knowledge: CharacterKnowledge | null;
   frameText: string;
+  /** The decoded frame prediction the text was built from (null when the frame model failed this turn). */
+  prediction?: CharacterPrediction | null;
+  /** The character's prediction history before and after this turn's prediction (most recent first). */
+  history?: { before: HistoryEntry[]; after: HistoryEntry[] } | null;
   parsed: ParsedInput | null;
   /** Turn number within the session and within the scene (1 = first turn of the scene). */
   turn: number;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { boundedPredicateSchema, type TriggerPredicate } from '../predicates.ts';
+import { axisProvenanceSchema, characterModelShape, relationModelShape, sceneTensionSchema } from './character-model.ts';
 
 /**
  * The story file format (docs/story-format.md). A story is settings, characters,
@@ -64,6 +65,7 @@ export const personalityAxisSchema = z
     high: signed,
     layer: z.enum(['topsoil', 'sediment', 'bedrock', 'primordial']).default('sediment'),
     awareness: z.enum(['articulate', 'recognizable', 'preconscious', 'defended', 'structural']).optional(),
+    provenance: axisProvenanceSchema,
   })
   .strict()
   .refine((a) => a.low <= a.central && a.central <= a.high, { message: 'an axis needs low ≤ central ≤ high' });
@@ -133,6 +135,7 @@ export const characterSchema = z
     persistence: persistenceSchema,
     echoes: z.array(echoPatternSchema).max(16).default([]),
     lines: linesSchema.default({ greeting: [], reply: [], idle: [], refusal: [] }),
+    ...characterModelShape,
   })
   .strict();
 
@@ -187,6 +190,7 @@ export const relationSchema = z
     knows: z.array(z.string().min(1).max(400)).max(16).default([]),
     believes: z.array(z.string().min(1).max(400)).max(16).default([]),
     blindTo: z.array(z.string().min(1).max(400)).max(16).default([]),
+    ...relationModelShape,
   })
   .strict();
 
@@ -268,6 +272,7 @@ export const sceneSchema = z
     description: prose,
     /** The scene's pull on the story (0..10). */
     mass: z.number().min(0).max(10).default(1),
+    tension: sceneTensionSchema,
     cast: z
       .object({
         required: z.array(storyKey).max(24).default([]),

@@ -1,58 +1,17 @@
 import { StorytellerError } from '../../errors.ts';
-import { EMOTIONS, FEATURE_DIM, type Emotion } from './features.ts';
+import { FEATURE_DIM, OUTPUT_HEADS } from './character-schema.ts';
 
 /**
- * The frame model's contract (architecture.md §5): one input `features` float32
- * `[batch, 453]`, four outputs of raw logits. Any ONNX file with these names and shapes
- * drops in, whoever trained it. The class names give each logit its meaning.
+ * The frame model's ONNX contract (architecture.md §5; frame-schema.md §0): one input
+ * `features` float32 `[batch, 453]`, four outputs `action` [batch,14], `speech` [batch,6],
+ * `thought` [batch,6], `emotion` [batch,16] of raw pre-activation values. Names and shapes
+ * only: what the floats mean is the schema's (character-schema.ts), which a model must
+ * declare (manifest or STORYTELLER_FRAME_SCHEMA) before it loads.
  */
-
-/** Action tendency: what the character is inclined to do next (softmax over 14). */
-export const ACTION_CLASSES = [
-  'approach', // move toward the player / engage
-  'withdraw', // pull back, leave, avoid
-  'confront', // challenge, accuse, argue
-  'comfort', // soothe, reassure
-  'assist', // help, give, answer usefully
-  'obstruct', // block, refuse, hinder
-  'reveal', // disclose something held back
-  'conceal', // hide, deflect, keep a secret
-  'deceive', // mislead on purpose
-  'observe', // watch, study, listen
-  'command', // direct others, take charge
-  'plead', // ask for help or mercy
-  'defer', // yield to the other's lead
-  'wait', // hold still, let the moment pass
-] as const;
-
-/** Speech register: how the character would speak if it speaks (softmax over 6). */
-export const SPEECH_CLASSES = ['silent', 'terse', 'guarded', 'formal', 'warm', 'heated'] as const;
-
-/**
- * Awareness: how aware the character is of what drives its response this moment
- * (softmax over 6; the tensor's five awareness levels plus `absorbed`: attention fully
- * outward, no self-reflection at all).
- */
-export const THOUGHT_CLASSES = ['articulate', 'recognizable', 'preconscious', 'defended', 'structural', 'absorbed'] as const;
-
-/**
- * Emotional shifts: for each of Plutchik's eight, one logit that it rises and one that it
- * falls this turn (independent sigmoids, multi-label): `joy+`, `joy-`, `trust+`, ...
- */
-export const EMOTION_SHIFT_CLASSES = EMOTIONS.flatMap((e) => [`${e}+`, `${e}-`] as const) as ReadonlyArray<`${Emotion}${'+' | '-'}`>;
-
-export type ActionClass = (typeof ACTION_CLASSES)[number];
-export type SpeechClass = (typeof SPEECH_CLASSES)[number];
-export type ThoughtClass = (typeof THOUGHT_CLASSES)[number];
 
 export const FRAME_INPUT_NAME = 'features';
 
-export const FRAME_OUTPUTS = [
-  { name: 'action', size: ACTION_CLASSES.length },
-  { name: 'speech', size: SPEECH_CLASSES.length },
-  { name: 'thought', size: THOUGHT_CLASSES.length },
-  { name: 'emotion', size: EMOTION_SHIFT_CLASSES.length },
-] as const;
+export const FRAME_OUTPUTS = OUTPUT_HEADS;
 
 export type FrameOutputName = (typeof FRAME_OUTPUTS)[number]['name'];
 

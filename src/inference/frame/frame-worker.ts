@@ -1,16 +1,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
 import { isStorytellerError } from '../../errors.ts';
+import { FEATURE_DIM, OUTPUT_DIM } from './character-schema.ts';
 import { FRAME_INPUT_NAME, FRAME_OUTPUTS } from './contract.ts';
-import { decodeFrame } from './decode.ts';
-import { FEATURE_DIM } from './features.ts';
 import { loadOnnxRuntime, openFrameSession } from './frame-model-loader.ts';
 import { toWorkerSchema, workerInitSchema, type FromWorker } from './worker-protocol.ts';
 
 /**
  * The frame worker: owns the onnxruntime InferenceSession so inference never runs on the
  * engine's event loop (the seed's spawn_blocking). One batch at a time: run the model,
- * decode every row into its frame text, post logits + texts back (buffers transferred).
+ * concatenate the four heads per row into one [batch, 42] buffer and transfer it back.
+ * Decoding happens on the main thread (cheap; it needs the character's names).
  */
 
 const port = parentPort;
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const ort = await loadOnnxRuntime();
   let session: InferenceSession;
   try {
-    session = await openFrameSession({ modelPath: init.modelPath, manifest: null, sha256: init.sha256, source: init.source }, { intraOpNumThreads: init.intraOpNumThreads });
+    session = await openFrameSession({ modelPath: init.modelPath, source: init.source }, { intraOpNumThreads: init.intraOpNumThreads });
   } catch (error) {
     postError(error);
     return;
@@ -56,22 +56,16 @@ async function main(): Promise<void> {
     }
     const started = performance.now();
     try {
-      if (msg.features.length !== msg.batch * FEATURE_DIM || msg.contexts.length !== msg.batch) throw new Error('batch size does not match features/contexts');
+      if (msg.features.length !== msg.batch * FEATURE_DIM) throw new Error('batch size does not match the features');
       const out = await session.run({ [FRAME_INPUT_NAME]: new ort.Tensor('float32', msg.features, [msg.batch, FEATURE_DIM]) });
-      // Copy out of onnxruntime's buffers so they can be transferred.
-      const heads = Object.fromEntries(FRAME_OUTPUTS.map((o) => [o.name, Float32Array.from(out[o.name]!.data as Float32Array)])) as Record<(typeof FRAME_OUTPUTS)[number]['name'], Float32Array<ArrayBuffer>>;
-      const texts: string[] = [];
-      const tokenCounts: number[] = [];
-      for (let r = 0; r < msg.batch; r++) {
-        const row = (name: keyof typeof heads, size: number) => heads[name].subarray(r * size, (r + 1) * size);
-        const decoded = decodeFrame({ action: row('action', 14), speech: row('speech', 6), thought: row('thought', 6), emotion: row('emotion', 16) }, msg.contexts[r]!);
-        texts.push(decoded.text);
-        tokenCounts.push(decoded.tokenCount);
+      const outputs = new Float32Array(msg.batch * OUTPUT_DIM);
+      for (const head of FRAME_OUTPUTS) {
+        const data = out[head.name]!.data as Float32Array;
+        for (let r = 0; r < msg.batch; r++) outputs.set(data.subarray(r * head.size, (r + 1) * head.size), r * OUTPUT_DIM + head.offset);
       }
-      post(
-        { type: 'result', id: msg.id, ...heads, texts, tokenCounts, computeMs: performance.now() - started },
-        [heads.action.buffer, heads.speech.buffer, heads.thought.buffer, heads.emotion.buffer],
-      );
+      // Hand the feature buffer back (transferred) so the main thread reuses it for the next batch.
+      const features = msg.features.buffer as ArrayBuffer;
+      post({ type: 'result', id: msg.id, outputs, computeMs: performance.now() - started, features }, [outputs.buffer, features]);
     } catch (error) {
       postError(error, msg.id);
     }

@@ -3,27 +3,33 @@ import { StorytellerError } from '../../errors.ts';
 import { FRAME_CONTRACT } from './contract.ts';
 
 /**
- * `manifest.json` beside a frame model: what the artifact is, its hash, the contract it
- * was built for, how it was trained and how it scored on held-out data. Read back with
- * zod; anything malformed is FRAME_MODEL_INVALID.
+ * `manifest.json` beside a frame model: what the artifact is, its hash, the contract and
+ * the feature/output **schema** it was trained on (`storyteller-character/1`), and — for
+ * a model built here — how it was trained and how it scored on held-out data. A manifest
+ * written by `storyteller model adopt` carries only the identity part. Read back with
+ * zod; anything malformed is FRAME_MODEL_INVALID. A missing `schema` is accepted by the
+ * parser so the loader can say FRAME_MODEL_SCHEMA_UNKNOWN (manifests from before schemas).
  */
 
 const shapeSchema = z.tuple([z.string(), z.number().int().positive()]);
 const tensorSchema = z.object({ type: z.literal('float32'), shape: shapeSchema });
+const sha = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const frameContractSchema = z.object({
   input: z.object({ name: z.string(), type: z.literal('float32'), shape: shapeSchema }),
   outputs: z.record(z.string(), tensorSchema),
 });
 
-const headMetricsSchema = z.object({
-  accuracy: z.number(),
-  crossEntropy: z.number(),
-  baselineAccuracy: z.number(),
-  baselineCrossEntropy: z.number(),
-  ceilingAccuracy: z.number(),
-  ceilingCrossEntropy: z.number(),
+/** One output part scored on held-out rows against its baseline (majority class / mean). */
+export const partMetricsSchema = z.object({
+  head: z.string(),
+  kind: z.enum(['ce', 'mse', 'bce']),
+  /** accuracy for ce/bce parts (higher is better), mean squared error for mse parts (lower is better). */
+  metric: z.enum(['accuracy', 'mse']),
+  value: z.number(),
+  baseline: z.number(),
 });
+export type PartMetrics = z.infer<typeof partMetricsSchema>;
 
 export const frameManifestSchema = z.object({
   name: z.literal('storyteller-frame-model'),
@@ -31,27 +37,28 @@ export const frameManifestSchema = z.object({
   /** File name of the model, relative to the manifest. */
   model: z.string().min(1),
   /** Hex sha256 of the model file's bytes. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: sha,
   /** Optional side file with external tensor data, relative to the manifest, and its hash. */
-  externalData: z.object({ file: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  externalData: z.object({ file: z.string().min(1), sha256: sha }).optional(),
+  /** The feature/output schema the model was trained on (character-schema.ts). */
+  schema: z.string().min(1).optional(),
+  /** `built` by models:build, or `adopted` (trained elsewhere, declared by `storyteller model adopt`). */
+  origin: z.enum(['built', 'adopted']).default('built'),
   contract: frameContractSchema,
-  classes: z.object({
-    action: z.array(z.string()),
-    speech: z.array(z.string()),
-    thought: z.array(z.string()),
-    emotion: z.array(z.string()),
-  }),
-  architecture: z.record(z.string(), z.unknown()),
-  training: z.record(z.string(), z.unknown()),
-  validation: z.object({
-    samples: z.number().int().positive(),
-    seed: z.number().int(),
-    baseline: z.string().optional(),
-    ceiling: z.string().optional(),
-    /** Largest difference between the exported model's logits and the trainer's forward pass. */
-    onnxVsTrainerMaxAbsDiff: z.number().optional(),
-    heads: z.object({ action: headMetricsSchema, speech: headMetricsSchema, thought: headMetricsSchema, emotion: headMetricsSchema }),
-  }),
+  parameters: z.number().int().nonnegative().optional(),
+  architecture: z.record(z.string(), z.unknown()).optional(),
+  training: z.record(z.string(), z.unknown()).optional(),
+  validation: z
+    .object({
+      samples: z.number().int().positive(),
+      seed: z.number().int(),
+      baseline: z.string().optional(),
+      /** Largest difference between the exported model's outputs and the trainer's forward pass. */
+      onnxVsTrainerMaxAbsDiff: z.number().optional(),
+      parts: z.record(z.string(), partMetricsSchema),
+    })
+    .optional(),
+  adopted: z.object({ at: z.string(), from: z.string() }).optional(),
 });
 
 export type FrameManifest = z.infer<typeof frameManifestSchema>;

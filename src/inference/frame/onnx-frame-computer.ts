@@ -5,14 +5,18 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { StorytellerError, ERROR_CODES, type ErrorCode } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../logger.ts';
 import { assertFrameContract } from './contract.ts';
-import { decodeContextOf, type DecodeContext } from './decode.ts';
-import { DEFAULT_PLAYER_ID, encodeFrameInput, FEATURE_DIM, type CharacterFrame, type FrameComputer, type FrameInput } from './features.ts';
+import { FEATURE_DIM, FRAME_SCHEMA_NAME, OUTPUT_DIM, type CharacterPrediction } from './character-schema.ts';
+import { decodePrediction } from './decoder.ts';
+import { encodeCharacterFeatures } from './encoder.ts';
+import type { CharacterFrame, FrameComputer, FrameInput } from './features.ts';
+import { frameText } from './frame-text.ts';
 import { resolveFrameModel, type ResolvedFrameModel } from './frame-model-loader.ts';
 import { fromWorkerSchema, type FromWorker, type WorkerInit } from './worker-protocol.ts';
 
 /**
  * The production FrameComputer: a worker thread owns the ONNX session; this class, on
- * the event loop, only encodes features and coalesces requests. Every request that
+ * the event loop, encodes features, coalesces requests and decodes the returned outputs
+ * (only Float32Array buffers cross the thread boundary, transferred). Every request that
  * arrives before the next flush (one `setImmediate` tick), or while a batch is running,
  * joins the next batch, so scene entries and turns from many sessions share one
  * `session.run`. One batch is in flight at a time.
@@ -21,11 +25,12 @@ import { fromWorkerSchema, type FromWorker, type WorkerInit } from './worker-pro
 export interface OnnxFrameComputerOptions {
   /** A model directory, an `.onnx` file or a pointer file (STORYTELLER_FRAME_MODEL). */
   modelPath: string;
+  /** STORYTELLER_FRAME_SCHEMA: the schema of a bare `.onnx` without a manifest. */
+  declaredSchema?: string | null;
   /** Most rows in one batch; a single request larger than this still goes alone. Default 256. */
   maxBatch?: number;
   /** onnxruntime intra-op threads inside the worker. Default 1. */
   intraOpNumThreads?: number;
-  playerId?: string;
   logger?: Logger;
   /** How many times a dead worker is replaced before the computer gives up. Default 3. */
   maxRestarts?: number;
@@ -79,10 +84,10 @@ export class OnnxFrameComputer implements FrameComputer {
   private worker: Worker | null;
   private readonly init: WorkerInit;
   private readonly modelPath: string;
+  private readonly declaredSchema: string | null;
   private readonly maxRestarts: number;
   private respawning: Promise<void> | null = null;
   private readonly maxBatch: number;
-  private readonly playerId: string;
   private readonly logger: Logger;
   private readonly metrics: Metrics | null;
   private queue: PendingRequest[] = [];
@@ -90,16 +95,18 @@ export class OnnxFrameComputer implements FrameComputer {
   private scheduled = false;
   private nextId = 1;
   private failure: StorytellerError | null = null;
+  /** The feature buffer the worker returned with the last result (reused by the next batch). */
+  private spareFeatures: ArrayBuffer | null = null;
   private closing: Promise<void> | null = null;
 
   private constructor(model: ResolvedFrameModel, init: WorkerInit, worker: Worker, options: OnnxFrameComputerOptions) {
     this.model = model;
     this.init = init;
     this.modelPath = options.modelPath;
+    this.declaredSchema = options.declaredSchema ?? null;
     this.worker = null;
     this.maxRestarts = options.maxRestarts ?? 3;
     this.maxBatch = options.maxBatch ?? 256;
-    this.playerId = options.playerId ?? DEFAULT_PLAYER_ID;
     this.logger = (options.logger ?? silentLogger).child({ component: 'frame-model' });
     this.metrics = options.registry ? createMetrics(options.registry) : null;
     this.attach(worker);
@@ -136,7 +143,7 @@ export class OnnxFrameComputer implements FrameComputer {
     this.stats.restarts++;
     this.logger.error({ err: error, restart: this.stats.restarts }, 'frame worker died; starting a new one');
     // Re-verify the artifact before reopening it: the file may have changed since start-up.
-    this.respawning = resolveFrameModel(this.modelPath)
+    this.respawning = resolveFrameModel(this.modelPath, { declaredSchema: this.declaredSchema })
       .then((model) => {
         if (model.sha256 !== this.model.sha256) {
           throw new StorytellerError('FRAME_MODEL_INVALID', `frame model ${this.model.source} changed on disk since start-up (sha256 ${model.sha256})`);
@@ -169,20 +176,21 @@ export class OnnxFrameComputer implements FrameComputer {
   }
 
   /**
-   * Verifies the model (manifest hash and contract, or the bare file), starts the worker,
-   * waits until its session is open and checked. Start-up errors: FRAME_MODEL_INVALID,
-   * FRAME_MODEL_CONTRACT.
+   * Verifies the model (manifest hash, contract and schema, or the bare file with a declared
+   * schema), starts the worker, waits until its session is open and checked. Start-up
+   * errors: FRAME_MODEL_INVALID, FRAME_MODEL_CONTRACT, FRAME_MODEL_SCHEMA_UNKNOWN,
+   * FRAME_MODEL_SCHEMA_UNSUPPORTED.
    *
    * @example
    * const frames = await OnnxFrameComputer.start({ modelPath: config.frameModelPath, logger });
    * const cast = await frames.computeFrames(castInputs);
    */
   static async start(options: OnnxFrameComputerOptions): Promise<OnnxFrameComputer> {
-    const model = await resolveFrameModel(options.modelPath);
+    const model = await resolveFrameModel(options.modelPath, { declaredSchema: options.declaredSchema ?? null });
     const init: WorkerInit = { modelPath: model.modelPath, source: model.source, sha256: model.sha256, intraOpNumThreads: options.intraOpNumThreads ?? 1 };
     const worker = await startWorker(init);
     const computer = new OnnxFrameComputer(model, init, worker, options);
-    computer.logger.info({ model: model.source, version: model.manifest?.version ?? null, sha256: model.sha256 }, 'frame model loaded');
+    computer.logger.info({ model: model.source, version: model.manifest?.version ?? null, schema: model.schema, origin: model.manifest?.origin ?? 'declared', sha256: model.sha256 }, 'frame model loaded');
     return computer;
   }
 
@@ -216,14 +224,15 @@ export class OnnxFrameComputer implements FrameComputer {
       requests.push(r);
       rows += r.inputs.length;
     }
-    const features = new Float32Array(rows * FEATURE_DIM);
-    const contexts: DecodeContext[] = [];
+    // The worker hands the previous batch's feature buffer back: reuse it when it is big enough.
+    const spare = this.spareFeatures;
+    this.spareFeatures = null;
+    const features = spare && spare.byteLength >= rows * FEATURE_DIM * 4 ? new Float32Array(spare, 0, rows * FEATURE_DIM) : new Float32Array(rows * FEATURE_DIM);
     let row = 0;
     try {
       for (const r of requests) {
         for (const input of r.inputs) {
-          encodeFrameInput(input, { playerId: this.playerId }, features, row * FEATURE_DIM);
-          contexts.push(decodeContextOf(input, this.playerId));
+          encodeCharacterFeatures(input, features, row * FEATURE_DIM);
           row++;
         }
       }
@@ -238,7 +247,7 @@ export class OnnxFrameComputer implements FrameComputer {
     this.stats.batches++;
     this.stats.rows += rows;
     this.stats.maxBatchRows = Math.max(this.stats.maxBatchRows, rows);
-    this.worker.postMessage({ type: 'run', id, batch: rows, features, contexts }, [features.buffer]);
+    this.worker.postMessage({ type: 'run', id, batch: rows, features }, [features.buffer]);
   }
 
   private onMessage(raw: unknown): void {
@@ -267,23 +276,20 @@ export class OnnxFrameComputer implements FrameComputer {
       for (const r of batch.requests) r.reject(error);
     } else {
       this.stats.workerMs += msg.computeMs;
+      if (msg.features && (!this.spareFeatures || msg.features.byteLength > this.spareFeatures.byteLength)) this.spareFeatures = msg.features;
       let row = 0;
-      for (const r of batch.requests) {
-        const frames: CharacterFrame[] = r.inputs.map((input) => {
-          const frame: CharacterFrame = {
-            characterId: input.characterId,
-            action: msg.action.slice(row * 14, row * 14 + 14),
-            speech: Array.from(msg.speech.subarray(row * 6, row * 6 + 6)),
-            thought: Array.from(msg.thought.subarray(row * 6, row * 6 + 6)),
-            emotion: Array.from(msg.emotion.subarray(row * 16, row * 16 + 16)),
-            text: msg.texts[row]!,
-            tokenCount: msg.tokenCounts[row]!,
-          };
-          row++;
-          return frame;
-        });
-        r.resolve(frames);
+      const resolved: Array<() => void> = [];
+      try {
+        for (const r of batch.requests) {
+          const frames: CharacterFrame[] = r.inputs.map((input) => frameOf(input, msg.outputs, row++));
+          resolved.push(() => r.resolve(frames));
+        }
+      } catch (error) {
+        for (const r of batch.requests) r.reject(error);
+        this.flush();
+        return;
       }
+      for (const done of resolved) done();
       this.metrics?.batchRows.observe(row);
       this.metrics?.batchSeconds.observe(seconds);
     }
@@ -316,6 +322,40 @@ export class OnnxFrameComputer implements FrameComputer {
       await worker.terminate();
     })();
     return this.closing;
+  }
+}
+
+/**
+ * Decodes row `row` of a batch's outputs into the character's frame. The prediction is
+ * decoded at once; the frame text (≈ 20 µs of string work) is built when first read, so
+ * a batch costs the event loop only what its consumers use.
+ */
+export function frameOf(input: FrameInput, outputs: Float32Array, row: number): CharacterFrame {
+  const own = outputs.subarray(row * OUTPUT_DIM, (row + 1) * OUTPUT_DIM); // a view: the batch buffer is ours (transferred)
+  return new DecodedFrame(input, own, decodePrediction(own));
+}
+
+class DecodedFrame implements CharacterFrame {
+  readonly characterId: string;
+  readonly schema = FRAME_SCHEMA_NAME;
+  #built: { text: string; tokenCount: number } | null = null;
+  constructor(
+    private readonly input: FrameInput,
+    readonly outputs: Float32Array,
+    readonly prediction: CharacterPrediction,
+  ) {
+    this.characterId = input.characterId;
+  }
+  get text(): string {
+    this.#built ??= frameText(this.input, this.prediction, this.input.name);
+    return this.#built.text;
+  }
+  get tokenCount(): number {
+    this.#built ??= frameText(this.input, this.prediction, this.input.name);
+    return this.#built.tokenCount;
+  }
+  toJSON(): Record<string, unknown> {
+    return { characterId: this.characterId, schema: this.schema, outputs: Array.from(this.outputs), prediction: this.prediction, text: this.text, tokenCount: this.tokenCount };
   }
 }
 

@@ -9,24 +9,24 @@ export const RULES_FRAME_MODEL = 'rules';
 
 /**
  * The engine's frame computer from configuration: the worker-backed ONNX model at
- * `frameModelPath` (verified at start-up; a wrong contract or a bad hash stops start-up
- * with FRAME_MODEL_CONTRACT / FRAME_MODEL_INVALID), or, when the path is `rules`, the
- * deterministic rule-based computer.
+ * `frameModelPath` (verified at start-up: a wrong contract, a bad hash or an undeclared or
+ * unimplemented schema stops start-up), or, when the path is `rules`, the deterministic
+ * rule-based computer.
  *
  * @example
- * const frames = await openFrameComputer(config, { logger, registry, playerId: PLAYER_ID });
+ * const frames = await openFrameComputer(config, { logger, registry });
  * const behaviour = new StoryBehaviour({ ...services, frames });
  */
 export async function openFrameComputer(
-  config: { frameModelPath: string },
-  deps: { logger?: Logger; registry?: Registry; playerId?: string; maxBatch?: number } = {},
+  config: { frameModelPath: string; frameSchema?: string | null },
+  deps: { logger?: Logger; registry?: Registry; maxBatch?: number } = {},
 ): Promise<FrameComputer> {
-  if (config.frameModelPath === RULES_FRAME_MODEL) return new RuleFrameComputer(deps.playerId);
+  if (config.frameModelPath === RULES_FRAME_MODEL) return new RuleFrameComputer();
   return OnnxFrameComputer.start({
     modelPath: config.frameModelPath,
+    declaredSchema: config.frameSchema ?? null,
     ...(deps.logger ? { logger: deps.logger } : {}),
     ...(deps.registry ? { registry: deps.registry } : {}),
-    ...(deps.playerId ? { playerId: deps.playerId } : {}),
     ...(deps.maxBatch ? { maxBatch: deps.maxBatch } : {}),
   });
 }

@@ -1,23 +1,25 @@
-import { decodeContextOf, decodeFrame } from './decode.ts';
-import { DEFAULT_PLAYER_ID, type CharacterFrame, type FrameComputer, type FrameInput } from './features.ts';
-import { ruleScores } from './rules.ts';
+import { FRAME_SCHEMA_NAME } from './character-schema.ts';
+import { decodePrediction } from './decoder.ts';
+import type { CharacterFrame, FrameComputer, FrameInput } from './features.ts';
+import { frameText } from './frame-text.ts';
+import { ruleOutputVector } from './rules.ts';
 
 /**
- * A deterministic FrameComputer without ONNX: the teacher rules (rules.ts) give the
- * logits directly. Same output shape and text as the model-backed computer, no worker,
- * no native code, so pure unit tests (and tests of the layers above) can use it.
+ * A deterministic FrameComputer without ONNX: the teacher rules (rules.ts) give the 42
+ * outputs directly, decoded like a model's. Same frame shape and text as the model-backed
+ * computer, no worker, no native code, so pure unit tests (and tests of the layers above)
+ * can use it; `STORYTELLER_FRAME_MODEL=rules` selects it.
  *
  * @example
  * const frames = await new RuleFrameComputer().computeFrames(cast);
  */
 export class RuleFrameComputer implements FrameComputer {
-  constructor(private readonly playerId: string = DEFAULT_PLAYER_ID) {}
-
   async computeFrames(inputs: FrameInput[]): Promise<CharacterFrame[]> {
     return inputs.map((input) => {
-      const s = ruleScores(input, this.playerId);
-      const { text, tokenCount } = decodeFrame(s, decodeContextOf(input, this.playerId));
-      return { characterId: input.characterId, action: s.action, speech: s.speech, thought: s.thought, emotion: s.emotion, text, tokenCount };
+      const outputs = ruleOutputVector(input);
+      const prediction = decodePrediction(outputs);
+      const { text, tokenCount } = frameText(input, prediction, input.name);
+      return { characterId: input.characterId, schema: FRAME_SCHEMA_NAME, outputs, prediction, text, tokenCount };
     });
   }
 

@@ -1,201 +1,213 @@
-import { ACTION_CLASSES, SPEECH_CLASSES, THOUGHT_CLASSES } from './contract.ts';
-import {
-  AWARENESS_LEVELS,
-  DEFAULT_PLAYER_ID,
-  EMOTIONS,
-  MAX_AXES,
-  MAX_EDGES,
-  meanTrust,
-  type AwarenessLevel,
-  type Emotion,
-  type FrameInput,
-  type FramePlayerEvent,
-} from './features.ts';
+import { AWARENESS_LEVELS, OUT, OUTPUT_DIM, type AwarenessLevel, type CharacterFeatures, type EmotionalRegister } from './character-schema.ts';
 
 /**
- * The documented behaviour rules the frame model is trained to reproduce (the
- * "teacher"). models:build labels generated characters with these scores; the
- * deterministic `RuleFrameComputer` uses them directly, without ONNX. Every rule reads
- * only what the feature encoder keeps, so a model can learn it from the 453 floats.
- * The rules are listed in prose in docs/frame-model.md ("Labelling rules").
+ * The documented behaviour rules the project's frame model is trained to reproduce (the
+ * "teacher"), written over storyteller-character/1 features. models:build labels
+ * generated characters with them; `RuleFrameComputer` turns them straight into the 42
+ * outputs, without ONNX. Every rule reads only what the encoder keeps, so a model can
+ * learn it from the 453 floats. Primaries are read by slot in Plutchik wheel order — the
+ * order the peer's emotion-delta labels use and the story format's default.
+ * docs/frame-model.md ("Labelling rules") lists them in prose.
  */
 
-export interface RuleScores {
-  action: number[];
-  speech: number[];
-  thought: number[];
-  emotion: number[];
-}
+/** Wheel-order slots. */
+const JOY = 0;
+const TRUST = 1;
+const FEAR = 2;
+const SURPRISE = 3;
+const SADNESS = 4;
+const ANGER = 6;
+const ANTICIPATION = 7;
 
 const LAYER_WEIGHT = { topsoil: 0.4, sediment: 0.7, bedrock: 1, primordial: 1 } as const;
-
 const clip = (v: number, lo: number, hi: number): number => (Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : 0);
+const HIDDEN_LEVELS: ReadonlySet<AwarenessLevel> = new Set(['preconscious', 'defended', 'structural']);
 
-/** The interpretable summaries every rule is written in. */
-export interface CharacterSummary {
-  /** Layer-weighted mean central tendency: > 0 expansive / assertive, < 0 restrained. */
+/** The peer's register → emotion-delta heuristic (wheel indices), as base magnitudes. */
+const REGISTER_DELTAS: Record<EmotionalRegister, ReadonlyArray<readonly [number, number]>> = {
+  aggressive: [[ANGER, 0.2], [TRUST, -0.15]],
+  vulnerable: [[TRUST, 0.15], [FEAR, -0.1]],
+  tender: [[JOY, 0.15], [TRUST, 0.12]],
+  playful: [[JOY, 0.15], [SURPRISE, 0.1]],
+  guarded: [[FEAR, 0.15], [JOY, -0.1]],
+  inquisitive: [[SURPRISE, 0.1], [ANTICIPATION, 0.16]],
+  neutral: [],
+};
+
+/** The summaries every rule is written in. */
+export interface Summary {
   drive: number;
-  /** Mean variance plus half the mean range: how unpredictable the character is. */
   volatility: number;
-  /** Share of (layer- and magnitude-weighted) axes at each awareness level. */
+  deepShare: number;
+  intensity: number[];
+  maxIntensity: number;
+  /** Intensity-weighted share of the primaries at each awareness level. */
   awareness: Record<AwarenessLevel, number>;
-  /** preconscious + defended + structural share: how much of the self is out of view. */
   hidden: number;
-  emotions: Record<Emotion, number>;
-  maxEmotion: number;
   selfTrust: number;
-  selfCompetence: number;
-  player: { trust: number; benevolence: number; competence: number; affection: number; debt: number };
-  event: { present: number; hostility: number; warmth: number; addressed: number; mentions: number; touches: number; kind: FramePlayerEvent['kind'] | null };
-  historyHostility: number;
-  historyWarmth: number;
-  /** 1 when the current event's kind appears nowhere in a non-empty history. */
-  novelty: number;
-  tension: number;
-  exitPressure: number;
-  mass: number;
-  castSize: number;
-  turn: number;
-  sceneType: FrameInput['scene']['type'];
+  projection: number;
+  historyWeight: number;
+  edge: { present: number; trust: number; affection: number; debt: number };
+  hostile: number;
+  warm: number;
+  addressed: number;
+  history: { present: number; lastWait: number; valence: number };
 }
 
-function touches(ev: FramePlayerEvent, input: FrameInput): boolean {
-  const names = input.axes.slice(0, MAX_AXES).map((a) => a.name.toLowerCase());
-  return (ev.topicKeywords ?? []).some((k) => {
-    const kw = k.toLowerCase();
-    return kw.length > 0 && names.some((n) => n.includes(kw) || kw.includes(n));
-  });
-}
-
-export function summarize(input: FrameInput, playerId = DEFAULT_PLAYER_ID): CharacterSummary {
-  const axes = input.axes.slice(0, MAX_AXES);
-  let wSum = 0;
-  let driveSum = 0;
-  let volSum = 0;
-  const aw: Record<AwarenessLevel, number> = { articulate: 0, recognizable: 0, preconscious: 0, defended: 0, structural: 0 };
-  let awSum = 0;
+export function summarize(f: CharacterFeatures): Summary {
+  const axes = f.axes.slice(0, 16);
+  let w = 0;
+  let drive = 0;
+  let vol = 0;
+  let deep = 0;
   for (const a of axes) {
-    const w = LAYER_WEIGHT[a.layer];
-    wSum += w;
-    driveSum += w * clip(a.central, -1, 1);
-    volSum += clip(a.variance, 0, 1) + 0.5 * Math.max(0, (clip(a.high, -1, 1) - clip(a.low, -1, 1)) / 2);
-    if (a.awareness) {
-      const m = w * (0.25 + Math.abs(clip(a.central, -1, 1)));
-      aw[a.awareness] += m;
-      awSum += m;
-    }
+    const lw = LAYER_WEIGHT[a.layer];
+    w += lw;
+    drive += lw * a.central;
+    vol += a.variance + 0.5 * (a.high - a.low);
+    if (a.layer === 'bedrock' || a.layer === 'primordial') deep++;
   }
-  if (awSum > 0) for (const l of AWARENESS_LEVELS) aw[l] /= awSum;
-  const emotions = Object.fromEntries(EMOTIONS.map((e) => [e, clip(input.emotions[e] ?? 0, 0, 1)])) as Record<Emotion, number>;
-  const self = input.selfEdge ?? {};
-  const pe = input.edges.slice(0, MAX_EDGES).find((e) => e.to === playerId);
-  const ev = input.playerEvent;
-  const history = (input.history ?? []).slice(0, 3);
-  const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length);
+  const intensity = Array.from({ length: 8 }, (_, i) => f.primaries[i]?.intensity ?? 0);
+  const awareness: Record<AwarenessLevel, number> = { articulate: 0, recognizable: 0, preconscious: 0, defended: 0, structural: 0 };
+  let total = 0;
+  for (const p of f.primaries.slice(0, 8)) {
+    awareness[p.awareness] += p.intensity;
+    total += p.intensity;
+  }
+  for (const k of AWARENESS_LEVELS) awareness[k] = total > 0 ? awareness[k] / total : 0;
+  const e = f.edges[0];
+  const r = f.event.register;
   return {
-    drive: wSum > 0 ? driveSum / wSum : 0,
-    volatility: axes.length > 0 ? volSum / axes.length : 0,
-    awareness: aw,
-    hidden: aw.preconscious + aw.defended + aw.structural,
-    emotions,
-    maxEmotion: Math.max(...EMOTIONS.map((e) => emotions[e])),
-    selfTrust: meanTrust(self),
-    selfCompetence: clip(self.trust_competence ?? 0, -1, 1),
-    player: pe
-      ? {
-          trust: meanTrust(pe),
-          benevolence: clip(pe.trust_benevolence, -1, 1),
-          competence: clip(pe.trust_competence, -1, 1),
-          affection: clip(pe.affection, -1, 1),
-          debt: clip(pe.debt, -1, 1),
-        }
-      : { trust: 0, benevolence: 0, competence: 0, affection: 0, debt: 0 },
-    event: ev
-      ? {
-          present: 1,
-          hostility: clip(ev.hostility, 0, 1),
-          warmth: clip(ev.warmth, 0, 1),
-          addressed: ev.addressedToMe ? 1 : 0,
-          mentions: ev.mentionsMe ? 1 : 0,
-          touches: touches(ev, input) ? 1 : 0,
-          kind: ev.kind,
-        }
-      : { present: 0, hostility: 0, warmth: 0, addressed: 0, mentions: 0, touches: 0, kind: null },
-    historyHostility: mean(history.map((h) => clip(h.hostility, 0, 1))),
-    historyWarmth: mean(history.map((h) => clip(h.warmth, 0, 1))),
-    novelty: ev && history.length > 0 && !history.some((h) => h.kind === ev.kind) ? 1 : 0,
-    tension: clip(input.scene.tension, 0, 1),
-    exitPressure: clip(input.scene.exitPressure, 0, 1),
-    mass: clip(input.scene.mass, 0, 1),
-    castSize: clip(input.scene.castSize / 10, 0, 1),
-    turn: clip(input.scene.turn / 20, 0, 1),
-    sceneType: input.scene.type,
+    drive: w > 0 ? drive / w : 0,
+    volatility: axes.length > 0 ? vol / axes.length : 0,
+    deepShare: axes.length > 0 ? deep / axes.length : 0,
+    intensity,
+    maxIntensity: Math.max(...intensity),
+    awareness,
+    hidden: AWARENESS_LEVELS.filter((k) => HIDDEN_LEVELS.has(k)).reduce((s, k) => s + awareness[k], 0),
+    selfTrust: (f.selfEdge.competence + f.selfEdge.intentions + f.selfEdge.reliability) / 3,
+    projection: f.selfEdge.projectionAccuracy,
+    historyWeight: f.selfEdge.historyWeight,
+    edge: e
+      ? { present: 1, trust: (e.trust_reliability.central + e.trust_competence.central + e.trust_benevolence.central) / 3, affection: e.affection.central, debt: e.debt.central }
+      : { present: 0, trust: 0, affection: 0, debt: 0 },
+    hostile: r === 'aggressive' ? 1 : r === 'guarded' ? 0.4 : 0,
+    warm: r === 'tender' ? 1 : r === 'playful' ? 0.7 : r === 'vulnerable' ? 0.5 : 0,
+    addressed: Math.min(1, f.event.targetCount),
+    history: {
+      present: f.history.length > 0 ? 1 : 0,
+      lastWait: f.history[0]?.action === 'wait' ? 1 : 0,
+      valence: f.history.length > 0 ? f.history.slice(0, 3).reduce((s, h) => s + h.valence, 0) / Math.min(3, f.history.length) : 0,
+    },
   };
 }
 
-/** The rule scores (logits) for one character: the teacher's view of its next moment. */
-export function ruleScores(input: FrameInput, playerId = DEFAULT_PLAYER_ID): RuleScores {
-  const s = summarize(input, playerId);
-  const e = s.emotions;
-  const p = s.player;
-  const ev = s.event;
-  const is = (k: FramePlayerEvent['kind']): number => (ev.kind === k ? 1 : 0);
-  const noEvent = 1 - ev.present;
-  const outward = 1 - ev.addressed;
-  const gateLike = s.sceneType === 'gate' || s.sceneType === 'threshold' ? 1 : 0;
+/** Rule scores: categorical blocks as scores, regressions as values, flags as probabilities. */
+export interface RuleOutputs {
+  actionType: number[];
+  actionContext: number[];
+  speechRegister: number[];
+  awareness: number[];
+  /** p(speech occurs). */
+  speechOccurs: number;
+  valence: number;
+  dominantIndex: number;
+  deltas: number[];
+  /** p(awareness shift) per primary slot. */
+  shifts: number[];
+}
 
-  const action: Record<(typeof ACTION_CLASSES)[number], number> = {
-    approach: 1.2 * p.affection + 0.8 * p.trust + 0.8 * e.joy + 0.6 * ev.warmth + 0.4 * ev.addressed - 0.8 * e.fear,
-    withdraw: 1.5 * e.fear + 0.6 * e.sadness - 0.6 * s.drive + 0.8 * ev.hostility * (1 - s.selfTrust) - 0.5 * p.affection + 0.5 * s.exitPressure - 0.3,
-    confront: 1.8 * e.anger + 1.2 * ev.hostility + 0.6 * s.drive - 0.8 * p.benevolence + 0.8 * s.tension * ev.hostility + 0.6 * s.historyHostility - 0.5,
-    comfort: 0.9 * p.affection + 0.7 * p.benevolence + 0.6 * e.trust + 0.6 * ev.warmth * ev.addressed - 0.8 * e.anger - 0.2,
-    assist: 1.2 * p.debt + 0.8 * p.competence + 1.0 * is('question') * ev.addressed + 0.5 * p.trust - 0.2,
-    obstruct: -1.0 * p.benevolence + 0.8 * e.disgust + 0.5 * s.drive + 0.6 * (s.sceneType === 'gate' ? 1 : 0) + 0.5 * ev.hostility - 0.5,
-    reveal: 1.0 * s.awareness.articulate + 0.8 * p.trust + 0.8 * is('question') * ev.touches + 0.6 * s.exitPressure + 0.4 * s.turn - 0.6 * s.hidden,
-    conceal: 1.4 * s.hidden + 0.7 * e.fear - 0.7 * p.trust + 0.6 * ev.touches - 0.6,
-    deceive: 0.9 * s.awareness.defended - 0.9 * p.benevolence + 0.5 * e.anticipation - 0.6 * p.affection + 0.4 * ev.hostility - 0.6,
-    observe: 1.2 * is('examination') + 0.8 * e.surprise + 0.6 * outward + 0.5 * e.anticipation + 0.4 * s.novelty - 0.4,
-    command: 1.3 * s.drive + 0.8 * s.selfCompetence + 0.5 * e.anger + 0.4 * (s.sceneType === 'gravitational' ? 1 : 0) - 0.5 * e.fear - 0.3,
-    plead: 1.0 * e.fear + 0.7 * e.sadness - 0.8 * s.selfCompetence - 0.5 * p.debt + 0.5 * ev.hostility - 0.6,
-    defer: -0.9 * s.drive + 0.7 * p.trust + 0.6 * p.debt + 0.5 * p.competence - 0.2,
-    wait: 0.8 * outward + 0.4 * s.castSize + 0.6 * (1 - s.tension) + 0.8 * noEvent + 1.0 * is('meta') - 1.0,
-  };
+/** Softmax sharpness of the categorical labels (also the confidence rule's). */
+export const LABEL_SHARPNESS = 3;
 
-  const speech: Record<(typeof SPEECH_CLASSES)[number], number> = {
-    silent: 0.9 * outward + 0.7 * e.fear + 0.6 * s.hidden - 0.6 * s.awareness.articulate + 0.4 * noEvent - 0.6,
-    terse: 0.7 * e.anger + 0.6 * s.exitPressure - 0.5 * p.affection + 0.4 * s.drive - 0.1,
-    guarded: 1.0 * s.hidden + 0.6 * e.fear - 0.8 * p.trust + 0.5 * ev.touches - 0.4,
-    formal: 0.8 * gateLike + 0.6 * s.mass - 0.5 * p.affection + 0.4 * p.competence - 0.4,
-    warm: 1.1 * p.affection + 0.8 * e.joy + 0.7 * ev.warmth + 0.6 * p.benevolence - 0.2,
-    heated: 1.6 * e.anger + 1.0 * ev.hostility + 0.7 * s.volatility + 0.5 * s.tension - 0.9,
-  };
+export function softmax(scores: readonly number[], sharpness = LABEL_SHARPNESS): number[] {
+  const max = Math.max(...scores);
+  const e = scores.map((s) => Math.exp(sharpness * (s - max)));
+  const t = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / t);
+}
 
-  const thought: Record<(typeof THOUGHT_CLASSES)[number], number> = {
-    articulate: 1.5 * s.awareness.articulate + 0.6 * s.selfTrust - 0.6 * s.maxEmotion,
-    recognizable: 1.5 * s.awareness.recognizable + 0.2,
-    preconscious: 1.5 * s.awareness.preconscious + 0.6 * s.maxEmotion - 0.2,
-    defended: 1.5 * s.awareness.defended + 0.8 * ev.hostility * ev.touches + 0.4 * e.fear - 0.1,
-    structural: 1.5 * s.awareness.structural + 0.3 * (1 - s.volatility) - 0.2,
-    absorbed: 0.9 * e.surprise + 0.8 * s.tension + 0.8 * (is('action') + is('movement')) * ev.addressed + 0.5 * s.maxEmotion - 1.0,
-  };
+/** Confidence label: 0.5 + 0.4 × the margin between the two most likely classes, in [0.5, 0.9]. */
+export function confidenceOf(ps: readonly number[]): number {
+  const sorted = [...ps].sort((a, b) => b - a);
+  return 0.5 + 0.4 * ((sorted[0] ?? 0) - (sorted[1] ?? 0));
+}
 
-  // Emotional shifts: a rise and a fall logit per emotion (independent). High intensity decays.
-  const decay = (x: number): number => 1.6 * x - 1.2;
-  const shifts: Record<Emotion, [rise: number, fall: number]> = {
-    joy: [1.6 * ev.warmth + 0.8 * p.affection * ev.warmth - 1.0 * ev.hostility - 0.9, decay(e.joy) + 1.4 * ev.hostility],
-    trust: [1.4 * ev.warmth * (0.5 + p.benevolence) + 0.4 * s.historyWarmth - 1.0, decay(e.trust) + 1.5 * ev.hostility + 0.6 * s.historyHostility - 0.6 * p.trust],
-    fear: [1.2 * ev.hostility * ev.addressed + 1.0 * s.tension - 0.8 * s.selfCompetence - 1.0, decay(e.fear) + 1.0 * ev.warmth * (0.5 + p.trust)],
-    surprise: [1.6 * s.novelty + 0.6 * ev.mentions * outward - 1.0, 2 * e.surprise - 1.2],
-    sadness: [1.4 * ev.hostility * Math.max(0, p.affection) + 0.6 * s.exitPressure * Math.max(0, p.affection) - 1.0, decay(e.sadness) + 1.0 * ev.warmth],
-    disgust: [1.2 * ev.hostility * (0.5 - p.benevolence) + 0.6 * ev.touches * ev.hostility - 1.0, decay(e.disgust) + 0.6 * ev.warmth],
-    anger: [1.8 * ev.hostility * ev.addressed + 0.8 * s.historyHostility + 0.6 * s.volatility - 0.8 * p.affection - 1.0, decay(e.anger) + 1.2 * ev.warmth],
-    anticipation: [1.0 * s.exitPressure + 0.8 * is('question') + 0.6 * s.tension - 1.0, decay(e.anticipation) + 0.5 * noEvent],
-  };
+export function ruleOutputs(f: CharacterFeatures): RuleOutputs {
+  const s = summarize(f);
+  const t = f.event.type;
+  const r = f.event.register;
+  const I = s.intensity;
+  const tension = f.scene.tension;
+  const spoken = t === 'speech' || t === 'inquiry' ? 1 : 0;
+  const sceneType = f.scene.type;
 
-  return {
-    action: ACTION_CLASSES.map((c) => action[c]),
-    speech: SPEECH_CLASSES.map((c) => speech[c]),
-    thought: THOUGHT_CLASSES.map((c) => thought[c]),
-    emotion: EMOTIONS.flatMap((em) => shifts[em]), // joy+, joy-, trust+, ... as EMOTION_SHIFT_CLASSES
-  };
+  const actionType = [
+    0.8 * (t === 'action' || t === 'interaction' ? 1 : 0) + 0.4 * s.drive + 0.3 * s.warm * s.edge.trust + 0.3 * (sceneType === 'gate' ? 1 : 0),
+    spoken * (0.5 + 0.5 * s.addressed) + 0.4 * s.edge.trust + 0.3 * s.warm + 0.2 * (r === 'inquisitive' ? 1 : 0) - 0.5 * s.hidden * s.hostile,
+    0.9 * (t === 'movement' ? 1 : 0) + 0.6 * I[FEAR]! * (1 - s.edge.trust) + 0.3 * (sceneType === 'threshold' || sceneType === 'connective' ? 1 : 0) - 0.2 * (f.scene.castSize > 3 ? 1 : 0),
+    0.9 * (t === 'observation' ? 1 : 0) + 0.4 * (r === 'inquisitive' ? 1 : 0) + 0.3 * I[SURPRISE]! + 0.3 * (1 - s.selfTrust) - 0.2,
+    0.5 * (r === 'neutral' ? 1 : 0) - 0.4 * s.drive + 0.3 * I[SADNESS]! + 0.2 * (1 - tension) - 0.2 * s.addressed - 0.2 * s.history.lastWait + 0.3 * (t === 'emote' ? 1 : 0),
+    s.hostile * (1 - s.edge.trust) + 0.6 * I[ANGER]! + 0.3 * s.drive * tension - 0.4 * s.edge.affection + 0.2 * (s.edge.debt < 0 ? 1 : 0),
+  ];
+  const actionContext = [
+    0.8 * s.history.present * s.historyWeight + 0.4 * Math.abs(s.edge.trust) + 0.2 * (sceneType === 'gravitational' ? 1 : 0),
+    0.5 * (t === 'observation' || t === 'movement' ? 1 : 0) + 0.4 * (sceneType === 'gravitational' || sceneType === 'gate' ? 1 : 0) + 0.2 * tension,
+    s.maxIntensity + 0.5 * (r !== 'neutral' ? 1 : 0) - 0.3 * s.selfTrust,
+    0.6 * (Math.abs(s.edge.affection) + Math.abs(s.edge.debt)) + 0.5 * (r === 'tender' || r === 'vulnerable' ? 1 : 0) + 0.3 * s.edge.present,
+    0.8 * (t === 'action' ? 1 : 0) + 0.5 * (sceneType === 'gate' || sceneType === 'threshold' ? 1 : 0),
+  ];
+  const speakP = softmax(actionType)[1]!;
+  const occursScore = 1.2 * spoken * (0.5 + 0.5 * s.addressed) + 0.8 * speakP + 0.3 * s.edge.trust - 0.6 * s.hidden - 0.4;
+  const speechRegister = [
+    0.6 * I[FEAR]! + 0.5 * s.edge.affection * (f.scene.castSize <= 2 ? 1 : 0) + 0.4 * (r === 'vulnerable' ? 1 : 0) + 0.3 * s.hidden,
+    0.5 + 0.4 * s.edge.trust - 0.3 * tension,
+    0.7 * I[ANGER]! + 0.4 * s.drive + 0.3 * tension * (f.scene.castSize >= 3 ? 1 : 0) + 0.5 * (r === 'aggressive' ? 1 : 0),
+    0.8 * s.hidden + 0.4 * I[SADNESS]! - 0.4 * s.addressed,
+  ];
+  const awareness = [
+    1.2 * s.awareness.articulate + 0.4 * s.projection,
+    1.2 * s.awareness.recognizable + 0.2,
+    1.2 * s.awareness.preconscious + 0.3 * I[SURPRISE]!,
+    1.2 * s.awareness.defended + 0.5 * s.hostile * tension,
+    1.2 * s.awareness.structural + 0.3 * s.deepShare,
+  ];
+  const valence = clip(0.6 * s.edge.trust + 0.5 * s.edge.affection + 0.5 * s.warm - 0.7 * s.hostile + 0.2 * (I[JOY]! - I[SADNESS]!) + 0.2 * s.history.valence, -1, 1);
+  let dominantIndex = 0;
+  for (let i = 1; i < 8; i++) if (I[i]! > I[dominantIndex]!) dominantIndex = i;
+
+  const deltas = new Array<number>(8).fill(0);
+  const shifts = new Array<number>(8).fill(0);
+  const gain = (0.6 + 0.4 * f.event.confidence) * (1 + 0.5 * tension) * (s.addressed > 0 ? 1 : 0.6);
+  for (const [slot, base] of REGISTER_DELTAS[r]) {
+    if (slot >= f.primaries.length) continue;
+    const d = base * gain;
+    deltas[slot] = d;
+    const aware = f.primaries[slot]!.awareness;
+    if (d > 0.15 && aware !== 'articulate') shifts[slot] = 0.7;
+  }
+  return { actionType, actionContext, speechRegister, awareness, speechOccurs: 1 / (1 + Math.exp(-3 * occursScore)), valence, dominantIndex, deltas, shifts };
+}
+
+/**
+ * The rules as the model's 42 raw outputs (what a perfect learner would emit):
+ * categorical blocks as logits (sharpness × score), scalars as their expected values,
+ * flags as the probability itself (the decoder thresholds raw values at 0.5).
+ */
+export function ruleOutputVector(f: CharacterFeatures, out = new Float32Array(OUTPUT_DIM), offset = 0): Float32Array {
+  const o = ruleOutputs(f);
+  const put = (at: number, xs: readonly number[], scale = 1): void => xs.forEach((x, i) => (out[offset + at + i] = scale * x));
+  put(OUT.actionType, o.actionType, LABEL_SHARPNESS);
+  out[offset + OUT.actionConfidence] = confidenceOf(softmax(o.actionType));
+  out[offset + OUT.actionTarget] = -1;
+  out[offset + OUT.actionValence] = o.valence;
+  put(OUT.actionContext, o.actionContext, LABEL_SHARPNESS);
+  out[offset + OUT.speechOccurs] = o.speechOccurs;
+  put(OUT.speechRegister, o.speechRegister, LABEL_SHARPNESS);
+  out[offset + OUT.speechConfidence] = confidenceOf(softmax(o.speechRegister));
+  put(OUT.awareness, o.awareness, LABEL_SHARPNESS);
+  out[offset + OUT.dominantEmotion] = o.dominantIndex;
+  put(OUT.deltas, o.deltas);
+  put(OUT.shifts, o.shifts);
+  return out;
 }

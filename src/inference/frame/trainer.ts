@@ -1,21 +1,24 @@
-import { FRAME_OUTPUTS, type FrameOutputName } from './contract.ts';
-import { FEATURE_DIM } from './features.ts';
+import { FEATURE_DIM, HEAD_WEIGHTS, OUTPUT_DIM, OUTPUT_HEADS, OUTPUT_PARTS, type OutputHeadName, type OutputPart } from './character-schema.ts';
+import { argmaxLast, dominantEmotionIndex } from './decoder.ts';
 import { createRng } from './prng.ts';
 import type { FrameDataset } from './training-data.ts';
 
 /**
  * A small, dependency-free trainer for the frame model: one hidden ReLU layer
- * (453 → hidden) and four linear heads. Categorical heads (action, speech, thought) use
- * softmax cross-entropy; the emotion-shift head uses per-label sigmoid cross-entropy
- * (weighted 1/4 per label sum, so its 16 labels weigh about as much as one categorical head).
- * Optimiser: Adam on minibatches. Everything random (init, shuffling) comes from one seed,
- * and the arithmetic order is fixed, so the same seed gives bit-identical weights.
+ * (453 → hidden) and four linear heads (action 14, speech 6, thought 6, emotion 16), with
+ * the peer's loss structure per head (frame-schema.md §2.6): cross-entropy on the
+ * categorical blocks (target = argmax of the one-hot label), mean squared error on the
+ * scalars, BCE-with-logits on the flags; a head's loss is the sum of its parts, the total
+ * weighs the heads 0.35 / 0.20 / 0.20 / 0.25. Optimiser: Adam on minibatches. Everything
+ * random (init, shuffling) comes from one seed and the arithmetic order is fixed, so the
+ * same seed gives bit-identical weights.
  */
 
 export interface FrameHead {
-  name: FrameOutputName;
+  name: OutputHeadName;
   size: number;
-  loss: 'softmax' | 'sigmoid';
+  /** Offset of the head in the flat 42 outputs. */
+  offset: number;
   /** [hidden, size], row-major. */
   w: Float32Array;
   b: Float32Array;
@@ -42,8 +45,6 @@ export interface TrainOptions {
   onEpoch?: (epoch: number, meanLoss: number) => void;
 }
 
-const EMOTION_LOSS_WEIGHT = 0.25;
-
 export function initWeights(seed: number, hidden: number, inputDim = FEATURE_DIM): FrameMlpWeights {
   const rng = createRng(seed);
   const he = (fanIn: number, n: number): Float32Array => {
@@ -57,10 +58,10 @@ export function initWeights(seed: number, hidden: number, inputDim = FEATURE_DIM
     hidden,
     w1: he(inputDim, inputDim * hidden),
     b1: new Float32Array(hidden),
-    heads: FRAME_OUTPUTS.map((o) => ({
+    heads: OUTPUT_HEADS.map((o) => ({
       name: o.name,
       size: o.size,
-      loss: o.name === 'emotion' ? 'sigmoid' : 'softmax',
+      offset: o.offset,
       w: he(hidden, hidden * o.size).map((v) => v * 0.5),
       b: new Float32Array(o.size),
     })),
@@ -90,51 +91,60 @@ function headLogits(head: FrameHead, h: Float32Array, H: number, out: Float32Arr
   }
 }
 
+/** Number of trainable parameters. */
+export function parameterCount(wts: FrameMlpWeights): number {
+  return wts.w1.length + wts.b1.length + wts.heads.reduce((n, h) => n + h.w.length + h.b.length, 0);
+}
+
 /**
- * Plain-JS forward pass, the reference the ONNX export is tested against.
+ * Plain-JS forward pass, the reference the ONNX export is tested against: `[batch, 42]`
+ * flat outputs (heads concatenated, as the runtime decodes them).
  *
  * @example
- * const out = forward(weights, encodeBatch(cast), cast.length); out.action // [n*14]
+ * const out = forward(weights, encodeBatch(cast), cast.length); // Float32Array(n * 42)
  */
-export function forward(wts: FrameMlpWeights, features: Float32Array, batch: number): Record<FrameOutputName, Float32Array> {
+export function forward(wts: FrameMlpWeights, features: Float32Array, batch: number): Float32Array {
   const h = new Float32Array(wts.hidden);
-  const out = Object.fromEntries(wts.heads.map((hd) => [hd.name, new Float32Array(batch * hd.size)])) as Record<FrameOutputName, Float32Array>;
+  const out = new Float32Array(batch * OUTPUT_DIM);
   for (let r = 0; r < batch; r++) {
     hiddenOf(wts, features, r * wts.inputDim, h);
-    for (const hd of wts.heads) headLogits(hd, h, wts.hidden, out[hd.name].subarray(r * hd.size, (r + 1) * hd.size));
+    for (const hd of wts.heads) headLogits(hd, h, wts.hidden, out.subarray(r * OUTPUT_DIM + hd.offset, r * OUTPUT_DIM + hd.offset + hd.size));
   }
   return out;
 }
 
-function labelsOf(ds: FrameDataset, name: FrameOutputName): Uint8Array {
-  return name === 'action' ? ds.action : name === 'speech' ? ds.speech : name === 'thought' ? ds.thought : ds.emotion;
+/** Index of the one-hot label's 1 (first maximum). */
+function labelClass(labels: Float32Array, at: number, length: number): number {
+  let best = 0;
+  for (let i = 1; i < length; i++) if (labels[at + i]! > labels[at + best]!) best = i;
+  return best;
 }
 
-/** Writes dLoss/dlogits into `grad` and returns the row's loss for one head. */
-function headGradient(head: FrameHead, logits: Float32Array, labels: Uint8Array, row: number, grad: Float32Array): number {
-  if (head.loss === 'softmax') {
-    const y = labels[row]!;
+/** Writes dLoss/dz for one part into `grad` (flat 42) and returns the part's loss. */
+function partGradient(part: OutputPart, z: Float32Array, labels: Float32Array, lOff: number, grad: Float32Array, weight: number): number {
+  const { offset: o, length: n } = part;
+  if (part.kind === 'ce') {
+    const y = labelClass(labels, lOff + o, n);
     let max = -Infinity;
-    for (let k = 0; k < head.size; k++) max = Math.max(max, logits[k]!);
+    for (let k = 0; k < n; k++) max = Math.max(max, z[o + k]!);
     let sum = 0;
-    for (let k = 0; k < head.size; k++) {
-      grad[k] = Math.exp(logits[k]! - max);
-      sum += grad[k]!;
-    }
-    for (let k = 0; k < head.size; k++) grad[k]! /= sum;
-    const loss = -Math.log(Math.max(grad[y]!, 1e-12));
-    grad[y]! -= 1;
-    return loss;
+    for (let k = 0; k < n; k++) sum += Math.exp(z[o + k]! - max);
+    for (let k = 0; k < n; k++) grad[o + k] = (weight * Math.exp(z[o + k]! - max)) / sum - (k === y ? weight : 0);
+    return weight * (max + Math.log(sum) - z[o + y]!);
   }
   let loss = 0;
-  for (let k = 0; k < head.size; k++) {
-    const z = logits[k]!;
-    const y = labels[row * head.size + k]!;
-    const p = 1 / (1 + Math.exp(-z));
-    loss += Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z)));
-    grad[k] = EMOTION_LOSS_WEIGHT * (p - y);
+  for (let k = 0; k < n; k++) {
+    const zk = z[o + k]!;
+    const y = labels[lOff + o + k]!;
+    if (part.kind === 'mse') {
+      loss += (zk - y) ** 2 / n;
+      grad[o + k] = (weight * 2 * (zk - y)) / n;
+    } else {
+      loss += (Math.max(zk, 0) - zk * y + Math.log1p(Math.exp(-Math.abs(zk)))) / n;
+      grad[o + k] = (weight * (1 / (1 + Math.exp(-zk)) - y)) / n;
+    }
   }
-  return EMOTION_LOSS_WEIGHT * loss;
+  return weight * loss;
 }
 
 class Adam {
@@ -184,11 +194,10 @@ export function train(ds: FrameDataset, options: TrainOptions): FrameMlpWeights 
     b1: new Adam(wts.b1, 0),
     heads: wts.heads.map((hd) => ({ w: new Adam(hd.w, decay), b: new Adam(hd.b, 0) })),
   };
-  const labels = wts.heads.map((hd) => labelsOf(ds, hd.name));
   const h = new Float32Array(H);
   const dh = new Float32Array(H);
-  const logits = wts.heads.map((hd) => new Float32Array(hd.size));
-  const dlogits = wts.heads.map((hd) => new Float32Array(hd.size));
+  const z = new Float32Array(OUTPUT_DIM);
+  const dz = new Float32Array(OUTPUT_DIM);
   const order = Array.from({ length: ds.size }, (_, i) => i);
 
   for (let epoch = 0; epoch < options.epochs; epoch++) {
@@ -210,10 +219,10 @@ export function train(ds: FrameDataset, options: TrainOptions): FrameMlpWeights 
         const xOff = row * D;
         hiddenOf(wts, ds.features, xOff, h);
         dh.fill(0);
+        for (const hd of wts.heads) headLogits(hd, h, H, z.subarray(hd.offset, hd.offset + hd.size));
+        for (const part of OUTPUT_PARTS) epochLoss += partGradient(part, z, ds.labels, row * OUTPUT_DIM, dz, HEAD_WEIGHTS[part.head]);
         wts.heads.forEach((hd, hi) => {
-          headLogits(hd, h, H, logits[hi]!);
-          epochLoss += headGradient(hd, logits[hi]!, labels[hi]!, row, dlogits[hi]!);
-          const dl = dlogits[hi]!;
+          const dl = dz.subarray(hd.offset, hd.offset + hd.size);
           const g = gHeads[hi]!;
           for (let k = 0; k < hd.size; k++) g.b[k]! += dl[k]!;
           for (let j = 0; j < H; j++) {
@@ -249,86 +258,92 @@ export function train(ds: FrameDataset, options: TrainOptions): FrameMlpWeights 
   return wts;
 }
 
-export interface HeadMetrics {
-  /** Categorical heads: top-1 accuracy; emotion: mean per-label accuracy. */
-  accuracy: number;
-  /** Mean cross-entropy (emotion: mean per-label binary cross-entropy). */
-  crossEntropy: number;
-  baselineAccuracy: number;
-  baselineCrossEntropy: number;
-  /** What predicting with the rules' own label distribution reaches on the same rows (the ceiling). */
-  ceilingAccuracy: number;
-  ceilingCrossEntropy: number;
+/** One output part on held-out rows against its trivial baseline. */
+export interface PartMetrics {
+  head: OutputHeadName;
+  kind: OutputPart['kind'];
+  /** ce/bce: accuracy as the runtime decodes (argmax, ties high; raw > 0.5); mse: mean squared error. */
+  metric: 'accuracy' | 'mse';
+  value: number;
+  /** ce/bce: the training set's majority class; mse: predicting the training mean. */
+  baseline: number;
+}
+
+/** Scores a model on held-out data (see `evaluateOutputs`). */
+export function evaluate(wts: FrameMlpWeights, train: FrameDataset, heldOut: FrameDataset): Record<string, PartMetrics> {
+  return evaluateOutputs(forward(wts, heldOut.features, heldOut.size), train, heldOut);
 }
 
 /**
- * Scores a model on held-out data against the trivial baseline: the training set's
- * class prior (predict the majority class; its cross-entropy uses the prior itself).
+ * Per-part held-out metrics for outputs computed anywhere (models:build scores the
+ * exported ONNX model's own outputs), plus `dominant_emotion_index`: the decoded index's
+ * accuracy against the majority index.
  */
-export function evaluate(wts: FrameMlpWeights, train: FrameDataset, heldOut: FrameDataset): Record<FrameOutputName, HeadMetrics> {
-  return evaluateLogits(forward(wts, heldOut.features, heldOut.size), train, heldOut);
-}
-
-/** Same as `evaluate`, for logits computed elsewhere (models:build scores the exported ONNX model's own outputs). */
-export function evaluateLogits(out: Record<FrameOutputName, ArrayLike<number>>, train: FrameDataset, heldOut: FrameDataset): Record<FrameOutputName, HeadMetrics> {
-  const result = {} as Record<FrameOutputName, HeadMetrics>;
-  for (const hd of FRAME_OUTPUTS.map((o) => ({ name: o.name, size: o.size, loss: o.name === 'emotion' ? 'sigmoid' : 'softmax' }))) {
-    const trainLabels = labelsOf(train, hd.name);
-    const labels = labelsOf(heldOut, hd.name);
-    const logits = out[hd.name];
-    if (hd.loss === 'softmax') {
-      const prior = new Float64Array(hd.size);
-      for (const y of trainLabels) prior[y]! += 1 / trainLabels.length;
-      const majority = prior.indexOf(Math.max(...prior));
+export function evaluateOutputs(out: Float32Array, train: FrameDataset, heldOut: FrameDataset): Record<string, PartMetrics> {
+  const result: Record<string, PartMetrics> = {};
+  const n = heldOut.size;
+  const L = OUTPUT_DIM;
+  for (const part of OUTPUT_PARTS) {
+    const { offset: o, length: len } = part;
+    if (part.kind === 'ce') {
+      const counts = new Array<number>(len).fill(0);
+      for (let r = 0; r < train.size; r++) counts[labelClass(train.labels, r * L + o, len)]! += 1;
+      const majority = counts.indexOf(Math.max(...counts));
       let correct = 0;
-      let ce = 0;
-      let baseCorrect = 0;
-      let baseCe = 0;
-      for (let r = 0; r < heldOut.size; r++) {
-        const row = Array.from({ length: hd.size }, (_, k) => logits[r * hd.size + k]!);
-        const max = Math.max(...row);
-        const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
-        const y = labels[r]!;
-        if (row.indexOf(max) === y) correct++;
-        ce += lse - row[y]!;
-        if (majority === y) baseCorrect++;
-        baseCe -= Math.log(Math.max(prior[y]!, 1e-12));
+      let base = 0;
+      for (let r = 0; r < n; r++) {
+        const y = labelClass(heldOut.labels, r * L + o, len);
+        if (argmaxLast(out, r * L + o, len) === y) correct++;
+        if (majority === y) base++;
       }
-      result[hd.name] = {
-        accuracy: correct / heldOut.size,
-        crossEntropy: ce / heldOut.size,
-        baselineAccuracy: baseCorrect / heldOut.size,
-        baselineCrossEntropy: baseCe / heldOut.size,
-        ceilingAccuracy: heldOut.ceiling[hd.name].accuracy,
-        ceilingCrossEntropy: heldOut.ceiling[hd.name].crossEntropy,
-      };
+      result[part.name] = { head: part.head, kind: 'ce', metric: 'accuracy', value: correct / n, baseline: base / n };
+    } else if (part.kind === 'bce') {
+      let correct = 0;
+      let base = 0;
+      for (let k = 0; k < len; k++) {
+        let ones = 0;
+        for (let r = 0; r < train.size; r++) ones += train.labels[r * L + o + k]!;
+        const majority = ones * 2 > train.size ? 1 : 0;
+        for (let r = 0; r < n; r++) {
+          const y = heldOut.labels[r * L + o + k]!;
+          if ((out[r * L + o + k]! > 0.5 ? 1 : 0) === y) correct++;
+          if (majority === y) base++;
+        }
+      }
+      result[part.name] = { head: part.head, kind: 'bce', metric: 'accuracy', value: correct / (n * len), baseline: base / (n * len) };
     } else {
-      const prior = new Float64Array(hd.size);
-      for (let i = 0; i < trainLabels.length; i++) prior[i % hd.size]! += trainLabels[i]! / train.size;
-      let correct = 0;
-      let bce = 0;
-      let baseCorrect = 0;
-      let baseBce = 0;
-      for (let i = 0; i < labels.length; i++) {
-        const k = i % hd.size;
-        const z = logits[i]!;
-        const y = labels[i]!;
-        if ((z > 0 ? 1 : 0) === y) correct++;
-        bce += Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z)));
-        const p = Math.min(Math.max(prior[k]!, 1e-6), 1 - 1e-6);
-        if ((p > 0.5 ? 1 : 0) === y) baseCorrect++;
-        baseBce -= y ? Math.log(p) : Math.log(1 - p);
+      let se = 0;
+      let baseSe = 0;
+      for (let k = 0; k < len; k++) {
+        let mean = 0;
+        for (let r = 0; r < train.size; r++) mean += train.labels[r * L + o + k]! / train.size;
+        for (let r = 0; r < n; r++) {
+          const y = heldOut.labels[r * L + o + k]!;
+          se += (out[r * L + o + k]! - y) ** 2;
+          baseSe += (mean - y) ** 2;
+        }
       }
-      const n = labels.length;
-      result[hd.name] = {
-        accuracy: correct / n,
-        crossEntropy: bce / n,
-        baselineAccuracy: baseCorrect / n,
-        baselineCrossEntropy: baseBce / n,
-        ceilingAccuracy: heldOut.ceiling.emotion.accuracy,
-        ceilingCrossEntropy: heldOut.ceiling.emotion.crossEntropy,
-      };
+      result[part.name] = { head: part.head, kind: 'mse', metric: 'mse', value: se / (n * len), baseline: baseSe / (n * len) };
     }
   }
+  // The dominant emotion as the runtime decodes it (rounded, clamped index).
+  const counts = new Array<number>(8).fill(0);
+  for (let r = 0; r < train.size; r++) counts[Math.round(train.labels[r * L + 25]!)]! += 1;
+  const majority = counts.indexOf(Math.max(...counts));
+  let correct = 0;
+  let base = 0;
+  for (let r = 0; r < n; r++) {
+    const y = Math.round(heldOut.labels[r * L + 25]!);
+    const raw = out[r * L + 25]!;
+    if (dominantEmotionIndex(raw) === y) correct++;
+    if (majority === y) base++;
+  }
+  result.dominant_emotion_index = { head: 'thought', kind: 'mse', metric: 'accuracy', value: correct / n, baseline: base / n };
   return result;
+}
+
+/** Whether a part beats its baseline (the target slot, always −1, has nothing to beat). */
+export function beatsBaseline(name: string, m: PartMetrics): boolean {
+  if (name === 'action_target') return true;
+  return m.metric === 'accuracy' ? m.value > m.baseline : m.value < m.baseline;
 }

@@ -1,18 +1,11 @@
 import { z } from 'zod';
 
 /**
- * Messages between the main thread and the frame worker (worker_threads, structured
- * clone). Both sides parse what they receive with these schemas.
+ * Messages between the main thread and the frame worker (worker_threads). Only
+ * Float32Array buffers cross, transferred, never per-character objects: the main thread
+ * sends the encoded feature rows, the worker answers with the flat outputs (42 per row).
+ * Both sides parse what they receive with these schemas.
  */
-
-export const decodeContextSchema = z.object({
-  characterId: z.string(),
-  emotions: z.array(z.number()),
-  drivers: z.array(z.object({ name: z.string(), central: z.number(), layer: z.string(), awareness: z.string().optional() })),
-  player: z.object({ trust: z.number(), affection: z.number(), debt: z.number() }).nullable(),
-  event: z.object({ kind: z.string(), addressedToMe: z.boolean(), hostility: z.number(), warmth: z.number() }).nullable(),
-  scene: z.object({ type: z.string(), tension: z.number(), turn: z.number() }),
-});
 
 export const workerInitSchema = z.object({
   modelPath: z.string(),
@@ -30,7 +23,7 @@ const valueSchema = z.object({
 });
 
 export const toWorkerSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('run'), id: z.number().int(), batch: z.number().int().positive(), features: z.instanceof(Float32Array), contexts: z.array(decodeContextSchema) }),
+  z.object({ type: z.literal('run'), id: z.number().int(), batch: z.number().int().positive(), features: z.instanceof(Float32Array) }),
   z.object({ type: z.literal('close') }),
 ]);
 export type ToWorker = z.infer<typeof toWorkerSchema>;
@@ -40,14 +33,12 @@ export const fromWorkerSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('result'),
     id: z.number().int(),
-    action: z.instanceof(Float32Array),
-    speech: z.instanceof(Float32Array),
-    thought: z.instanceof(Float32Array),
-    emotion: z.instanceof(Float32Array),
-    texts: z.array(z.string()),
-    tokenCounts: z.array(z.number().int()),
-    /** Time the worker spent in session.run + decode, ms. */
+    /** [batch, 42]: action, speech, thought, emotion concatenated per row. */
+    outputs: z.instanceof(Float32Array),
+    /** Time the worker spent in session.run and concatenation, ms. */
     computeMs: z.number(),
+    /** The request's feature buffer, handed back (transferred) for reuse. */
+    features: z.instanceof(ArrayBuffer).optional(),
   }),
   z.object({
     type: z.literal('error'),

@@ -1,14 +1,17 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FEATURE_DIM, FRAME_SCHEMA_NAME, OUTPUT_DIM } from '../../../src/inference/frame/character-schema.ts';
 import { FRAME_OUTPUTS } from '../../../src/inference/frame/contract.ts';
-import { decodeContextOf, decodeFrame } from '../../../src/inference/frame/decode.ts';
-import { encodeBatch, FEATURE_DIM, type FrameInput } from '../../../src/inference/frame/features.ts';
+import { decodePrediction } from '../../../src/inference/frame/decoder.ts';
+import { encodeBatch } from '../../../src/inference/frame/encoder.ts';
+import type { FrameInput } from '../../../src/inference/frame/features.ts';
+import { frameText } from '../../../src/inference/frame/frame-text.ts';
 import { loadOnnxRuntime, openFrameSession, resolveFrameModel } from '../../../src/inference/frame/frame-model-loader.ts';
 import { OnnxFrameComputer } from '../../../src/inference/frame/onnx-frame-computer.ts';
 import { openFrameComputer } from '../../../src/inference/frame/open-frame-computer.ts';
 import { RuleFrameComputer } from '../../../src/inference/frame/rule-frame-computer.ts';
 import { createRng } from '../../../src/inference/frame/prng.ts';
-import { allCells, sampleInput } from '../../../src/inference/frame/training-data.ts';
+import { allCells, sampleFeatures } from '../../../src/inference/frame/training-data.ts';
 
 // The production path: the committed model in a worker thread, requests coalesced into batches.
 
@@ -17,7 +20,7 @@ const COMMITTED = 'models/frame/current';
 function cast(n: number, seed: number, prefix = 'c'): FrameInput[] {
   const rng = createRng(seed);
   const cells = allCells();
-  return Array.from({ length: n }, (_, i) => sampleInput(rng, cells[rng.int(cells.length)]!, `${prefix}${i}`));
+  return Array.from({ length: n }, (_, i) => sampleFeatures(rng, cells[rng.int(cells.length)]!, `${prefix}${i}`));
 }
 
 describe('worker-backed frame computer', () => {
@@ -30,7 +33,7 @@ describe('worker-backed frame computer', () => {
     await computer.close();
   });
 
-  it('computes a scene-entry batch in the worker: same logits as an in-thread session, decoded text per character', async () => {
+  it('computes a scene-entry batch in the worker: same outputs as an in-thread session, decoded prediction and text per character', async () => {
     const inputs = cast(12, 21);
     const frames = await computer.computeFrames(inputs);
     expect(frames.map((f) => f.characterId)).toEqual(inputs.map((i) => i.characterId));
@@ -40,14 +43,16 @@ describe('worker-backed frame computer', () => {
     try {
       const out = await session.run({ features: new ort.Tensor('float32', encodeBatch(inputs), [inputs.length, FEATURE_DIM]) });
       frames.forEach((f, r) => {
+        expect(f.outputs).toHaveLength(OUTPUT_DIM);
+        expect(f.schema).toBe(FRAME_SCHEMA_NAME);
         for (const o of FRAME_OUTPUTS) {
           const expected = Array.from((out[o.name]!.data as Float32Array).subarray(r * o.size, (r + 1) * o.size));
-          const actual = Array.from(f[o.name]);
-          expect(actual).toHaveLength(o.size);
+          const actual = Array.from(f.outputs.subarray(o.offset, o.offset + o.size));
           actual.forEach((v, k) => expect(v).toBeCloseTo(expected[k]!, 5));
         }
-        expect(f.text).toBe(decodeFrame({ action: f.action, speech: f.speech, thought: f.thought, emotion: f.emotion }, decodeContextOf(inputs[r]!)).text);
-        expect(f.tokenCount).toBeGreaterThanOrEqual(200);
+        expect(f.prediction).toEqual(decodePrediction(f.outputs));
+        expect(f.text).toBe(frameText(inputs[r]!, f.prediction).text);
+        expect(f.tokenCount).toBeGreaterThan(60);
         expect(f.tokenCount).toBeLessThanOrEqual(400);
       });
     } finally {
@@ -82,7 +87,8 @@ describe('worker-backed frame computer', () => {
     const together = await computer.computeFrames(inputs);
     const alone = await computer.computeFrames([inputs[4]!]);
     expect(alone[0]!.text).toBe(together[4]!.text);
-    Array.from(alone[0]!.action).forEach((v, k) => expect(v).toBeCloseTo(Number(together[4]!.action[k]), 5));
+    Array.from(alone[0]!.outputs).forEach((v, k) => expect(v).toBeCloseTo(together[4]!.outputs[k]!, 5));
+    expect(alone[0]!.prediction).toEqual(together[4]!.prediction);
   });
 
   it('records batch metrics in the given registry', async () => {
@@ -125,7 +131,7 @@ describe('frame computer limits and shutdown', () => {
     const onnx = await openFrameComputer({ frameModelPath: COMMITTED });
     try {
       expect(onnx).toBeInstanceOf(OnnxFrameComputer);
-      expect((await onnx.computeFrames(cast(1, 1)))[0]!.action).toHaveLength(14);
+      expect((await onnx.computeFrames(cast(1, 1)))[0]!.outputs).toHaveLength(42);
     } finally {
       await onnx.close();
     }

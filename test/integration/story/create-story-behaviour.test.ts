@@ -78,7 +78,7 @@ describe('createStoryBehaviour (the engine process wiring)', () => {
     const narrow = { ...weights, heads: weights.heads.map((h) => (h.name === 'action' ? { ...h, size: 13, w: h.w.subarray(0, 8 * 13), b: h.b.subarray(0, 13) } : h)) };
     const path = join(dir, 'narrow.onnx');
     await writeFile(path, exportFrameOnnx(narrow).model);
-    const config = loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'silent', STORYTELLER_FRAME_MODEL: path });
+    const config = loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'silent', STORYTELLER_FRAME_MODEL: path, STORYTELLER_FRAME_SCHEMA: 'storyteller-character/1' });
     await expect(createStoryBehaviour({ db: t.db, graph, config, logger: silentLogger })).rejects.toMatchObject({ code: 'FRAME_MODEL_CONTRACT' });
   });
 });

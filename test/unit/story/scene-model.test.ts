@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { frameInputFor } from '../../../src/actors/agents/frame-input.ts';
+import { playerEventOf } from '../../../src/actors/agents/player-event.ts';
 import { assembleCast, buildSceneData, buildSceneEntities, buildSceneGraph } from '../../../src/actors/scene-model.ts';
 import { buildLexicon, parseInput } from '../../../src/actors/classifiers/stage1.ts';
 import { applyEvents, emptyTruthSet, type TruthEvent } from '../../../src/domain/truth-set.ts';
@@ -48,11 +49,18 @@ describe('scene model: cast assembly, entities, graph, frames', () => {
     const tobias = story.characters.find((c) => c.id === 'tobias')!;
     const scene = story.scenes.find((s) => s.id === 'the_lamp_room')!;
     const lexicon = buildLexicon({ characters: [tobias], objects: [], settings: [story.settings[4]!] });
-    const input = frameInputFor(tobias, story.relations, scene, { turn: 2, castSize: 1 }, parseInput('ask Tobias about Davey, please', lexicon));
+    const parsed = parseInput('ask Tobias about Davey, please', lexicon);
+    const event = playerEventOf(parsed, [], [], new Set(['tobias']));
+    expect(event).toEqual({ type: 'inquiry', register: 'tender', confidence: 0.5, targetCount: 1 });
+    const input = frameInputFor(tobias, story.relations, scene, { castSize: 1 }, event);
     expect(input.edges[0]?.to).toBe('player');
-    expect(input.playerEvent).toMatchObject({ kind: 'question', addressedToMe: true, mentionsMe: true });
-    expect(input.playerEvent?.warmth).toBeGreaterThan(0);
+    expect(input.edges[0]?.role).toBe('hub');
+    const rel = story.relations.find((r) => r.from === 'tobias' && r.to === 'player')!;
+    expect(input.edges[0]?.trust_benevolence).toEqual({ central: rel.trust_benevolence, variance: 0.15, low: Math.max(rel.trust_benevolence - 0.225, -1), high: Math.min(rel.trust_benevolence + 0.225, 1) });
+    expect(input.primaries.map((p) => p.id)).toEqual(['joy', 'trust', 'fear', 'surprise', 'sadness', 'disgust', 'anger', 'anticipation']);
+    expect(input.axes.every((a) => a.provenance === 'authored')).toBe(true);
     const [frame] = await new RuleFrameComputer().computeFrames([input]);
     expect(frame?.text.length).toBeGreaterThan(50);
+    expect(frame?.text).toContain(`Action: ${frame?.prediction.action.type}`);
   });
 });
