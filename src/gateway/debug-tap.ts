@@ -4,8 +4,9 @@ import type { InspectionEvent, Observer } from 'xstate';
  * The `debug` subscription's source: an xstate inspection observer on the engine's
  * session actors that forwards, for subscribed sessions only, every agent and stage
  * reply the session root receives (stage 1–3 outputs, each character's frame and
- * intent, the storykeeper's verdict, the narrator's result, timings in `ms`). Cheap
- * when nobody listens: one Map lookup per inspection event.
+ * intent, the storykeeper's verdict, the narrator's result, timings in `ms`), plus the
+ * story behaviour's frame reports (`kind: 'frame'`, published by serve). Cheap when nobody
+ * listens: one Map lookup per inspection event.
  */
 export interface DebugRecord {
   sessionId: string;
@@ -31,6 +32,12 @@ export class DebugTap {
       for (const l of listeners) l(record);
     },
   };
+
+  /** A record from outside the actor tree (the story behaviour's frames) for the session's subscribers. */
+  publish(record: DebugRecord): void {
+    const listeners = this.#listeners.get(record.sessionId);
+    if (listeners) for (const l of listeners) l(record);
+  }
 
   subscribe(sessionId: string, listener: (record: DebugRecord) => void): () => void {
     let set = this.#listeners.get(sessionId);

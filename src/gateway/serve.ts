@@ -10,6 +10,7 @@ import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { DebugTap } from './debug-tap.ts';
+import type { FrameReport } from '../actors/frame-observer.ts';
 import { realClocks } from '../engine/clock.ts';
 import { OwnershipLease } from './ownership-lease.ts';
 import { resolveGatewaySecret } from './secret.ts';
@@ -40,6 +41,7 @@ export async function serve(config: Config, options: { storyPath?: string; logge
   const registry = new Registry();
   const story = await loadStoryFile(options.storyPath ?? config.storyPath);
   let gateway: Gateway | null = null;
+  const debug = config.gateway.debug ? new DebugTap() : null;
   const setup = await createStoryBehaviour({
     db,
     graph,
@@ -48,8 +50,9 @@ export async function serve(config: Config, options: { storyPath?: string; logge
     story,
     registry,
     onStorykeeper: (sessionId, output) => gateway?.storykeeper(sessionId, output),
+    // Each character frame (decoded prediction + frame text) reaches the session's debug subscribers.
+    ...(debug ? { onFrame: (r: FrameReport) => debug.publish({ sessionId: r.sessionId, kind: 'frame', data: r }) } : {}),
   });
-  const debug = config.gateway.debug ? new DebugTap() : null;
   const local = inspectorFromEnvironment(config.env);
   const observers = [debug?.observer, local?.inspect].filter((o) => o !== undefined);
   const inspect =

@@ -57,4 +57,24 @@ describe('the sample story to its end through `serve` on the embedded default', 
     expect(s.all('scene.exited').at(-1)?.nextScene).toBeNull();
     s.ws.close();
   });
+
+  it('a debug-scope token streams each character frame (decoded prediction and frame text) of its session', async () => {
+    if (!server) throw new Error('the playthrough test starts the server');
+    const player = await GatewaySocket.open(`ws://127.0.0.1:${server.gateway.port}/ws`);
+    const ready = await player.start();
+    const dev = await GatewaySocket.open(`ws://127.0.0.1:${server.gateway.port}/ws`);
+    await dev.resume(server.tokens.sign({ sub: 'dev', sid: ready.sessionId, scope: ['play', 'debug'] }), ready.sessionId);
+    dev.send({ type: 'debug.subscribe' });
+    await dev.play('d-1', 'ask Ewan about the light');
+    const frames = dev.all('debug').filter((r) => r.kind === 'frame');
+    expect(frames.length).toBeGreaterThan(0);
+    const frame = frames[0]?.data as { characterId: string; schema: string; text: string; prediction: { action: { type: string } } };
+    expect(frame.schema).toBe('storyteller-character/1');
+    expect(frame.characterId).toBe('ewan');
+    expect(frame.text.length).toBeGreaterThan(0);
+    expect(typeof frame.prediction.action.type).toBe('string');
+    expect(player.all('debug')).toHaveLength(0);
+    player.ws.close();
+    dev.ws.close();
+  });
 });
