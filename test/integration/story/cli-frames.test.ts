@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../support/cli.ts';
 import { FRAME_SCHEMA_NAME } from '../../../src/inference/frame/character-schema.ts';
 import { exportFrameOnnx } from '../../../src/inference/frame/onnx-export.ts';
 import { initWeights } from '../../../src/inference/frame/trainer.ts';
@@ -12,19 +12,7 @@ import { initWeights } from '../../../src/inference/frame/trainer.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'storyteller-cli-frames-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface Result { code: number; stdout: string; stderr: string }
-async function cli(args: string[], env: Record<string, string | undefined> = {}, input = ''): Promise<Result> {
-  const merged: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
-  const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: merged, maxBuffer: 8 * 1024 * 1024 });
-  child.stdin?.end(input);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('CLI: frames and frame models', () => {
   it('`play --local --show-frames` prints each frame: decoded prediction and frame text', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../support/cli.ts';
 import { createEmptyPgDatabase } from '../../support/test-database.ts';
 import { startLoopbackAnthropic } from '../../support/loopback-anthropic.ts';
 import { SAMPLE_STORY_PATH, WALKTHROUGH } from '../../support/story.ts';
@@ -11,20 +12,7 @@ import { SAMPLE_STORY_PATH, WALKTHROUGH } from '../../support/story.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'storyteller-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface Result { code: number; stdout: string; stderr: string }
-async function cli(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Result> {
-  const merged: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
-  const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: merged, maxBuffer: 8 * 1024 * 1024 });
-  if (input !== undefined) child.stdin?.end(input);
-  else child.stdin?.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('CLI: storyteller story load / check / play', () => {
   it('an invalid story file exits 1 and names the paths', async () => {
