@@ -75,8 +75,11 @@ export interface SessionContext {
   lastSavedTurn: number;
   /** How many deferredResults the current scene entry consumes. */
   deferredAtEntry: number;
-  /** Ledger id of the newest input whose turn this actor started (turns run in id order). */
-  playedThrough: number;
+  /**
+   * Ledger ids of the inputs whose turns this actor started most recently (at most
+   * RECENTLY_PLAYED): a retransmission of one of them is not played again.
+   */
+  recentlyPlayed: number[];
 }
 
 export type SessionEvent =

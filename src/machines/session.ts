@@ -68,7 +68,7 @@ export const sessionMachine = sessionSetup.createMachine({
     autosaveEveryTurns: input.autosaveEveryTurns ?? 0,
     lastSavedTurn: 0,
     deferredAtEntry: 0,
-    playedThrough: 0,
+    recentlyPlayed: [],
   }),
   invoke: {
     src: 'persistence',
@@ -96,7 +96,7 @@ export const sessionMachine = sessionSetup.createMachine({
         // append's outcome was unknown): the fold cannot place it, so the truth set is rebuilt.
         enqueueActions(({ context, event, enqueue }) => {
           const ts = context.truthSet;
-          const fresh = event.input.id > context.playedThrough && !context.queue.some((q) => q.inputId === event.input.id) && context.current?.input.inputId !== event.input.id;
+          const fresh = !context.recentlyPlayed.includes(event.input.id) && !context.queue.some((q) => q.inputId === event.input.id) && context.current?.input.inputId !== event.input.id;
           if (ts && fresh && event.input.duplicate && event.input.answered === false && event.input.narrativeTs <= ts.lastNarrativeTs) {
             enqueue.sendTo('persistence', { type: 'persist.reloadTruthSet' } satisfies PersistenceRequest);
             enqueue.assign({ pendingWrites: context.pendingWrites + 1 });
@@ -105,11 +105,11 @@ export const sessionMachine = sessionSetup.createMachine({
         assign(({ context, event }) => {
           // A retransmission is played unless it is already queued, running or answered (an input
           // whose first append had an unknown outcome was never queued: its retransmission is).
-          // Turns run in ledger-id order, so an id at or below the last one started was played here
-          // (its TurnCompleted may not be durable yet when the retransmission's append checked).
+          // An input whose turn this actor started was played here (its TurnCompleted may not have
+          // been durable yet when the retransmission's append checked).
           const known =
             (event.input.duplicate && event.input.answered !== false) ||
-            event.input.id <= context.playedThrough ||
+            context.recentlyPlayed.includes(event.input.id) ||
             context.queue.some((q) => q.inputId === event.input.id) ||
             context.current?.input.inputId === event.input.id;
           return {

@@ -7,6 +7,12 @@ import { sessionSetup, askMember, recordReply, midSceneCheckpoint, sceneIdOf, tu
 import { turnEvents } from './turn-events.ts';
 
 /**
+ * How many started turns a session remembers for retransmission checks: far more than can be
+ * in flight between a turn's start and its TurnCompleted becoming durable.
+ */
+export const RECENTLY_PLAYED = 32;
+
+/**
  * The turn cycle (seed: "Active Play"): the `playing` state of the session statechart.
  * Every agent and stage is a per-scene child actor; the machine asks it by request id
  * and waits for its `agent.done` (the shell always answers, degraded if need be).
@@ -33,7 +39,7 @@ export const playingState = sessionSetup.createStateConfig({
           return {
             queue: rest,
             turn: input.turn,
-            playedThrough: Math.max(context.playedThrough, input.inputId),
+            recentlyPlayed: [...context.recentlyPlayed.slice(1 - RECENTLY_PLAYED), input.inputId],
             current: { input, results: {}, degraded: [], pendingAgents: [], behaviourMs: 0, chunks: 0 },
           };
         }),
