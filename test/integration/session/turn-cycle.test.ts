@@ -74,9 +74,9 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     await s.next('turnStarted');
     await s.whenLifecycle('playing');
     // Nothing can answer until simulated time passes.
-    await waitUntil(() => s.handle.actor.getSnapshot().matches({ lifecycle: { playing: { turn: 'agents' } } }));
+    await waitUntil(() => s.handle.actor.getSnapshot().matches({ lifecycle: { playing: { turn: 'agents' } } }), s.handle.actor);
     kit.advance(1_000);
-    await waitUntil(() => s.handle.actor.getSnapshot().matches({ lifecycle: { playing: { turn: 'narrator' } } }));
+    await waitUntil(() => s.handle.actor.getSnapshot().matches({ lifecycle: { playing: { turn: 'narrator' } } }), s.handle.actor);
     kit.advance(2_000);
     const answer = await answered;
     expect(answer.degraded).toEqual(['character:mara', 'narrator']);
@@ -102,7 +102,7 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     await s.whenIdle();
     expect(judged()).not.toContain('j-t1-s4');
     release?.();
-    await waitUntil(() => judged().includes('j-t1-s4'));
+    await waitUntil(() => judged().includes('j-t1-s4'), s.handle.actor);
     const second = await s.play('again');
     expect(second.degraded).toEqual([]);
     await kit.shutdown();
@@ -119,10 +119,10 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     s.send('one', 'c-1');
     s.send('two', 'c-2');
     s.send('three', 'c-3');
-    await waitUntil(() => events.length === 3);
+    await waitUntil(() => events.length === 3, s.handle.actor);
     expect(events).toEqual(['ack:c-1', 'ack:c-2', 'ack:c-3']); // all durable and acked while turn 1 waits on the world agent
     for (let i = 0; i < 3; i++) {
-      await waitUntil(() => s.handle.actor.getSnapshot().matches({ lifecycle: { playing: { turn: 'agents' } } }));
+      await waitUntil(() => s.handle.actor.getSnapshot().matches({ lifecycle: { playing: { turn: 'agents' } } }), s.handle.actor);
       kit.advance(5_000);
       await answers[i];
     }
@@ -256,10 +256,21 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
 });
 
 /** Yields to the event loop until `condition` holds (bounded; no timers). */
-async function waitUntil(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 5_000; i++) {
-    if (condition()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error('condition never held');
+/**
+ * Resolves once `condition` holds, re-checked at every change of the session actor (acks,
+ * answers and truth-set folds all happen in its transitions): no polling bound to give out
+ * on a slow machine; the test's own timeout is the limit.
+ */
+function waitUntil(condition: () => boolean, actor: { subscribe: (fn: () => void) => { unsubscribe(): void } }): Promise<void> {
+  return new Promise((resolve) => {
+    if (condition()) return resolve();
+    const sub = actor.subscribe(() => {
+      // Emitted events are delivered after the snapshot update: check once more on the next turn of the loop.
+      setImmediate(() => {
+        if (!condition()) return;
+        sub.unsubscribe();
+        resolve();
+      });
+    });
+  });
 }
