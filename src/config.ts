@@ -33,6 +33,12 @@ export const envSchema = z.object({
   STORYTELLER_FAULT: z.string().min(1).optional(),
   STORYTELLER_STORY: z.string().min(1).default('db/stories/the-lighthouse-keeper.yaml'),
   STORYTELLER_FRAME_MODEL: z.string().min(1).default('models/frame/current'),
+  /** Where the deferred scene-boundary workflows run (docs/workflows.md): default `rest` when STORYTELLER_TASKER_URL is set, else `in-process`. */
+  STORYTELLER_WORKFLOW_TRANSPORT: z.enum(['rest', 'queue', 'in-process']).optional(),
+  /** Tasker Core's REST base URL (or `storyteller tasker-local`'s), e.g. http://127.0.0.1:8080. */
+  STORYTELLER_TASKER_URL: z.string().regex(/^https?:\/\//, 'must be an http(s):// URL').optional(),
+  /** Port of `storyteller tasker-local`'s REST endpoint. */
+  STORYTELLER_TASKER_LOCAL_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -51,6 +57,7 @@ export interface Config {
   inspect: { enabled: boolean; port: number };
   storyPath: string;
   frameModelPath: string;
+  workflows: { transport: 'rest' | 'queue' | 'in-process'; taskerUrl: string | undefined; localPort: number };
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
 }
@@ -83,6 +90,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inspect: { enabled: e.STORYTELLER_INSPECT, port: e.STORYTELLER_INSPECT_PORT },
     storyPath: e.STORYTELLER_STORY,
     frameModelPath: e.STORYTELLER_FRAME_MODEL,
+    workflows: {
+      transport: e.STORYTELLER_WORKFLOW_TRANSPORT ?? (e.STORYTELLER_TASKER_URL ? 'rest' : 'in-process'),
+      taskerUrl: e.STORYTELLER_TASKER_URL,
+      localPort: e.STORYTELLER_TASKER_LOCAL_PORT,
+    },
     env,
   };
 }
