@@ -50,7 +50,7 @@ export const retrySchema = z.object({
   backoff: z.enum(BACKOFF_KINDS).default('exponential'),
   backoff_base_ms: z.number().int().min(100).max(3_600_000).optional(),
   max_backoff_ms: z.number().int().min(1_000).max(3_600_000).optional(),
-});
+}).strict(); // stricter than Tasker, which silently ignores e.g. the obsolete `retry.limit`
 
 export const stepDefinitionSchema = z
   .object({
