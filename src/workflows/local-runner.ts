@@ -249,6 +249,17 @@ export class LocalRunner {
     await Promise.allSettled([...this.#inFlight]);
   }
 
+  /**
+   * Dies as a SIGKILLed runner would: takes no more work and writes nothing more — a step in
+   * flight keeps its claim (`in_progress`, the attempt counted) for the next runner to find.
+   */
+  abandon(): void {
+    this.#stopped = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    void this.#cancelIntake?.();
+  }
+
   async #load(taskUuid: string): Promise<{ task: TaskRow | null; steps: StepRow[] }> {
     const [t, s] = await Promise.all([
       this.#o.db.query('SELECT * FROM workflow_tasks WHERE task_uuid = $1', [taskUuid]),
