@@ -47,6 +47,8 @@ export interface BridgeOptions {
   /** A published workflow that has not reported for this long is reconciled (ms). Default 60 s. */
   reconcileAfterMs?: number;
   batchSize?: number;
+  /** Submissions in flight at once within a pass. Default 16. */
+  concurrency?: number;
 }
 
 export interface BridgeMetrics {
@@ -82,6 +84,7 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
   #stopped = false;
   #cancel: (() => Promise<void>) | null = null;
   #outageMs = 0;
+  #lastReconcile = Date.now();
 
   constructor(options: BridgeOptions) {
     super();
@@ -125,6 +128,12 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
         this.#again = false;
         await this.relayOnce().catch((err: unknown) => this.#logger.warn({ err }, 'outbox relay pass failed'));
       } while (this.#again && !this.#stopped && this.#outageMs === 0);
+      // Completions are fire-and-forget in Tasker: look for silent workflows now and then.
+      const every = this.#o.reconcileAfterMs ?? 60_000;
+      if (Date.now() - this.#lastReconcile >= every) {
+        this.#lastReconcile = Date.now();
+        await this.reconcile(every).catch((err: unknown) => this.#logger.warn({ err }, 'reconciliation pass failed'));
+      }
     })().finally(() => {
       this.#running = null;
       this.#schedule();
@@ -154,45 +163,67 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
         RETURNING id, idempotency_key, payload, correlation_id, attempts`,
       [this.#o.batchSize ?? 64, lease],
     );
-    let confirmed = 0;
     const mode = this.#o.transport.mode;
-    for (const raw of rows.map((r) => outboxRow.parse(r)).sort((a, b) => a.id - b.id)) {
-      let request;
-      try {
-        request = sceneExitTaskRequest(this.#o.template, { idempotencyKey: raw.idempotency_key, payload: raw.payload }, raw.correlation_id ?? randomUUID());
-      } catch (error) {
-        await this.#refuse(raw.id, error);
-        continue;
-      }
-      try {
-        const outcome = await this.#o.transport.submit(request);
-        const taskUuid = outcome.kind === 'created' ? outcome.taskUuid : null;
+    const leased = rows.map((r) => outboxRow.parse(r)).sort((a, b) => a.id - b.id);
+    let confirmed = 0;
+    const concurrency = this.#o.concurrency ?? 16;
+    for (let i = 0; i < leased.length; i += concurrency) {
+      // Submissions in flight together (each still confirmed one by one), then one
+      // transaction marks the confirmed rows published.
+      const chunk = leased.slice(i, i + concurrency);
+      const settled = await Promise.all(chunk.map((raw) => this.#submitOne(raw)));
+      const ok = settled.filter((x): x is { id: number; taskUuid: string | null; checkpointId: string; key: string; outcome: string } => x !== null && 'outcome' in x);
+      if (ok.length > 0) {
         await db.transaction(async (tx) => {
-          await tx.query(`UPDATE outbox SET published_at = NOW(), task_uuid = COALESCE($2, task_uuid), attempts = attempts + 1, last_error = NULL, next_attempt_at = NULL WHERE id = $1`, [raw.id, taskUuid]);
-          await tx.query(`UPDATE checkpoints SET deferred_status = 'processing' WHERE id = $1 AND deferred_status = 'pending'`, [request.context.checkpoint_id]);
-        });
-        this.#outageMs = 0;
-        confirmed++;
-        this.metrics.submitted.inc({ mode, outcome: outcome.kind });
-        this.emit('event', { type: 'relayed', workflowKey: raw.idempotency_key, outcome: outcome.kind });
-      } catch (error) {
-        if (error instanceof SubmitNotConfirmed) {
-          // An outage: back off (Retry-After wins), keep the rows for later, stop this pass.
-          const base = this.#o.backoff?.baseMs ?? 500;
-          const max = this.#o.backoff?.maxMs ?? 30_000;
-          this.#outageMs = error.retryAfterMs ?? Math.min(max, this.#outageMs === 0 ? base : this.#outageMs * 2);
-          this.metrics.submitFailures.inc({ mode });
-          this.#logger.warn({ code: 'WORKFLOW_DISPATCH_FAILED', key: raw.idempotency_key, retryInMs: this.#outageMs, reason: error.message }, 'workflow submission not confirmed; backing off');
-          await db.query(
-            `UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = NULL WHERE id = ANY($1::bigint[]) AND published_at IS NULL`,
-            [rows.map((r) => Number((r as { id: unknown }).id)), error.message.slice(0, 500)],
+          await tx.query(
+            `UPDATE outbox o SET published_at = NOW(), task_uuid = COALESCE(v.task_uuid::uuid, o.task_uuid), attempts = o.attempts + 1, last_error = NULL, next_attempt_at = NULL
+               FROM unnest($1::bigint[], $2::text[]) AS v(id, task_uuid) WHERE o.id = v.id`,
+            [ok.map((x) => x.id), ok.map((x) => x.taskUuid)],
           );
-          break;
+          await tx.query(`UPDATE checkpoints SET deferred_status = 'processing' WHERE id = ANY($1::uuid[]) AND deferred_status = 'pending'`, [ok.map((x) => x.checkpointId)]);
+        });
+        confirmed += ok.length;
+        for (const x of ok) {
+          this.metrics.submitted.inc({ mode, outcome: x.outcome });
+          this.emit('event', { type: 'relayed', workflowKey: x.key, outcome: x.outcome });
         }
-        await this.#refuse(raw.id, error);
+      }
+      const outage = settled.find((x): x is { outage: SubmitNotConfirmed } => x !== null && 'outage' in x);
+      if (outage) {
+        // An outage: back off (Retry-After wins); the unconfirmed rows stay for later.
+        const base = this.#o.backoff?.baseMs ?? 500;
+        const max = this.#o.backoff?.maxMs ?? 30_000;
+        this.#outageMs = outage.outage.retryAfterMs ?? Math.min(max, this.#outageMs === 0 ? base : this.#outageMs * 2);
+        this.metrics.submitFailures.inc({ mode });
+        this.#logger.warn({ code: 'WORKFLOW_DISPATCH_FAILED', retryInMs: this.#outageMs, reason: outage.outage.message }, 'workflow submission not confirmed; backing off');
+        const done = new Set(ok.map((x) => x.id));
+        await db.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = NULL WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [
+          leased.filter((r) => !done.has(r.id)).map((r) => r.id), outage.outage.message.slice(0, 500),
+        ]);
+        return confirmed;
       }
     }
+    if (leased.length > 0) this.#outageMs = 0;
     return confirmed;
+  }
+
+  /** Submits one leased row: its confirmation, an outage, or null (refused permanently, recorded). */
+  async #submitOne(raw: z.infer<typeof outboxRow>): Promise<{ id: number; taskUuid: string | null; checkpointId: string; key: string; outcome: string } | { outage: SubmitNotConfirmed } | null> {
+    let request;
+    try {
+      request = sceneExitTaskRequest(this.#o.template, { idempotencyKey: raw.idempotency_key, payload: raw.payload }, raw.correlation_id ?? randomUUID());
+    } catch (error) {
+      await this.#refuse(raw.id, error);
+      return null;
+    }
+    try {
+      const outcome = await this.#o.transport.submit(request);
+      return { id: raw.id, taskUuid: outcome.kind === 'created' ? outcome.taskUuid : null, checkpointId: String(request.context.checkpoint_id), key: raw.idempotency_key, outcome: outcome.kind };
+    } catch (error) {
+      if (error instanceof SubmitNotConfirmed) return { outage: error };
+      await this.#refuse(raw.id, error);
+      return null;
+    }
   }
 
   /** A permanent refusal (400/404, an invalid payload): kept unpublished with its error; retried only slowly. */

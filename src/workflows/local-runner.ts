@@ -295,7 +295,7 @@ export class LocalRunner {
 
   async #advance(taskUuid: string): Promise<void> {
     const { task, steps } = await this.#load(taskUuid);
-    if (!task || TERMINAL_TASK_STATES.has(task.status as TaskState)) return;
+    if (this.#stopped || !task || TERMINAL_TASK_STATES.has(task.status as TaskState)) return;
     if (steps.every((s) => s.state === 'complete')) {
       await this.#o.db.query(`UPDATE workflow_tasks SET status = 'complete', completed_at = NOW(), updated_at = NOW() WHERE task_uuid = $1 AND status <> 'complete'`, [taskUuid]);
       return;
@@ -338,6 +338,7 @@ export class LocalRunner {
 
   async #runStep(task: TaskRow, step: StepRow, steps: readonly StepRow[]): Promise<void> {
     const def = this.#defs.get(step.name) as StepDefinition;
+    if (this.#stopped) return;
     // The claim (§7): a state transition with the attempt counted; anything else skips.
     const claim = await this.#o.db.query<{ attempts: number }>(
       `UPDATE workflow_steps SET state = 'in_progress', attempts = attempts + 1, last_attempted_at = NOW(), updated_at = NOW()

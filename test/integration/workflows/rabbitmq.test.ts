@@ -190,9 +190,11 @@ describe('the pipeline over RabbitMQ: REST submission to the local runner, compl
     await playScene(s);
     // Wait until narrative_graph_update is claimed (in_progress) — the DAG is mid-way.
     while (!(await tdb.db.query(`SELECT 1 FROM workflow_steps s JOIN workflow_tasks t USING (task_uuid) WHERE t.context->>'session_id' = $1 AND s.name = 'narrative_graph_update' AND s.state = 'in_progress'`, [s.id])).rows.length) await bridge.idle();
-    runner.abandon();
+    const dead = runner;
+    dead.abandon();
     await http.close();
     release();
+    await dead.whenIdle(); // the dead runner's last handler call returns and writes nothing
     const done = applied(s.id);
     await startRunner(0);
     expect(await done).toMatchObject({ status: 'complete' });
