@@ -83,6 +83,15 @@ describe('the deferred scene-boundary pipeline on the embedded default (in-proce
     const summit = await waitFor(() => seen.find((x) => x.sceneKey === 'summit'));
     expect(summit.tomasToPlayer).toBeCloseTo(RIPPLE_EXPECTED + 0.1, 6);
     expect(summit.deferredResults).toBe(1);
+    // …and folds it into the truth set as a durable DeferredResultApplied fact (the oracle:
+    // the world effects the harbour's workflow computed, and the ripple's accumulator).
+    await waitFor(() => (s.actor.getSnapshot().context.truthSet?.world['time.scenes_elapsed'] === 1 ? true : undefined));
+    const truth = s.actor.getSnapshot().context.truthSet!;
+    expect(truth.world['story.last_scene']).toBe('harbour');
+    // tomas's own two lighthouse turns (+0.1 each, RelationshipShifted) plus the ripple.
+    expect(truth.accumulators['rel:tomas:player:affection']).toBeCloseTo(0.2 + RIPPLE_EXPECTED, 6);
+    const facts = await tdb.db.query<{ n: string }>(`SELECT count(*) AS n FROM event_ledger WHERE session_id = $1 AND event_type = 'DeferredResultApplied' AND idempotency_key = $2`, [s.id, `session:${s.id}:scene-exit:0:applied`]);
+    expect(Number(facts.rows[0]?.n)).toBe(1);
   });
 
   it('a retried step and a redelivered completion change nothing twice', async () => {
