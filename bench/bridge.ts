@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     const exitMs: number[] = [];
     const e2e: number[] = [];
     const committedAt = new Map<string, number>();
-    const wf = await openWorkflows({ config: { amqpUrl: undefined, workflows: { transport: 'in-process', taskerUrl: undefined, localPort: 0 } }, db, graph, logger: silentLogger });
+    const wf = await openWorkflows({ config: { amqpUrl: undefined, workflows: { transport: 'in-process', taskerUrl: undefined, localPort: 0, betweenSessionsMs: 3_600_000 } }, db, graph, logger: silentLogger });
     wf.bridge.on('event', (e: BridgeEvent) => {
       if (e.type !== 'deferred.applied') return;
       const t0 = committedAt.get(e.workflowKey);

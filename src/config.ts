@@ -39,6 +39,8 @@ export const envSchema = z.object({
   STORYTELLER_TASKER_URL: z.string().regex(/^https?:\/\//, 'must be an http(s):// URL').optional(),
   /** Port of `storyteller tasker-local`'s REST endpoint. */
   STORYTELLER_TASKER_LOCAL_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
+  /** How often the between-sessions workflow runs over suspended sessions (ms). */
+  STORYTELLER_BETWEEN_SESSIONS_MS: positiveInt.default(3_600_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -57,7 +59,7 @@ export interface Config {
   inspect: { enabled: boolean; port: number };
   storyPath: string;
   frameModelPath: string;
-  workflows: { transport: 'rest' | 'queue' | 'in-process'; taskerUrl: string | undefined; localPort: number };
+  workflows: { transport: 'rest' | 'queue' | 'in-process'; taskerUrl: string | undefined; localPort: number; betweenSessionsMs: number };
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
 }
@@ -94,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       transport: e.STORYTELLER_WORKFLOW_TRANSPORT ?? (e.STORYTELLER_TASKER_URL ? 'rest' : 'in-process'),
       taskerUrl: e.STORYTELLER_TASKER_URL,
       localPort: e.STORYTELLER_TASKER_LOCAL_PORT,
+      betweenSessionsMs: e.STORYTELLER_BETWEEN_SESSIONS_MS,
     },
     env,
   };

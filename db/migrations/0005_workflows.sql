@@ -57,3 +57,14 @@ CREATE TABLE workflow_effects (
     result      JSONB NOT NULL,
     applied_at  TIMESTAMPTZ NOT NULL DEFAULT NOW()
 );
+
+-- 4. Durable schedules (seed: "Between Sessions"). A run fires when next_run_at has passed;
+--    the instance that locks the row (FOR UPDATE SKIP LOCKED) writes the run's outbox row
+--    (unique key between:<name>:<due time>) and moves next_run_at on, in one transaction —
+--    with several engine instances exactly one fires each run.
+CREATE TABLE workflow_schedules (
+    name         TEXT PRIMARY KEY,
+    interval_ms  BIGINT NOT NULL CHECK (interval_ms > 0),
+    next_run_at  TIMESTAMPTZ NOT NULL,
+    last_run_key TEXT
+);

@@ -9,6 +9,7 @@ import type { Database, Queryable } from '../persistence/database.ts';
 import { deferredEffectSchema } from '../domain/propositions.ts';
 import type { Delivery } from '../workflows/bus.ts';
 import { domainEventSchema, domainEventsQueue, FAILED_TASK_STATES, type DomainEvent, type TaskTemplate } from '../workflows/contract.ts';
+import { betweenSessionsTaskRequest } from '../workflows/between-sessions.ts';
 import { sceneBoundaryContext, sceneExitTaskRequest } from '../workflows/task-request.ts';
 import { SubmitNotConfirmed, type WorkflowTransport } from '../workflows/transport.ts';
 
@@ -35,6 +36,8 @@ export interface BridgeOptions {
   db: Database;
   transport: WorkflowTransport;
   template: TaskTemplate;
+  /** The between-sessions template: the relay also submits `between_sessions` outbox rows. */
+  betweenTemplate?: TaskTemplate;
   sessions?: SessionSink;
   logger?: Logger;
   registry?: Registry;
@@ -63,6 +66,7 @@ export interface BridgeMetrics {
 export type BridgeEvent =
   | { type: 'deferred.applied'; sessionId: string; checkpointId: string; workflowKey: string; status: 'complete' | 'failed'; result: unknown; via: 'event' | 'reconcile' }
   | { type: 'relayed'; workflowKey: string; outcome: string }
+  | { type: 'between.applied'; runKey: string; status: 'complete' | 'failed' }
   | { type: 'deadLettered'; reason: string };
 
 const deferredResultSchema = z.object({
@@ -72,7 +76,7 @@ const deferredResultSchema = z.object({
   effects: z.array(deferredEffectSchema),
 });
 
-const outboxRow = z.object({ id: z.coerce.number(), idempotency_key: z.string(), payload: z.unknown(), correlation_id: z.string().nullable(), attempts: z.coerce.number() });
+const outboxRow = z.object({ id: z.coerce.number(), kind: z.string(), idempotency_key: z.string(), payload: z.unknown(), correlation_id: z.string().nullable(), attempts: z.coerce.number() });
 
 export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
   readonly metrics: BridgeMetrics;
@@ -158,10 +162,10 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
     const lease = this.#o.leaseMs ?? 30_000;
     const { rows } = await db.query(
       `UPDATE outbox SET next_attempt_at = NOW() + ($2::int * INTERVAL '1 millisecond'), correlation_id = COALESCE(correlation_id, gen_random_uuid())
-        WHERE id IN (SELECT id FROM outbox WHERE published_at IS NULL AND kind = 'scene_exit' AND (next_attempt_at IS NULL OR next_attempt_at <= NOW())
+        WHERE id IN (SELECT id FROM outbox WHERE published_at IS NULL AND kind = ANY($3::text[]) AND (next_attempt_at IS NULL OR next_attempt_at <= NOW())
                      ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, idempotency_key, payload, correlation_id, attempts`,
-      [this.#o.batchSize ?? 64, lease],
+        RETURNING id, kind, idempotency_key, payload, correlation_id, attempts`,
+      [this.#o.batchSize ?? 64, lease, this.#o.betweenTemplate ? ['scene_exit', 'between_sessions'] : ['scene_exit']],
     );
     const mode = this.#o.transport.mode;
     const leased = rows.map((r) => outboxRow.parse(r)).sort((a, b) => a.id - b.id);
@@ -172,7 +176,7 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
       // transaction marks the confirmed rows published.
       const chunk = leased.slice(i, i + concurrency);
       const settled = await Promise.all(chunk.map((raw) => this.#submitOne(raw)));
-      const ok = settled.filter((x): x is { id: number; taskUuid: string | null; checkpointId: string; key: string; outcome: string } => x !== null && 'outcome' in x);
+      const ok = settled.filter((x): x is { id: number; taskUuid: string | null; checkpointId: string | null; key: string; outcome: string } => x !== null && 'outcome' in x);
       if (ok.length > 0) {
         await db.transaction(async (tx) => {
           await tx.query(
@@ -180,7 +184,7 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
                FROM unnest($1::bigint[], $2::text[]) AS v(id, task_uuid) WHERE o.id = v.id`,
             [ok.map((x) => x.id), ok.map((x) => x.taskUuid)],
           );
-          await tx.query(`UPDATE checkpoints SET deferred_status = 'processing' WHERE id = ANY($1::uuid[]) AND deferred_status = 'pending'`, [ok.map((x) => x.checkpointId)]);
+          await tx.query(`UPDATE checkpoints SET deferred_status = 'processing' WHERE id = ANY($1::uuid[]) AND deferred_status = 'pending'`, [ok.map((x) => x.checkpointId).filter((c): c is string => c !== null)]);
         });
         confirmed += ok.length;
         for (const x of ok) {
@@ -208,17 +212,19 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
   }
 
   /** Submits one leased row: its confirmation, an outage, or null (refused permanently, recorded). */
-  async #submitOne(raw: z.infer<typeof outboxRow>): Promise<{ id: number; taskUuid: string | null; checkpointId: string; key: string; outcome: string } | { outage: SubmitNotConfirmed } | null> {
+  async #submitOne(raw: z.infer<typeof outboxRow>): Promise<{ id: number; taskUuid: string | null; checkpointId: string | null; key: string; outcome: string } | { outage: SubmitNotConfirmed } | null> {
     let request;
     try {
-      request = sceneExitTaskRequest(this.#o.template, { idempotencyKey: raw.idempotency_key, payload: raw.payload }, raw.correlation_id ?? randomUUID());
+      const row = { idempotencyKey: raw.idempotency_key, payload: raw.payload };
+      const correlation = raw.correlation_id ?? randomUUID();
+      request = raw.kind === 'between_sessions' && this.#o.betweenTemplate ? betweenSessionsTaskRequest(this.#o.betweenTemplate, row, correlation) : sceneExitTaskRequest(this.#o.template, row, correlation);
     } catch (error) {
       await this.#refuse(raw.id, error);
       return null;
     }
     try {
       const outcome = await this.#o.transport.submit(request);
-      return { id: raw.id, taskUuid: outcome.kind === 'created' ? outcome.taskUuid : null, checkpointId: String(request.context.checkpoint_id), key: raw.idempotency_key, outcome: outcome.kind };
+      return { id: raw.id, taskUuid: outcome.kind === 'created' ? outcome.taskUuid : null, checkpointId: typeof request.context.checkpoint_id === 'string' ? request.context.checkpoint_id : null, key: raw.idempotency_key, outcome: outcome.kind };
     } catch (error) {
       if (error instanceof SubmitNotConfirmed) return { outage: error };
       await this.#refuse(raw.id, error);
@@ -245,6 +251,8 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
     const parsed = domainEventSchema.safeParse(body);
     if (!parsed.success) return this.#deadLetter(d, 'schema', parsed.error.issues[0]?.message);
     const e = parsed.data;
+    const between = this.#o.betweenTemplate;
+    if (between && e.metadata.namespace === between.namespace_name && e.payload.task_sequence_step.task.task_name === between.name) return this.#onBetween(d, e);
     const ctx = sceneBoundaryContext.safeParse(e.payload.task_sequence_step.task.task.context);
     if (e.metadata.namespace !== this.#o.template.namespace_name || e.payload.task_sequence_step.task.task_name !== this.#o.template.name || !ctx.success) {
       return this.#deadLetter(d, 'foreign', e.event_name);
@@ -270,6 +278,32 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
       d.ack();
     } catch (error) {
       this.#logger.warn({ err: error }, 'applying a workflow completion failed; requeued');
+      d.requeue();
+    }
+  }
+
+  /** A between-sessions run's completion or terminal failure: recorded on its outbox row. */
+  async #onBetween(d: Delivery, e: DomainEvent): Promise<void> {
+    const runKey = z.object({ run_key: z.string() }).safeParse(e.payload.task_sequence_step.task.task.context);
+    if (!runKey.success) return this.#deadLetter(d, 'schema', 'between_sessions context');
+    const ws = e.payload.task_sequence_step.workflow_step;
+    const terminalFailure = e.event_name === 'between_sessions.step_failed' && (!e.payload.execution_result.metadata.retryable || ws.attempts >= ws.max_attempts);
+    if (e.event_name !== 'between_sessions.completed' && !terminalFailure) {
+      if (e.event_name === 'between_sessions.step_failed') return d.ack();
+      return this.#deadLetter(d, 'foreign', e.event_name);
+    }
+    const outcome = terminalFailure ? 'failed' : 'complete';
+    try {
+      const { rows } = await this.#o.db.query(`UPDATE outbox SET completed_at = NOW(), outcome = $2, task_uuid = COALESCE(task_uuid, $3) WHERE idempotency_key = $1 AND completed_at IS NULL RETURNING id`, [
+        runKey.data.run_key, outcome, e.metadata.task_uuid,
+      ]);
+      if (rows.length > 0) {
+        this.metrics.completions.inc({ outcome });
+        this.emit('event', { type: 'between.applied', runKey: runKey.data.run_key, status: outcome });
+      }
+      d.ack();
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'recording a between-sessions completion failed; requeued');
       d.requeue();
     }
   }
@@ -312,7 +346,7 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
   async reconcile(olderThanMs: number = this.#o.reconcileAfterMs ?? 60_000): Promise<number> {
     const { rows } = await this.#o.db.query<{ idempotency_key: string; task_uuid: string | null; payload: { sessionId: string; checkpointId: string } }>(
       `SELECT idempotency_key, task_uuid, payload FROM outbox
-        WHERE published_at IS NOT NULL AND completed_at IS NULL AND task_uuid IS NOT NULL AND published_at <= NOW() - ($1::int * INTERVAL '1 millisecond') ORDER BY id`,
+        WHERE kind = 'scene_exit' AND published_at IS NOT NULL AND completed_at IS NULL AND task_uuid IS NOT NULL AND published_at <= NOW() - ($1::int * INTERVAL '1 millisecond') ORDER BY id`,
       [olderThanMs],
     );
     let settled = 0;

@@ -7,7 +7,8 @@ import { AmqpBus } from '../workflows/bus.ts';
 import { LocalRunner } from '../workflows/local-runner.ts';
 import { serveRunner } from '../workflows/runner-http.ts';
 import { SCENE_BOUNDARY_HANDLERS } from '../workflows/steps/index.ts';
-import { loadTemplate } from '../workflows/template.ts';
+import { BETWEEN_SESSIONS_HANDLERS } from '../workflows/steps/between-sessions.ts';
+import { BETWEEN_SESSIONS_TEMPLATE_PATH, loadTemplate } from '../workflows/template.ts';
 
 /**
  * `storyteller tasker-local`: the local stand-in for Tasker Core as its own process — the
@@ -20,7 +21,7 @@ export async function runTaskerLocal(config: Config): Promise<void> {
   await migrate(db);
   const graph = await openGraphStore(db, config);
   const bus = config.amqpUrl ? new AmqpBus({ url: config.amqpUrl, logger }) : null;
-  const runner = new LocalRunner({ db, template: loadTemplate(), handlers: SCENE_BOUNDARY_HANDLERS, deps: { db, graph }, bus, logger });
+  const runner = new LocalRunner({ db, template: loadTemplate(), more: [loadTemplate(BETWEEN_SESSIONS_TEMPLATE_PATH)], handlers: [...SCENE_BOUNDARY_HANDLERS, ...BETWEEN_SESSIONS_HANDLERS], deps: { db, graph }, bus, logger });
   await runner.start();
   const http = await serveRunner(runner, { host: config.host, port: config.workflows.localPort });
   logger.info({ url: http.url, amqp: Boolean(bus), workerId: runner.workerId }, 'tasker-local listening');

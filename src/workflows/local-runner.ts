@@ -50,6 +50,8 @@ export function backoffMs(policy: BackoffPolicy, attempts: number, random: () =>
 export interface LocalRunnerOptions {
   db: Database;
   template: LoadedTemplate;
+  /** Further templates this runner serves (the between-sessions workflow). */
+  more?: readonly LoadedTemplate[];
   handlers: readonly StepHandlerClass[];
   deps: StepDeps;
   /** Task requests in (`orchestration_task_requests`) and domain events out; null: REST/in-process calls only, no events. */
@@ -112,7 +114,9 @@ export class LocalRunner {
   readonly #o: LocalRunnerOptions;
   readonly #logger: Logger;
   readonly #handlers = new Map<string, StepHandler>();
+  /** `<template name>\u0000<step name>` → definition. */
   readonly #defs = new Map<string, StepDefinition>();
+  readonly #templates: LoadedTemplate[];
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #idleWaiters: Array<() => void> = [];
@@ -126,9 +130,12 @@ export class LocalRunner {
     this.#logger = options.logger ?? silentLogger;
     this.workerId = options.workerId ?? `storyteller-local-${randomUUID().slice(0, 8)}`;
     for (const H of options.handlers) this.#handlers.set(H.handlerName, new H(options.deps));
-    for (const s of options.template.template.steps) {
-      if (!this.#handlers.has(s.handler.callable)) throw new StorytellerError('WORKFLOW_DISPATCH_FAILED', `no handler registered for ${s.handler.callable}`);
-      this.#defs.set(s.name, s);
+    this.#templates = [options.template, ...(options.more ?? [])];
+    for (const t of this.#templates) {
+      for (const s of t.template.steps) {
+        if (!this.#handlers.has(s.handler.callable)) throw new StorytellerError('WORKFLOW_DISPATCH_FAILED', `no handler registered for ${s.handler.callable}`);
+        this.#defs.set(`${t.template.name}\u0000${s.name}`, s);
+      }
     }
   }
 
@@ -175,8 +182,8 @@ export class LocalRunner {
    * @throws StorytellerError WORKFLOW_MESSAGE_INVALID for an unknown template
    */
   async createTask(req: TaskRequest): Promise<CreateOutcome> {
-    const t = this.#o.template.template;
-    if (req.namespace !== t.namespace_name || req.name !== t.name || req.version !== t.version) {
+    const t = this.#templates.map((x) => x.template).find((x) => req.namespace === x.namespace_name && req.name === x.name && req.version === x.version);
+    if (!t) {
       throw new StorytellerError('WORKFLOW_MESSAGE_INVALID', `template ${req.namespace}/${req.name}/${req.version} is not registered`, { details: { status: 404 } });
     }
     const taskUuid = uuidv7();
@@ -204,7 +211,7 @@ export class LocalRunner {
     const { task, steps } = await this.#load(taskUuid);
     if (!task) return null;
     const count = (...states: string[]) => steps.filter((s) => states.includes(s.state)).length;
-    const ready = steps.filter((s) => this.#isReady(s, steps)).length;
+    const ready = steps.filter((s) => this.#isReady(task.name, s, steps)).length;
     const status = task.status as TaskState;
     return {
       task_uuid: task.task_uuid,
@@ -268,10 +275,14 @@ export class LocalRunner {
     return { task: t.rows[0] ? taskRow.parse(t.rows[0]) : null, steps: s.rows.map((r) => stepRow.parse(r)) };
   }
 
-  #isReady(s: StepRow, steps: readonly StepRow[], now = Date.now()): boolean {
+  #def(taskName: string, step: string): StepDefinition | undefined {
+    return this.#defs.get(`${taskName}\u0000${step}`);
+  }
+
+  #isReady(taskName: string, s: StepRow, steps: readonly StepRow[], now = Date.now()): boolean {
     const waiting = s.state === 'pending' || (s.state === 'waiting_for_retry' && (s.next_retry_at === null || s.next_retry_at.getTime() <= now));
     if (!waiting) return false;
-    const deps = this.#defs.get(s.name)?.dependencies ?? [];
+    const deps = this.#def(taskName, s.name)?.dependencies ?? [];
     return deps.every((d) => steps.find((x) => x.name === d)?.state === 'complete');
   }
 
@@ -306,7 +317,7 @@ export class LocalRunner {
       return;
     }
     const now = Date.now();
-    const ready = steps.filter((s) => this.#isReady(s, steps, now));
+    const ready = steps.filter((s) => this.#isReady(task.name, s, steps, now));
     if (ready.length > 0) await this.#o.db.query(`UPDATE workflow_tasks SET status = 'steps_in_process', updated_at = NOW() WHERE task_uuid = $1`, [taskUuid]);
     for (const s of ready) this.#track(this.#runStep(task, s, steps));
     const retrying = steps.filter((s) => s.state === 'waiting_for_retry' && s.next_retry_at && s.next_retry_at.getTime() > now);
@@ -323,13 +334,13 @@ export class LocalRunner {
   }
 
   /** Every transitive dependency of a step (Tasker hands a step its ancestors' results). */
-  #ancestors(def: StepDefinition): string[] {
+  #ancestors(taskName: string, def: StepDefinition): string[] {
     const out = new Set<string>();
     const walk = (names: readonly string[]) => {
       for (const n of names) {
         if (out.has(n)) continue;
         out.add(n);
-        walk(this.#defs.get(n)?.dependencies ?? []);
+        walk(this.#def(taskName, n)?.dependencies ?? []);
       }
     };
     walk(def.dependencies);
@@ -337,7 +348,7 @@ export class LocalRunner {
   }
 
   async #runStep(task: TaskRow, step: StepRow, steps: readonly StepRow[]): Promise<void> {
-    const def = this.#defs.get(step.name) as StepDefinition;
+    const def = this.#def(task.name, step.name) as StepDefinition;
     if (this.#stopped) return;
     // The claim (§7): a state transition with the attempt counted; anything else skips.
     const claim = await this.#o.db.query<{ attempts: number }>(
@@ -349,7 +360,7 @@ export class LocalRunner {
     if (attempts === null || this.#stopped) return;
     this.attempts.set(step.name, (this.attempts.get(step.name) ?? 0) + 1);
     const dependencyResults: StepContext['dependencyResults'] = {};
-    for (const d of this.#ancestors(def)) dependencyResults[d] = { result: steps.find((x) => x.name === d)?.results ?? null, success: true };
+    for (const d of this.#ancestors(task.name, def)) dependencyResults[d] = { result: steps.find((x) => x.name === d)?.results ?? null, success: true };
     const ctx: StepContext = {
       taskUuid: task.task_uuid,
       stepUuid: step.step_uuid,

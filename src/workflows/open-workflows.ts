@@ -7,7 +7,9 @@ import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { AmqpBus, InProcessBus, type MessageBus } from './bus.ts';
 import { LocalRunner, type BackoffPolicy } from './local-runner.ts';
 import { SCENE_BOUNDARY_HANDLERS } from './steps/index.ts';
-import { loadTemplate } from './template.ts';
+import { BetweenSessionsSchedule } from './between-sessions.ts';
+import { BETWEEN_SESSIONS_HANDLERS } from './steps/between-sessions.ts';
+import { BETWEEN_SESSIONS_TEMPLATE_PATH, loadTemplate } from './template.ts';
 import { QueueTransport, RestTransport, type WorkflowTransport } from './transport.ts';
 
 /**
@@ -25,6 +27,7 @@ export interface OpenedWorkflows {
   transport: WorkflowTransport;
   /** The in-process runner (in-process mode only). */
   runner: LocalRunner | null;
+  schedule: BetweenSessionsSchedule;
   close(): Promise<void>;
 }
 
@@ -43,13 +46,14 @@ export interface OpenWorkflowsOptions {
 export async function openWorkflows(o: OpenWorkflowsOptions): Promise<OpenedWorkflows> {
   const loaded = loadTemplate();
   const template = loaded.template;
+  const between = loadTemplate(BETWEEN_SESSIONS_TEMPLATE_PATH);
   const { transport: mode, taskerUrl } = o.config.workflows;
   let runner: LocalRunner | null = null;
   let bus: MessageBus;
   let transport: WorkflowTransport;
   if (mode === 'in-process') {
     bus = new InProcessBus();
-    runner = new LocalRunner({ db: o.db, template: loaded, handlers: SCENE_BOUNDARY_HANDLERS, deps: { db: o.db, graph: o.graph }, bus, logger: o.logger, ...(o.backoff ? { backoff: o.backoff } : {}) });
+    runner = new LocalRunner({ db: o.db, template: loaded, more: [between], handlers: [...SCENE_BOUNDARY_HANDLERS, ...BETWEEN_SESSIONS_HANDLERS], deps: { db: o.db, graph: o.graph }, bus, logger: o.logger, ...(o.backoff ? { backoff: o.backoff } : {}) });
     await runner.start();
     const r = runner;
     transport = new QueueTransport({ requests: bus, events: bus, getTask: (id) => r.getTask(id) });
@@ -64,13 +68,22 @@ export async function openWorkflows(o: OpenWorkflowsOptions): Promise<OpenedWork
       transport = new QueueTransport({ requests: bus, events: bus, ...(rest ? { getTask: (id: string) => rest.getTask(id) } : {}) });
     }
   }
-  const bridge = new Bridge({ db: o.db, transport, template, logger: o.logger, ...(o.sessions ? { sessions: o.sessions } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}) });
+  const bridge = new Bridge({ db: o.db, transport, template, betweenTemplate: between.template, logger: o.logger, ...(o.sessions ? { sessions: o.sessions } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}) });
   await bridge.start();
+  // Between sessions: a durable schedule; any instance may tick, exactly one fires each run.
+  const schedule = new BetweenSessionsSchedule({ db: o.db, intervalMs: o.config.workflows.betweenSessionsMs });
+  await schedule.ensure();
+  const ticker = setInterval(() => {
+    void schedule.tick().then((fired) => fired && bridge.wake()).catch((err: unknown) => o.logger.warn({ err }, 'between-sessions schedule tick failed'));
+  }, Math.min(o.config.workflows.betweenSessionsMs, 60_000));
+  ticker.unref();
   return {
     bridge,
     transport,
     runner,
+    schedule,
     async close() {
+      clearInterval(ticker);
       await bridge.stop();
       await runner?.stop();
       await bus.close();

@@ -5,6 +5,7 @@ import { StorytellerError } from '../errors.ts';
 import { taskTemplateSchema, type StepDefinition, type TaskTemplate } from './contract.ts';
 
 export const SCENE_BOUNDARY_TEMPLATE_PATH = fileURLToPath(new URL('./scene_boundary_processing.yaml', import.meta.url));
+export const BETWEEN_SESSIONS_TEMPLATE_PATH = fileURLToPath(new URL('./between_sessions_processing.yaml', import.meta.url));
 
 /** A validated template with its DAG checked: every dependency names an earlier-declared or later step, no cycles. */
 export interface LoadedTemplate {

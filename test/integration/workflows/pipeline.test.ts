@@ -24,7 +24,7 @@ describe('the deferred scene-boundary pipeline on the embedded default (in-proce
     graph = await openGraphStore(tdb.db, { graphStore: 'sql' });
     await seedStory(tdb.db, graph);
     wf = await openWorkflows({
-      config: { amqpUrl: undefined, workflows: { transport: 'in-process', taskerUrl: undefined, localPort: 0 } },
+      config: { amqpUrl: undefined, workflows: { transport: 'in-process', taskerUrl: undefined, localPort: 0, betweenSessionsMs: 3_600_000 } },
       db: tdb.db, graph, logger: silentLogger, sessions: { get: (id) => engine?.get(id) }, backoff: FAST,
     });
     wf.bridge.on('event', (e) => bridgeEvents.push(e));

@@ -28,7 +28,7 @@ describe('the sample story: a consequence of the deferred pipeline the player me
     t = await createTestDatabase('pg');
     graph = await openGraphStore(t.db, { graphStore: 'sql' });
     storyId = (await storeStory(t.db, graph, await sampleStory())).storyId;
-    wf = await openWorkflows({ config: { amqpUrl: undefined, workflows: { transport: 'in-process', taskerUrl: undefined, localPort: 0 } }, db: t.db, graph, logger: silentLogger, sessions: { get: (id) => engine?.get(id) } });
+    wf = await openWorkflows({ config: { amqpUrl: undefined, workflows: { transport: 'in-process', taskerUrl: undefined, localPort: 0, betweenSessionsMs: 3_600_000 } }, db: t.db, graph, logger: silentLogger, sessions: { get: (id) => engine?.get(id) } });
   });
   afterAll(async () => {
     await engine?.shutdown();
