@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { LlmUsageStore } from '../persistence/llm-usage.ts';
+import { entitySnapshotReader } from '../persistence/entity-snapshots.ts';
 import { storeStory, storySource, type StoreResult } from '../persistence/story-store.ts';
 import { PLAYER_ID } from '../domain/story/schema.ts';
 import { storyScript } from './agents/scripted-script.ts';
@@ -60,6 +61,8 @@ export async function createStoryBehaviour(deps: {
     graph: deps.graph,
     // Temporal story conditions read the session's durable ledger rows (only in scenes that use them).
     history: ledgerHistoryReader(deps.db),
+    // Scene entry reads what scene exits and the deferred workflows wrote to entity_snapshots.
+    snapshots: entitySnapshotReader(deps.db),
     ...(deps.onStorykeeper ? { onStorykeeper: deps.onStorykeeper } : {}),
   });
   return {
