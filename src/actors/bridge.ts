@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Counter, Registry } from 'prom-client';
 import { z } from 'zod';
-import { isStorytellerError } from '../errors.ts';
+import { isStorytellerError, StorytellerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { setDeferredStatus } from '../persistence/checkpoints.ts';
 import type { Database, Queryable } from '../persistence/database.ts';
@@ -277,6 +277,9 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
       }
       d.ack();
     } catch (error) {
+      // A result naming a checkpoint we do not have can never apply: dead-letter it rather
+      // than redeliver it forever; anything else (the database away) is retried.
+      if (isStorytellerError(error) && ['CHECKPOINT_NOT_FOUND', 'CHECKPOINT_INVALID', 'WORKFLOW_MESSAGE_INVALID'].includes(error.code)) return this.#deadLetter(d, 'unknown_workflow', error.message);
       this.#logger.warn({ err: error }, 'applying a workflow completion failed; requeued');
       d.requeue();
     }
@@ -326,7 +329,11 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
           WHERE idempotency_key = $1 AND completed_at IS NULL RETURNING id`,
         [workflowKey, status, taskUuid],
       );
-      if (rows.length === 0) return false;
+      if (rows.length === 0) {
+        const known = await tx.query('SELECT 1 FROM outbox WHERE idempotency_key = $1', [workflowKey]);
+        if (known.rows.length === 0) throw new StorytellerError('WORKFLOW_MESSAGE_INVALID', `no workflow ${workflowKey} here`);
+        return false; // applied already: a redelivery or a second event
+      }
       if (status === 'complete') await setDeferredStatus(tx, checkpointId, 'complete', result);
       else await setDeferredStatus(tx, checkpointId, 'failed', { failure: result });
       return true;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Bridge, type BridgeEvent } from '../../../src/actors/bridge.ts';
@@ -7,6 +7,7 @@ import { openGraphStore } from '../../../src/persistence/graph/open-graph-store.
 import type { GraphStore } from '../../../src/persistence/graph/graph-store.ts';
 import { AmqpBus, type MessageBus } from '../../../src/workflows/bus.ts';
 import type { StepHandlerResult } from '../../../src/workflows/contract.ts';
+import { buildDomainEvent } from '../../../src/workflows/domain-event.ts';
 import { LocalRunner } from '../../../src/workflows/local-runner.ts';
 import { serveRunner, type RunnerHttp } from '../../../src/workflows/runner-http.ts';
 import { SCENE_BOUNDARY_HANDLERS } from '../../../src/workflows/steps/index.ts';
@@ -210,11 +211,24 @@ describe('the pipeline over RabbitMQ: REST submission to the local runner, compl
     const before = dead();
     ch.sendToQueue(q, Buffer.from('{not json'), { persistent: true });
     ch.sendToQueue(q, Buffer.from(JSON.stringify({ event_name: 'order.created', metadata: {} })), { persistent: true });
+    // Well-formed, ours in shape, but for a workflow this database never submitted.
+    const def = loaded.template.steps.find((x) => x.name === 'checkpoint')!;
+    const now = new Date();
+    const stranger = { session_id: randomUUID(), scene_id: randomUUID(), scene_key: 'x', next_scene_key: null, checkpoint_id: randomUUID(), workflow_key: 'session:nobody:scene-exit:0', turn: 1 };
+    const foreign = buildDomainEvent(def.publishes_events[0]!, {
+      task: { task_uuid: randomUUID(), name: loaded.template.name, namespace: 'storyteller', version: '1.0.0', context: stranger, correlation_id: randomUUID(), created_at: now, updated_at: now, initiator: 'i', source_system: 's', reason: 'r', priority: 0 },
+      step: { step_uuid: randomUUID(), name: 'checkpoint', attempts: 1, max_attempts: 3, retryable: true },
+      definition: def, result: { success: true, result: { session_id: stranger.session_id, checkpoint_id: stranger.checkpoint_id, workflow_key: stranger.workflow_key, effects: [] }, errorMessage: null, errorType: null, errorCode: null, retryable: true, metadata: {} },
+      dependencyResults: {}, startedAt: now, completedAt: now, workerId: 'elsewhere',
+    });
+    ch.sendToQueue(q, Buffer.from(JSON.stringify(foreign)), { persistent: true });
     await ch.waitForConfirms();
-    while (dead() < before + 2) await new Promise((r) => setImmediate(r));
+    while (dead() < before + 3) await new Promise((r) => setImmediate(r));
     let inDlq = 0;
-    while (inDlq < 2) inDlq = (await ch.checkQueue(`${q}_dlq`)).messageCount;
-    expect(inDlq).toBe(2);
+    while (inDlq < 3) inDlq = (await ch.checkQueue(`${q}_dlq`)).messageCount;
+    expect(inDlq).toBe(3);
+    const reasons = (await bridge.metrics.deadLettered.get()).values.map((v) => v.labels.reason).sort();
+    expect(reasons).toEqual(['not_json', 'schema', 'unknown_workflow']);
     await conn.close();
     const s = await engine.createSession({ storyId: STORY });
     const done = applied(s.id);
