@@ -144,6 +144,13 @@ async function main(): Promise<void> {
     await db.query('UPDATE outbox SET published_at = NOW() WHERE published_at IS NULL');
     await insertRows('rest');
     const restRate = await drain(new Bridge({ db, template, transport: new RestTransport({ taskerUrl: stubUrl, events: bus }), batchSize: 256, concurrency: 64 }));
+    // The same POSTs straight from fetch (64 in flight): what the stub and HTTP cost alone.
+    const sample = JSON.stringify(sceneExitTaskRequest(template, { idempotencyKey: 'raw:rest', payload: { sessionId, sceneId: randomUUID(), sceneKey: 'harbour', nextSceneKey: 'lighthouse', checkpointId: randomUUID(), reason: 'goal_completed', turn: 3, deferred: null } }, randomUUID()));
+    const tr = performance.now();
+    for (let i = 0; i < RELAY_ROWS; i += 64) {
+      await Promise.all(Array.from({ length: Math.min(64, RELAY_ROWS - i) }, async () => (await fetch(`${stubUrl}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sample })).text()));
+    }
+    const rawRestRate = RELAY_ROWS / ((performance.now() - tr) / 1000);
     stub.close();
 
     // Raw amqplib: the same messages, publisher confirms, the same number in flight.
@@ -178,6 +185,8 @@ async function main(): Promise<void> {
       workflows: e2e.length,
       outbox_relay_per_s: { queue: Math.round(queueRate), rest_stub: Math.round(restRate) },
       raw_confirmed_publish_per_s: Math.round(rawRate),
+      raw_rest_post_per_s: Math.round(rawRestRate),
+      rest_relay_over_raw_rest: r3(restRate / rawRestRate),
       relay_over_raw: { queue: r3(queueRate / rawRate), rest_stub: r3(restRate / rawRate) },
       targets: { relay_over_raw_min: 0.5, workflow_end_to_end_p50_ms_max: 100 },
       conditions: { relay_rows: RELAY_ROWS, sessions: SESSIONS, in_flight: 64, load_avg_1m_before: r3(loadBefore), load_avg_1m_after: r3(os.loadavg()[0] as number), cpus: os.cpus().length, node: process.version },
@@ -191,6 +200,8 @@ async function main(): Promise<void> {
       'raw confirmed publish (msgs/s)': { value: results.raw_confirmed_publish_per_s, target: '' },
       'relay_over_raw (queue)': { value: results.relay_over_raw.queue, target: '≥ 0.5' },
       'relay_over_raw (rest stub)': { value: results.relay_over_raw.rest_stub, target: '≥ 0.5' },
+      'raw fetch POST to the stub (req/s)': { value: results.raw_rest_post_per_s, target: '' },
+      'REST relay / raw fetch POST': { value: results.rest_relay_over_raw_rest, target: '' },
     });
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });
     await writeFile(new URL('./results/bridge.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);

@@ -169,46 +169,50 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
     );
     const mode = this.#o.transport.mode;
     const leased = rows.map((r) => outboxRow.parse(r)).sort((a, b) => a.id - b.id);
-    let confirmed = 0;
     const concurrency = this.#o.concurrency ?? 16;
-    for (let i = 0; i < leased.length; i += concurrency) {
-      // Submissions in flight together (each still confirmed one by one), then one
-      // transaction marks the confirmed rows published.
-      const chunk = leased.slice(i, i + concurrency);
-      const settled = await Promise.all(chunk.map((raw) => this.#submitOne(raw)));
-      const ok = settled.filter((x): x is { id: number; taskUuid: string | null; checkpointId: string | null; key: string; outcome: string } => x !== null && 'outcome' in x);
-      if (ok.length > 0) {
-        await db.transaction(async (tx) => {
-          await tx.query(
-            `UPDATE outbox o SET published_at = NOW(), task_uuid = COALESCE(v.task_uuid::uuid, o.task_uuid), attempts = o.attempts + 1, last_error = NULL, next_attempt_at = NULL
-               FROM unnest($1::bigint[], $2::text[]) AS v(id, task_uuid) WHERE o.id = v.id`,
-            [ok.map((x) => x.id), ok.map((x) => x.taskUuid)],
-          );
-          await tx.query(`UPDATE checkpoints SET deferred_status = 'processing' WHERE id = ANY($1::uuid[]) AND deferred_status = 'pending'`, [ok.map((x) => x.checkpointId).filter((c): c is string => c !== null)]);
-        });
-        confirmed += ok.length;
-        for (const x of ok) {
-          this.metrics.submitted.inc({ mode, outcome: x.outcome });
-          this.emit('event', { type: 'relayed', workflowKey: x.key, outcome: x.outcome });
-        }
-      }
-      const outage = settled.find((x): x is { outage: SubmitNotConfirmed } => x !== null && 'outage' in x);
-      if (outage) {
-        // An outage: back off (Retry-After wins); the unconfirmed rows stay for later.
-        const base = this.#o.backoff?.baseMs ?? 500;
-        const max = this.#o.backoff?.maxMs ?? 30_000;
-        this.#outageMs = outage.outage.retryAfterMs ?? Math.min(max, this.#outageMs === 0 ? base : this.#outageMs * 2);
-        this.metrics.submitFailures.inc({ mode });
-        this.#logger.warn({ code: 'WORKFLOW_DISPATCH_FAILED', retryInMs: this.#outageMs, reason: outage.outage.message }, 'workflow submission not confirmed; backing off');
-        const done = new Set(ok.map((x) => x.id));
-        await db.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = NULL WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [
-          leased.filter((r) => !done.has(r.id)).map((r) => r.id), outage.outage.message.slice(0, 500),
-        ]);
-        return confirmed;
+    type Confirmed = { id: number; taskUuid: string | null; checkpointId: string | null; key: string; outcome: string };
+    const ok: Confirmed[] = [];
+    let outage: SubmitNotConfirmed | null = null;
+    // Submissions in flight `concurrency` at a time (each confirmed on its own); the confirmed
+    // rows of the pass are marked published in one transaction. A crash in between re-submits
+    // them later, which Tasker answers with 409 (REST) or ignores (queue): still exactly once.
+    for (let i = 0; i < leased.length && !outage; i += concurrency) {
+      const settled = await Promise.all(leased.slice(i, i + concurrency).map((raw) => this.#submitOne(raw)));
+      for (const x of settled) {
+        if (x && 'outage' in x) outage ??= x.outage;
+        else if (x) ok.push(x);
       }
     }
-    if (leased.length > 0) this.#outageMs = 0;
-    return confirmed;
+    if (ok.length > 0) {
+      await db.transaction(async (tx) => {
+        await tx.query(
+          `UPDATE outbox o SET published_at = NOW(), task_uuid = COALESCE(v.task_uuid::uuid, o.task_uuid), attempts = o.attempts + 1, last_error = NULL, next_attempt_at = NULL
+             FROM unnest($1::bigint[], $2::text[]) AS v(id, task_uuid) WHERE o.id = v.id`,
+          [ok.map((x) => x.id), ok.map((x) => x.taskUuid)],
+        );
+        const checkpoints = ok.map((x) => x.checkpointId).filter((c): c is string => c !== null);
+        if (checkpoints.length > 0) await tx.query(`UPDATE checkpoints SET deferred_status = 'processing' WHERE id = ANY($1::uuid[]) AND deferred_status = 'pending'`, [checkpoints]);
+      });
+      for (const x of ok) {
+        this.metrics.submitted.inc({ mode, outcome: x.outcome });
+        this.emit('event', { type: 'relayed', workflowKey: x.key, outcome: x.outcome });
+      }
+    }
+    if (outage) {
+      // An outage: back off (Retry-After wins); the unconfirmed rows stay for later.
+      const base = this.#o.backoff?.baseMs ?? 500;
+      const max = this.#o.backoff?.maxMs ?? 30_000;
+      this.#outageMs = outage.retryAfterMs ?? Math.min(max, this.#outageMs === 0 ? base : this.#outageMs * 2);
+      this.metrics.submitFailures.inc({ mode });
+      this.#logger.warn({ code: 'WORKFLOW_DISPATCH_FAILED', retryInMs: this.#outageMs, reason: outage.message }, 'workflow submission not confirmed; backing off');
+      const done = new Set(ok.map((x) => x.id));
+      await db.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = NULL WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [
+        leased.filter((r) => !done.has(r.id)).map((r) => r.id), outage.message.slice(0, 500),
+      ]);
+    } else if (leased.length > 0) {
+      this.#outageMs = 0;
+    }
+    return ok.length;
   }
 
   /** Submits one leased row: its confirmation, an outage, or null (refused permanently, recorded). */

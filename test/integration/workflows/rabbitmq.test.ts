@@ -129,6 +129,7 @@ describe('the pipeline over RabbitMQ: REST submission to the local runner, compl
     await playScene(s);
     expect(await done).toMatchObject({ status: 'complete', via: 'event' });
     expect((await checkpoint(s.id))?.deferred_status).toBe('complete');
+    await runner.whenIdle(); // the event fires before the runner records the task complete
     expect(await tasksOf(s.id)).toEqual([{ status: 'complete' }]);
     expect(await tomasToPlayer(s.id)).toBeCloseTo(RIPPLE_EXPECTED, 6);
   });
@@ -147,6 +148,7 @@ describe('the pipeline over RabbitMQ: REST submission to the local runner, compl
     bridge.wake();
     expect((await failed).type).toBe('relayed');
     expect(await done).toMatchObject({ status: 'complete' });
+    await runner.whenIdle(); // the event fires before the runner records the task complete
     expect(await tasksOf(s.id)).toEqual([{ status: 'complete' }]);
     expect(await tomasToPlayer(s.id)).toBeCloseTo(RIPPLE_EXPECTED, 6);
   });
@@ -253,6 +255,7 @@ describe('the pipeline over RabbitMQ: REST submission to the local runner, compl
     const done = applied(s.id);
     await bridge.start();
     expect(await done).toMatchObject({ status: 'complete' });
+    await runner.whenIdle(); // the event fires before the runner records the task complete
     expect(await tasksOf(s.id)).toEqual([{ status: 'complete' }]);
     expect(await tomasToPlayer(s.id)).toBeCloseTo(RIPPLE_EXPECTED, 6);
     await bridge.stop();
