@@ -6,12 +6,12 @@ import { openGraphStore } from '../../../src/persistence/graph/open-graph-store.
 import type { GraphStore } from '../../../src/persistence/graph/graph-store.ts';
 import { openWorkflows, type OpenedWorkflows } from '../../../src/workflows/open-workflows.ts';
 import { SocialGraphRipple } from '../../../src/workflows/steps/social-graph-ripple.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/test-database.ts';
 import { newEngine, next, play, recordingBehaviour, RIPPLE_EXPECTED, seedStory, STORY, type SeenAtEntry } from './fixture.ts';
 
 const FAST = { baseMs: 5, multiplier: 2, maxMs: 50, jitter: 0 };
 
-describe('the deferred scene-boundary pipeline on the embedded default (in-process runner, PostgreSQL)', () => {
+describe.each(DRIVERS)('the deferred scene-boundary pipeline on the embedded default (in-process runner, %s)', (driver) => {
   let tdb: TestDatabase;
   let graph: GraphStore;
   let wf: OpenedWorkflows;
@@ -20,7 +20,7 @@ describe('the deferred scene-boundary pipeline on the embedded default (in-proce
   const bridgeEvents: BridgeEvent[] = [];
 
   beforeAll(async () => {
-    tdb = await createTestDatabase('pg');
+    tdb = await createTestDatabase(driver);
     graph = await openGraphStore(tdb.db, { graphStore: 'sql' });
     await seedStory(tdb.db, graph);
     wf = await openWorkflows({
