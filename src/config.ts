@@ -49,6 +49,14 @@ export const envSchema = z.object({
   STORYTELLER_FRAME_MODEL: z.string().min(1).default('models/frame/current'),
   /** Declares the schema of a bare .onnx frame model without a manifest (e.g. storyteller-character/1). */
   STORYTELLER_FRAME_SCHEMA: z.string().min(1).optional(),
+  /** Where the deferred scene-boundary workflows run (docs/workflows.md): default `rest` when STORYTELLER_TASKER_URL is set, else `in-process`. */
+  STORYTELLER_WORKFLOW_TRANSPORT: z.enum(['rest', 'queue', 'in-process']).optional(),
+  /** Tasker Core's REST base URL (or `storyteller tasker-local`'s), e.g. http://127.0.0.1:8080. */
+  STORYTELLER_TASKER_URL: z.string().regex(/^https?:\/\//, 'must be an http(s):// URL').optional(),
+  /** Port of `storyteller tasker-local`'s REST endpoint. */
+  STORYTELLER_TASKER_LOCAL_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
+  /** How often the between-sessions workflow runs over suspended sessions (ms). */
+  STORYTELLER_BETWEEN_SESSIONS_MS: positiveInt.default(3_600_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -78,6 +86,7 @@ export interface Config {
   frameModelPath: string;
   /** STORYTELLER_FRAME_SCHEMA: declared schema of a bare .onnx frame model (null: none). */
   frameSchema: string | null;
+  workflows: { transport: 'rest' | 'queue' | 'in-process'; taskerUrl: string | undefined; localPort: number; betweenSessionsMs: number };
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
 }
@@ -120,6 +129,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     storyPath: e.STORYTELLER_STORY,
     frameModelPath: e.STORYTELLER_FRAME_MODEL,
     frameSchema: e.STORYTELLER_FRAME_SCHEMA ?? null,
+    workflows: {
+      transport: e.STORYTELLER_WORKFLOW_TRANSPORT ?? (e.STORYTELLER_TASKER_URL ? 'rest' : 'in-process'),
+      taskerUrl: e.STORYTELLER_TASKER_URL,
+      localPort: e.STORYTELLER_TASKER_LOCAL_PORT,
+      betweenSessionsMs: e.STORYTELLER_BETWEEN_SESSIONS_MS,
+    },
     env,
   };
 }

@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   // workflows
   WORKFLOW_DISPATCH_FAILED: 'the deferred workflow could not be dispatched',
   WORKFLOW_MESSAGE_INVALID: 'a workflow message fails its schema',
+  WORKFLOW_FAILED: 'a deferred workflow failed permanently (the checkpoint is marked failed; play goes on)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { LlmUsageStore } from '../persistence/llm-usage.ts';
+import { entitySnapshotReader } from '../persistence/entity-snapshots.ts';
 import { storeStory, storySource, type StoreResult } from '../persistence/story-store.ts';
 import { storyScript } from './agents/scripted-script.ts';
 import { combineFrameObservers, loggingFrameObserver, type FrameObserver } from './frame-observer.ts';
@@ -67,6 +68,8 @@ export async function createStoryBehaviour(deps: {
     history: ledgerHistoryReader(deps.db),
     // Stage 1 asks an LLM only when the `classifier` role is named in STORYTELLER_LLM_ROLES.
     ...(llmConfig.namedRoles.includes('classifier') ? { classifier: llm.forRole('classifier') } : {}),
+    // Scene entry reads what scene exits and the deferred workflows wrote to entity_snapshots.
+    snapshots: entitySnapshotReader(deps.db),
     ...(deps.onStorykeeper ? { onStorykeeper: deps.onStorykeeper } : {}),
     ...(onFrame ? { onFrame } : {}),
   });

@@ -78,6 +78,12 @@ export interface StoryBehaviourServices {
   classifier?: LlmProvider;
   /** How long stage 1 waits for the classifier before the rules answer alone (default 1,500 ms). */
   classifierTimeoutMs?: number;
+  /**
+   * The session's entity snapshots (`entitySnapshotReader(db)`): scene entry step 2 adds the
+   * cast's stored component snapshots (written by scene exits and deferred workflows) to the
+   * entity state as `snapshots`. Without it, entity state comes from the truth set alone.
+   */
+  snapshots?: (sessionId: string, entityIds: readonly string[]) => Promise<Record<string, Record<string, unknown>>>;
   /** Observer of each storykeeper verdict (a terminal client shows gates and goals as they fire). */
   onStorykeeper?: (sessionId: string, output: StorykeeperOutput) => void;
   /**
@@ -201,7 +207,9 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
   async loadEntityState(req: SceneEntryRequest): Promise<Json> {
     const story = await this.#services.stories(req.session.storyId);
     const data = req.warm.definition?.data as StorySceneData;
-    return buildSceneEntities(story, data, data.cast, truthOf(req.truthSet));
+    const entities = buildSceneEntities(story, data, data.cast, truthOf(req.truthSet));
+    if (!this.#services.snapshots) return entities;
+    return { ...entities, snapshots: await this.#services.snapshots(req.session.sessionId, data.cast) } as unknown as Json;
   }
 
   async loadGraphContext(req: SceneEntryRequest): Promise<Json> {

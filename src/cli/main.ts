@@ -43,6 +43,14 @@ program
   });
 registerModelCommands(program);
 
+program
+  .command('tasker-local')
+  .description('run the local Tasker-compatible workflow runner: POST/GET /v1/tasks, orchestration_task_requests and storyteller_domain_events on AMQP_URL')
+  .action(async () => {
+    const { runTaskerLocal } = await import('./tasker-local.ts');
+    await runTaskerLocal(loadConfig());
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -14,6 +14,7 @@ import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { PgliteDatabase } from '../persistence/pglite-database.ts';
+import { openWorkflows, type OpenedWorkflows } from '../workflows/open-workflows.ts';
 
 /**
  * The terminal client: `storyteller play` / `npm start`. With no configuration it opens
@@ -213,14 +214,19 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   const graph = await openGraphStore(db, config);
   const setup = await createStoryBehaviour({ db, graph, config, logger, story, onStorykeeper: (_id, o) => ui.verdict(o), ...(ui.frame ? { onFrame: ui.frame } : {}) });
   const behaviour = setup.behaviour;
+  // The deferred scene-boundary pipeline (docs/workflows.md): in-process on the embedded default.
+  let workflows: OpenedWorkflows | null = null;
   const engine = new SessionEngine({
     db,
     behaviour,
     graph,
     logger,
+    onSceneExitCommitted: () => workflows?.bridge.wake(),
     gracePeriodMs: config.gracePeriodMs,
     ledgerOptions: { maxPayloadBytes: config.ledger.maxPayloadBytes, maxBatch: config.ledger.maxBatch, flushMs: config.ledger.eventFlushMs, logger },
   });
+  workflows = await openWorkflows({ config, db, graph, logger, sessions: { get: (id) => engine.get(id) } });
+  const opened = workflows;
   let handle: SessionHandle | null = null;
   let seq = 0;
   let turnsBefore = 0;
@@ -317,6 +323,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
     },
     async close() {
       await engine.shutdown();
+      await opened.close();
       await setup.close();
       await graph.close();
       await db.close();

@@ -7,6 +7,7 @@ import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { SessionEngine, type SessionEngineOptions } from './engine.ts';
+import { openWorkflows, type OpenedWorkflows } from '../workflows/open-workflows.ts';
 
 /**
  * The production wiring of one engine process from the validated configuration: the
@@ -25,6 +26,8 @@ export interface OpenedEngine {
   graph: GraphStore;
   /** The configured story's id (stored in the database). */
   storyId: string;
+  /** The deferred scene-boundary pipeline (bridge, and the in-process runner on the embedded default). */
+  workflows: OpenedWorkflows;
   close(): Promise<void>;
 }
 
@@ -40,7 +43,11 @@ export async function openEngine(config: Config, logger: Logger, options: Pick<S
     await db.close();
     throw error;
   }
+  // The bridge needs the engine (to hand results to loaded sessions) and the engine the
+  // bridge (its scene-exit hook wakes the relay): bound late.
+  let workflows: OpenedWorkflows | null = null;
   const engine = new SessionEngine({
+    onSceneExitCommitted: () => workflows?.bridge.wake(),
     db,
     behaviour: setup.behaviour,
     graph,
@@ -50,13 +57,17 @@ export async function openEngine(config: Config, logger: Logger, options: Pick<S
     ledgerOptions: { maxPayloadBytes: config.ledger.maxPayloadBytes, maxBatch: config.ledger.maxBatch, flushMs: config.ledger.eventFlushMs, logger },
     ...(options.faults ? { faults: options.faults } : {}),
   });
+  workflows = await openWorkflows({ config, db, graph, logger, sessions: { get: (id) => engine.get(id) } });
+  const opened = workflows;
   return {
     engine,
     db,
     graph,
+    workflows: opened,
     storyId: setup.story.storyId,
     async close() {
       await engine.shutdown();
+      await opened.close();
       await setup.close();
       await graph.close();
       await db.close();

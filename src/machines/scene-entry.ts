@@ -1,6 +1,7 @@
 import { assign, emit, enqueueActions } from 'xstate';
 import type { SceneDefinition, SceneEntryStep } from '../actors/behaviour.ts';
 import { sceneChildIds, sceneChildSpecs } from '../actors/session-children.ts';
+import { z } from 'zod';
 import { event as ledgerEvent } from '../domain/events.ts';
 import { sessionSetup, appendEvents, markFailed, sceneIdOf, entryRequest, WARM_FIELD } from './session-setup.ts';
 
@@ -51,6 +52,9 @@ export const enteringState = sessionSetup.createStateConfig({
     warmNarratorContext: entryStep('warmNarratorContext', 'ready'),
     ready: {
       entry: [
+        // Deferred workflow results this entry consumes become ledger facts (their effects
+        // fold into the truth set; replay sees them), before the consumed ones are dropped.
+        appendEvents('deferred', (context) => deferredApplied(context.deferredResults.slice(0, context.deferredAtEntry), (context.warm.definition as SceneDefinition | undefined)?.sceneId ?? null)),
         enqueueActions(({ context, enqueue }) => {
           const definition = context.warm.definition as SceneDefinition;
           const specs = sceneChildSpecs(definition.cast);
@@ -81,3 +85,15 @@ export const enteringState = sessionSetup.createStateConfig({
     },
   },
 });
+
+const deferredResultShape = z.object({ workflow_key: z.string().min(1).max(200), checkpoint_id: z.string().uuid(), effects: z.array(z.record(z.string(), z.unknown())).max(1_000) });
+
+/** DeferredResultApplied events for results in the scene-boundary workflow's shape; idempotent per workflow. */
+function deferredApplied(results: readonly unknown[], sceneId: string | null) {
+  return results.flatMap((r) => {
+    const parsed = deferredResultShape.safeParse(r);
+    if (!parsed.success) return [];
+    const { workflow_key: workflowKey, checkpoint_id: checkpointId, effects } = parsed.data;
+    return [ledgerEvent('DeferredResultApplied', { workflowKey, checkpointId, effects }, { source: 'session', sceneId, turn: null, idempotencyKey: `${workflowKey}:applied` })];
+  });
+}

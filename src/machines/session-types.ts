@@ -113,6 +113,8 @@ export type SessionEmitted =
   | { type: 'sceneEntered'; sceneIndex: number; sceneKey: string; sceneId: string; timings: Record<string, number>; degraded: string[] }
   | { type: 'sceneExited'; sceneIndex: number; sceneKey: string; nextSceneKey: string | null; checkpointId: string; reason: string }
   | { type: 'checkpointed'; checkpointType: string; checkpointId: string }
+  /** A deferred scene-boundary workflow's result arrived (the bridge); applied at the next scene entry. */
+  | { type: 'deferred.applied'; result: Json }
   | { type: 'suspended'; reason: string }
   | { type: 'ended' }
   | { type: 'failed'; error: ErrorInfo };

@@ -155,7 +155,13 @@ export const sessionMachine = sessionSetup.createMachine({
     // While a scene exit is pending its own checkpoint is next; a manual save then would hide
     // the exit decision from a recovery (it resumes from the newest checkpoint's delta).
     save: { guard: ({ context }) => context.exitRequest === null, actions: midSceneCheckpoint('manual_save') },
-    'deferred.completed': { actions: assign({ deferredResults: ({ context, event }) => [...context.deferredResults, event.result] }) },
+    'deferred.completed': {
+      actions: [
+        assign({ deferredResults: ({ context, event }) => [...context.deferredResults, event.result] }),
+        // The player sees it now; its effects apply at the next scene entry.
+        emit(({ event }) => ({ type: 'deferred.applied', result: event.result })),
+      ],
+    },
     'persist.checkpointDone': {
       actions: [
         assign({ lastCheckpointId: ({ event }) => event.checkpointId }),
