@@ -10,6 +10,7 @@ import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { DebugTap } from './debug-tap.ts';
+import { openWorkflows, type OpenedWorkflows } from '../workflows/open-workflows.ts';
 import type { FrameReport } from '../actors/frame-observer.ts';
 import { realClocks } from '../engine/clock.ts';
 import { OwnershipLease } from './ownership-lease.ts';
@@ -66,7 +67,12 @@ export async function serve(config: Config, options: { storyPath?: string; logge
     ...(config.instanceId ? { instanceId: config.instanceId } : {}),
     ledgerOptions: { maxPayloadBytes: config.ledger.maxPayloadBytes, maxBatch: config.ledger.maxBatch, flushMs: config.ledger.eventFlushMs, logger, registry },
     inspect: inspect ?? null,
+    onSceneExitCommitted: () => workflows?.bridge.wake(),
   });
+  // The deferred scene-boundary pipeline (docs/workflows.md): in-process on the embedded default.
+  let workflows: OpenedWorkflows | null = null;
+  workflows = await openWorkflows({ config, db, graph, logger, sessions: { get: (id) => engine.get(id) } });
+  const pipeline = workflows;
   const tokens = new TokenSigner(await resolveGatewaySecret(config.env, config.dataDir));
   const clocks = realClocks();
   // Renews this instance's sessions; takes over (and recovers) those of instances that died.
@@ -105,6 +111,7 @@ export async function serve(config: Config, options: { storyPath?: string; logge
         lease.stop();
         await g.close();
         await engine.shutdown();
+        await pipeline.close();
         await setup.close();
         await graph.close();
         local?.stop();
