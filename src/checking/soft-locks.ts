@@ -42,8 +42,13 @@ export interface SoftLockReport {
   /** Dead ends, shortest path first; `deadEndCount` counts them all. */
   deadEnds: DeadEnd[];
   deadEndCount: number;
-  unreachableGates: Array<{ scene: string; gate: string; interpretive: boolean }>;
-  unreachableGoals: Array<{ scene: string; goal: string; interpretive: boolean }>;
+  /**
+   * `interpretive`: the condition needs an interpretive judgment; `deferred`: it reads a
+   * relationship, which the deferred scene-boundary workflow (social ripple) can raise between
+   * scenes — neither is something the turn rules this explorer runs can prove.
+   */
+  unreachableGates: Array<{ scene: string; gate: string; interpretive: boolean; deferred: boolean }>;
+  unreachableGoals: Array<{ scene: string; goal: string; interpretive: boolean; deferred: boolean }>;
 }
 
 export interface SoftLockOptions {
@@ -140,6 +145,7 @@ export function findSoftLocks(story: Story, options: SoftLockOptions = {}): Soft
     }
   }
   const interpretive = (x: unknown) => JSON.stringify(x).includes('"judgment"');
+  const deferred = (x: unknown) => !interpretive(x) && JSON.stringify(x).includes('"relationship"');
   return {
     statesExplored: nodes.length,
     bounded,
@@ -147,8 +153,8 @@ export function findSoftLocks(story: Story, options: SoftLockOptions = {}): Soft
     solution: ending >= 0 ? pathTo(ending) : null,
     deadEnds: entries.slice(0, options.report ?? 3).map((i) => ({ path: pathTo(i), state: summarise(story, (nodes[i] as Node).state) })),
     deadEndCount: entries.length,
-    unreachableGates: story.scenes.flatMap((s) => s.gates.filter((g) => !fired.has(g.id)).map((g) => ({ scene: s.id, gate: g.id, interpretive: interpretive(g.condition) }))),
-    unreachableGoals: story.scenes.flatMap((s) => s.goals.filter((g) => !completed.has(g.id)).map((g) => ({ scene: s.id, goal: g.id, interpretive: interpretive(g.completion) || gateIsInterpretive(s, g.completion) }))),
+    unreachableGates: story.scenes.flatMap((s) => s.gates.filter((g) => !fired.has(g.id)).map((g) => ({ scene: s.id, gate: g.id, interpretive: interpretive(g.condition), deferred: deferred(g.condition) }))),
+    unreachableGoals: story.scenes.flatMap((s) => s.goals.filter((g) => !completed.has(g.id)).map((g) => ({ scene: s.id, goal: g.id, interpretive: interpretive(g.completion) || gateIsInterpretive(s, g.completion), deferred: deferred(g.completion) }))),
   };
 }
 
@@ -181,8 +187,10 @@ export function softLockProblems(report: SoftLockReport): { errors: string[]; wa
     errors.push(`soft-lock: after ${d.path.map((p) => `"${p}"`).join(' → ')} no ending can be reached (scene ${d.state.scene}; holding: ${held || 'nothing'}${lying ? `; lying: ${lying}` : ''})`);
   }
   if (report.deadEndCount > report.deadEnds.length) errors.push(`… and ${report.deadEndCount - report.deadEnds.length} more way(s) into a dead end`);
-  for (const g of report.unreachableGates) (g.interpretive ? warnings : errors).push(`scenes.${g.scene}: gate "${g.gate}" can never fire${g.interpretive ? ' by the rules alone (its condition needs an interpretive judgment)' : ''}`);
-  for (const g of report.unreachableGoals) (g.interpretive ? warnings : errors).push(`scenes.${g.scene}: goal "${g.goal}" can never be completed${g.interpretive ? ' by the rules alone (it needs an interpretive judgment)' : ''}`);
+  const why = (g: { interpretive: boolean; deferred: boolean }) =>
+    g.interpretive ? ' by the rules alone (its condition needs an interpretive judgment)' : g.deferred ? ' by the turn rules alone (its condition reads a relationship the deferred scene-boundary workflow can raise)' : '';
+  for (const g of report.unreachableGates) (g.interpretive || g.deferred ? warnings : errors).push(`scenes.${g.scene}: gate "${g.gate}" can never fire${why(g)}`);
+  for (const g of report.unreachableGoals) (g.interpretive || g.deferred ? warnings : errors).push(`scenes.${g.scene}: goal "${g.goal}" can never be completed${why(g)}`);
   if (report.bounded) warnings.push(`exploration stopped at ${report.statesExplored} states: the story is only partly proven`);
   return { errors, warnings };
 }
