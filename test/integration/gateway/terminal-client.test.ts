@@ -130,5 +130,6 @@ describe('terminal client over the protocol (pg)', () => {
     );
     expect(rows.rows.map((r) => r.client_input_id)).toEqual(ids);
     await client.close();
-  });
+    // Sixty paced turns: a minute and more on a loaded 2-core machine.
+  }, 240_000);
 });
