@@ -47,12 +47,17 @@ export async function readMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
  */
 export async function migrate(db: Database, dir: string = MIGRATIONS_DIR): Promise<MigrationReport> {
   const files = await readMigrations(dir);
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+  // Under the same lock: two engines starting together on a new database would otherwise race
+  // CREATE TABLE IF NOT EXISTS into a duplicate pg_type row.
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INT PRIMARY KEY,
     name       TEXT NOT NULL,
     checksum   TEXT NOT NULL,
     applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
   )`);
+  });
   const { rows } = await db.query<{ version: number; name: string; checksum: string }>(
     'SELECT version, name, checksum FROM schema_migrations ORDER BY version',
   );

@@ -37,6 +37,20 @@ describe.each(DRIVERS)('migrations on %s', (driver) => {
     );
   });
 
+  it('engines starting together on a new database migrate it once, without racing', async () => {
+    t = await createTestDatabase(driver, { migrated: false });
+    if (driver !== 'pg' || !t.url) return expect(driver).toBe('pglite'); // one process per PGlite directory: nothing to race
+    const { PgDatabase } = await import('../../../src/persistence/pg-database.ts');
+    const engines = Array.from({ length: 4 }, () => new PgDatabase({ connectionString: t!.url as string, maxConnections: 2 }));
+    try {
+      const reports = await Promise.all(engines.map((db) => migrate(db)));
+      const files = await readMigrations();
+      expect(reports.flatMap((r) => r.applied).sort()).toEqual(files.map((f) => f.name).sort());
+    } finally {
+      await Promise.all(engines.map((db) => db.close()));
+    }
+  });
+
   it('refuses an applied migration whose file changed', async () => {
     t = await createTestDatabase(driver, { migrated: false });
     const dir = await copyOfMigrations();
