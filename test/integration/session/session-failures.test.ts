@@ -55,7 +55,8 @@ describe('session failures, refusals and ownership (pg)', () => {
     await kit.shutdown();
   });
 
-  it('a second engine taking the session fences the first one (ownership epoch on every input append)', async () => {
+  /** Engine A plays a turn, then engine B takes the session over (a newer ownership epoch). */
+  const twoOwners = async () => {
     const a = await TestingKit.create({ db: tdb.db });
     const b = await TestingKit.create({ db: tdb.db });
     const sa = await a.createSession();
@@ -63,6 +64,11 @@ describe('session failures, refusals and ownership (pg)', () => {
     await sa.whenIdle();
     const sb = await b.open(sa.id);
     await sb.whenIdle();
+    return { a, b, sa, sb };
+  };
+
+  it('a second engine taking the session fences the first one (ownership epoch on every input append)', async () => {
+    const { b, sa, sb } = await twoOwners();
     const rejected = sa.next('inputRejected');
     sa.send('from the stale owner', 'c-stale');
     expect((await rejected).error.code).toBe('LEDGER_FENCED');
@@ -75,13 +81,7 @@ describe('session failures, refusals and ownership (pg)', () => {
   });
 
   it("a stale owner's connection-status write is fenced too: it cannot mark the new owner's session disconnected", async () => {
-    const a = await TestingKit.create({ db: tdb.db });
-    const b = await TestingKit.create({ db: tdb.db });
-    const sa = await a.createSession();
-    await sa.play('hello');
-    await sa.whenIdle();
-    const sb = await b.open(sa.id);
-    await sb.whenIdle();
+    const { b, sa, sb } = await twoOwners();
     const failed = sa.next('failed');
     sa.handle.disconnect(); // the stale owner's socket drops
     expect((await failed).error.code).toBe('LEDGER_FENCED');
