@@ -200,10 +200,14 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
         // must equal a replay of the ledger from its first row up to the checkpoint's ledger_ts.
         const committed = await rowsAfter(tx, write.sessionId, write.truthSet.lastNarrativeTs);
         for (const s of plan.entitySnapshots) {
+          // Merged, not replaced: the exit's fresh values win for the components it writes;
+          // components only the deferred pipeline writes (offscreen progress, say) are kept.
           await tx.query(
             `INSERT INTO entity_snapshots (session_id, entity_id, kind, components, scene_id, turn, updated_at)
              VALUES ($1, $2, $3, $4::jsonb, $5, $6, NOW())
-             ON CONFLICT (session_id, entity_id) DO UPDATE SET kind = EXCLUDED.kind, components = EXCLUDED.components,
+             ON CONFLICT (session_id, entity_id) DO UPDATE SET kind = EXCLUDED.kind,
+               components = CASE WHEN jsonb_typeof(entity_snapshots.components) = 'object' AND jsonb_typeof(EXCLUDED.components) = 'object'
+                                 THEN entity_snapshots.components || EXCLUDED.components ELSE EXCLUDED.components END,
                scene_id = EXCLUDED.scene_id, turn = EXCLUDED.turn, updated_at = NOW()`,
             [write.sessionId, s.entityId, s.kind, JSON.stringify(s.components ?? null), write.sceneId, write.turn],
           );

@@ -56,4 +56,24 @@ describe('scene entry loads the cast\'s entity snapshots (sample story, PostgreS
     expect(Object.keys(snapshotsAtEntry(resumed) ?? {}).sort()).toEqual(['ada']);
     await engine.shutdown();
   });
+  it('a scene exit merges into the snapshot: its own components are fresh, components only the pipeline wrote are kept', async () => {
+    const engine = engineOf();
+    const s = await engine.createSession({ storyId });
+    // Ewan (the quay's cast) as the deferred pipeline left him: an off-screen component the
+    // exit never writes, and a stale value of one it does write.
+    await t.db.query(
+      `INSERT INTO entity_snapshots (session_id, entity_id, kind, components) VALUES ($1, 'ewan', 'character', '{"offscreen":{"goalProgress":2},"lastScene":"stale"}'::jsonb)
+       ON CONFLICT (session_id, entity_id) DO UPDATE SET components = entity_snapshots.components || EXCLUDED.components`,
+      [s.id],
+    );
+    const exited = next<{ sceneKey: string }>((fn) => s.on('sceneExited', fn));
+    for (const [i, line] of WALKTHROUGH.slice(0, 3).entries()) await say(s, `m-${i}`, line);
+    const quay = await exited;
+    const { rows } = await t.db.query<{ components: Record<string, unknown> }>(`SELECT components FROM entity_snapshots WHERE session_id = $1 AND entity_id = 'ewan'`, [s.id]);
+    const c = rows[0]!.components;
+    expect(c.offscreen).toEqual({ goalProgress: 2 });
+    expect(c.lastScene).toBe(quay.sceneKey);
+    expect(c).toHaveProperty('emotions');
+    await engine.shutdown();
+  });
 });
