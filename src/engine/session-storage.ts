@@ -52,6 +52,27 @@ export interface SessionStorageDeps {
 
 
 
+/**
+ * Every completed deferred result not yet folded into the session (no `DeferredResultApplied`
+ * fact with its workflow key in the ledger), in exit order. Several can be waiting: the
+ * workflows of two scene exits that completed while the session was suspended.
+ */
+async function unappliedDeferredResults(q: Queryable, sessionId: string): Promise<LoadedSession['deferredResults']> {
+  const { rows } = await q.query(
+    `SELECT c.deferred_result FROM checkpoints c
+      WHERE c.session_id = $1 AND c.deferred_status = 'complete' AND c.deferred_result IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM event_ledger l WHERE l.session_id = c.session_id AND l.idempotency_key = (c.deferred_result->>'workflow_key') || ':applied')
+      ORDER BY c.ledger_ts, c.created_at`,
+    [sessionId],
+  );
+  return rows.map((r) => {
+    const parsed = storedDeferredResult.safeParse(r);
+    if (!parsed.success) throw new StorytellerError('STORED_DATA_INVALID', `session ${sessionId}: a checkpoint's deferred_result fails its schema`);
+    return parsed.data.deferred_result as LoadedSession['deferredResults'][number];
+  });
+}
+const storedDeferredResult = z.object({ deferred_result: z.looseObject({ workflow_key: z.string().min(1) }) });
+
 /** Locks the session row and checks the ownership epoch (fencing for the scene-exit transaction). */
 async function fence(tx: Queryable, sessionId: string, epoch: number): Promise<void> {
   const { rows } = await tx.query<{ owner_epoch: number }>('SELECT owner_epoch FROM sessions WHERE id = $1 FOR UPDATE', [sessionId]);
@@ -321,11 +342,12 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
 
     async loadSession(sessionId: string): Promise<LoadedSession> {
       // Independent reads in parallel (resume latency is a handful of round trips).
-      const [row, checkpoint, unanswered] = await Promise.all([
+      const [row, checkpoint, unanswered, deferredResults] = await Promise.all([
         sessions.get(sessionId),
         loadNewestCheckpoint(db, sessionId),
         // Any input without a TurnCompleted, wherever it is (an input queued during a scene exit precedes its checkpoint).
         ledger.unansweredInputs(sessionId, 0),
+        unappliedDeferredResults(db, sessionId),
       ]);
       if (!row) throw new StorytellerError('SESSION_NOT_FOUND', `no session ${sessionId}`, { details: { sessionId } });
       const base = checkpoint ? truthSetOfCheckpoint(checkpoint) : null;
@@ -351,7 +373,7 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
         sceneKey: state?.sceneKey ?? null,
         entityState: checkpoint ? (checkpoint.entityState ?? null) : null,
         worldState: checkpoint ? (checkpoint.worldState ?? null) : null,
-        deferredResults: checkpoint && checkpoint.deferredStatus === 'complete' && checkpoint.deferredResult !== null ? [checkpoint.deferredResult] : [],
+        deferredResults,
         pendingInputs,
         graceDeadline: row.graceDeadline ? row.graceDeadline.getTime() : null,
         checkpointId: checkpoint?.id ?? null,
