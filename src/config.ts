@@ -57,6 +57,12 @@ export const envSchema = z.object({
   STORYTELLER_TASKER_LOCAL_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   /** How often the between-sessions workflow runs over suspended sessions (ms). */
   STORYTELLER_BETWEEN_SESSIONS_MS: positiveInt.default(3_600_000),
+  /** A published workflow that has not reported for this long is reconciled through GET /v1/tasks/{uuid} (ms). */
+  STORYTELLER_WORKFLOW_RECONCILE_AFTER_MS: positiveInt.default(60_000),
+  /** Sent as `Authorization: Bearer <token>` on every Tasker REST call; `tasker-local` requires it when set. */
+  STORYTELLER_TASKER_TOKEN: z.string().min(1).optional(),
+  /** Sent as `X-API-Key` on every Tasker REST call (Tasker's API-key auth). */
+  STORYTELLER_TASKER_API_KEY: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -86,7 +92,17 @@ export interface Config {
   frameModelPath: string;
   /** STORYTELLER_FRAME_SCHEMA: declared schema of a bare .onnx frame model (null: none). */
   frameSchema: string | null;
-  workflows: { transport: 'rest' | 'queue' | 'in-process'; taskerUrl: string | undefined; localPort: number; betweenSessionsMs: number };
+  workflows: {
+    transport: 'rest' | 'queue' | 'in-process';
+    taskerUrl: string | undefined;
+    localPort: number;
+    betweenSessionsMs: number;
+    /** Defaults to 60 s where absent (tests build this object by hand). */
+    reconcileAfterMs?: number;
+    /** Tasker REST auth: a bearer token (JWT) and/or an API key. */
+    taskerToken?: string | undefined;
+    taskerApiKey?: string | undefined;
+  };
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
 }
@@ -134,6 +150,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       taskerUrl: e.STORYTELLER_TASKER_URL,
       localPort: e.STORYTELLER_TASKER_LOCAL_PORT,
       betweenSessionsMs: e.STORYTELLER_BETWEEN_SESSIONS_MS,
+      reconcileAfterMs: e.STORYTELLER_WORKFLOW_RECONCILE_AFTER_MS,
+      taskerToken: e.STORYTELLER_TASKER_TOKEN,
+      taskerApiKey: e.STORYTELLER_TASKER_API_KEY,
     },
     env,
   };

@@ -23,8 +23,9 @@ export async function runTaskerLocal(config: Config): Promise<void> {
   const bus = config.amqpUrl ? new AmqpBus({ url: config.amqpUrl, logger }) : null;
   const runner = new LocalRunner({ db, template: loadTemplate(), more: [loadTemplate(BETWEEN_SESSIONS_TEMPLATE_PATH)], handlers: [...SCENE_BOUNDARY_HANDLERS, ...BETWEEN_SESSIONS_HANDLERS], deps: { db, graph }, bus, logger });
   await runner.start();
-  const http = await serveRunner(runner, { host: config.host, port: config.workflows.localPort });
+  const http = await serveRunner(runner, { host: config.host, port: config.workflows.localPort, token: config.workflows.taskerToken });
   logger.info({ url: http.url, amqp: Boolean(bus), workerId: runner.workerId }, 'tasker-local listening');
+  if (config.workflows.taskerToken) logger.info('tasker-local requires Authorization: Bearer (STORYTELLER_TASKER_TOKEN)');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

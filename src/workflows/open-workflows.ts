@@ -47,7 +47,8 @@ export async function openWorkflows(o: OpenWorkflowsOptions): Promise<OpenedWork
   const loaded = loadTemplate();
   const template = loaded.template;
   const between = loadTemplate(BETWEEN_SESSIONS_TEMPLATE_PATH);
-  const { transport: mode, taskerUrl } = o.config.workflows;
+  const { transport: mode, taskerUrl, taskerToken, taskerApiKey } = o.config.workflows;
+  const auth = { token: taskerToken, apiKey: taskerApiKey };
   let runner: LocalRunner | null = null;
   let bus: MessageBus;
   let transport: WorkflowTransport;
@@ -62,13 +63,13 @@ export async function openWorkflows(o: OpenWorkflowsOptions): Promise<OpenedWork
     bus = new AmqpBus({ url: o.config.amqpUrl, logger: o.logger, ...(o.queuePrefix ? { queuePrefix: o.queuePrefix } : {}) });
     if (mode === 'rest') {
       if (!taskerUrl) throw new StorytellerError('CONFIG_INVALID', 'STORYTELLER_WORKFLOW_TRANSPORT=rest needs STORYTELLER_TASKER_URL', { details: { variables: ['STORYTELLER_TASKER_URL'] } });
-      transport = new RestTransport({ taskerUrl, events: bus });
+      transport = new RestTransport({ taskerUrl, events: bus, ...auth });
     } else {
-      const rest = taskerUrl ? new RestTransport({ taskerUrl, events: bus }) : null;
+      const rest = taskerUrl ? new RestTransport({ taskerUrl, events: bus, ...auth }) : null;
       transport = new QueueTransport({ requests: bus, events: bus, ...(rest ? { getTask: (id: string) => rest.getTask(id) } : {}) });
     }
   }
-  const bridge = new Bridge({ db: o.db, transport, template, betweenTemplate: between.template, logger: o.logger, ...(o.sessions ? { sessions: o.sessions } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}) });
+  const bridge = new Bridge({ db: o.db, transport, template, betweenTemplate: between.template, logger: o.logger, ...(o.sessions ? { sessions: o.sessions } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}), reconcileAfterMs: o.config.workflows.reconcileAfterMs ?? 60_000 });
   await bridge.start();
   // Between sessions: a durable schedule; any instance may tick, exactly one fires each run.
   const schedule = new BetweenSessionsSchedule({ db: o.db, intervalMs: o.config.workflows.betweenSessionsMs });

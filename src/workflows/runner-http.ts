@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isStorytellerError } from '../errors.ts';
@@ -17,8 +18,16 @@ export interface RunnerHttp {
 
 const MAX_BODY = 256 * 1024;
 
-export async function serveRunner(runner: LocalRunner, options: { host?: string; port?: number } = {}): Promise<RunnerHttp> {
+/**
+ * `token`: when set, `/v1/*` requires `Authorization: Bearer <token>` (401 otherwise), as
+ * Tasker Core does with auth enabled (contract §6); `/health` stays open.
+ */
+export async function serveRunner(runner: LocalRunner, options: { host?: string; port?: number; token?: string | undefined } = {}): Promise<RunnerHttp> {
   const server = createServer((req, res) => {
+    if (options.token && (req.url ?? '/').startsWith('/v1/') && !bearerMatches(req.headers.authorization, options.token)) {
+      send(res, 401, { error: { code: 'UNAUTHORIZED', message: 'missing or invalid bearer token' } });
+      return;
+    }
     void route(runner, req, res).catch(() => send(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } }));
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
@@ -55,6 +64,14 @@ async function route(runner: LocalRunner, req: IncomingMessage, res: ServerRespo
     return task ? send(res, 200, task) : send(res, 404, { error: { code: 'NOT_FOUND', message: 'no such task' } });
   }
   send(res, 404, { error: { code: 'NOT_FOUND', message: 'no such route' } });
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1] as string);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function readBody(req: IncomingMessage): Promise<unknown | null> {

@@ -40,10 +40,15 @@ export class RestTransport implements WorkflowTransport {
   readonly #url: string;
   readonly #headers: Record<string, string>;
 
-  constructor(options: { taskerUrl: string; events: MessageBus; apiKey?: string }) {
+  /** `token`: `Authorization: Bearer` (Tasker's JWT auth); `apiKey`: `X-API-Key` (contract §6 "Auth"). */
+  constructor(options: { taskerUrl: string; events: MessageBus; apiKey?: string | undefined; token?: string | undefined }) {
     this.#url = options.taskerUrl.replace(/\/+$/, '');
     this.events = options.events;
-    this.#headers = { 'content-type': 'application/json', ...(options.apiKey ? { 'x-api-key': options.apiKey } : {}) };
+    this.#headers = {
+      'content-type': 'application/json',
+      ...(options.apiKey ? { 'x-api-key': options.apiKey } : {}),
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    };
   }
 
   async submit(request: TaskRequest): Promise<SubmitOutcome> {
@@ -60,6 +65,8 @@ export class RestTransport implements WorkflowTransport {
       if (!parsed.success) throw new SubmitNotConfirmed('tasker answered without a task_uuid');
       return { kind: 'created', taskUuid: parsed.data.task_uuid };
     }
+    // Refused credentials are a configuration fault, not the row's: back off and keep the row.
+    if (res.status === 401 || res.status === 403) throw new SubmitNotConfirmed(`tasker refused the credentials (${res.status}): check STORYTELLER_TASKER_TOKEN / STORYTELLER_TASKER_API_KEY`);
     if (res.status === 503 || res.status === 429 || res.status >= 500) {
       const after = Number(res.headers.get('retry-after'));
       throw new SubmitNotConfirmed(`tasker answered ${res.status}`, Number.isFinite(after) && after >= 0 && res.headers.has('retry-after') ? after * 1000 : undefined);
