@@ -15,6 +15,7 @@ import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { PgliteDatabase } from '../persistence/pglite-database.ts';
 import { openWorkflows, type OpenedWorkflows } from '../workflows/open-workflows.ts';
+import { describeDeferred, titleCaseId } from '../workflows/deferred-summary.ts';
 
 /**
  * The terminal client: `storyteller play` / `npm start`. With no configuration it opens
@@ -69,6 +70,8 @@ interface Ui {
   verdict(output: StorykeeperOutput): void;
   /** The narration of a turn is complete (before any scene change is shown). */
   answered(): void;
+  /** A deferred scene-boundary result arrived mid-play: one line on what rippled. */
+  rippled(text: string): void;
   /** `--show-frames`: prints each frame. */
   frame?: FrameObserver;
 }
@@ -87,6 +90,9 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
   let lastHint: string | null = story.scenes.find((s) => s.id === story.start)?.hints[0] ?? null;
   let currentScene = story.start;
   let verdict: StorykeeperOutput | null = null;
+  // A ripple that arrives while narration streams waits for the end of the narration.
+  let streaming = false;
+  const held: string[] = [];
 
   const ui: Ui = {
     scene(key, hint) {
@@ -97,13 +103,23 @@ export async function playInTerminal(config: Config, options: PlayOptions = {}):
       write(`\n${bold(`── ${terminalSafe(scene.name)} ──`)}\n${wrap(terminalSafe(scene.description))}\n`);
     },
     // Narration quotes the player's words: nothing typed or generated reaches the terminal raw.
-    chunk: (text) => write(terminalSafe(text)),
+    chunk: (text) => {
+      streaming = true;
+      write(terminalSafe(text));
+    },
+    rippled(text) {
+      const line = dim(`  ~ ${terminalSafe(text)}\n`);
+      if (streaming) held.push(line);
+      else write(line);
+    },
     ack: (turn, saved = true) => write(dim(saved ? `  (turn ${turn} saved)\n` : `  (turn ${turn})\n`)),
     verdict(output) {
       verdict = output;
     },
     answered() {
       write('\n');
+      streaming = false;
+      for (const line of held.splice(0)) write(line);
       if (!verdict) return;
       for (const r of verdict.released) write(dim(`  ◆ revealed: ${r.gateId}\n`));
       for (const g of verdict.goalsCompleted) if (g.visibility === 'overt' || g.visibility === 'signaled') write(dim(`  ★ goal complete: ${terminalSafe(g.description)}\n`));
@@ -263,6 +279,11 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
         ui.ack(turnsBefore + acked, !mode.memory);
       });
       h.on('chunk', (c) => ui.chunk(c.text));
+      const names = new Map(story.characters.map((c) => [c.id, c.name]));
+      h.on('deferred.applied', (e) => {
+        const line = describeDeferred(e.result, (id) => names.get(id) ?? titleCaseId(id));
+        if (line) ui.rippled(line);
+      });
       h.on('sceneExited', (e) => {
         if (e.nextSceneKey === null) ended = true;
       });

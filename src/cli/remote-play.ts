@@ -65,6 +65,9 @@ export async function playRemote(options: RemotePlayOptions): Promise<PlayerClie
         streamingInput = null;
         write('\n');
         return;
+      case 'deferred.applied':
+        write(dim(`  ~ ${f.text}\n`));
+        return;
       case 'gate.fired':
         write(dim(`  ◆ revealed: ${f.gateId}\n`));
         return;

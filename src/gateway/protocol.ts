@@ -120,6 +120,8 @@ export const serverFrame = z.discriminatedUnion('type', [
     degraded: z.array(z.string()),
   }),
   z.strictObject({ type: z.literal('scene.exited'), scene: z.string(), nextScene: z.string().nullable(), reason: z.string() }),
+  /** A deferred scene-boundary result arrived mid-play: one line on what rippled (src/workflows/deferred-summary.ts). */
+  z.strictObject({ type: z.literal('deferred.applied'), text: z.string() }),
   z.strictObject({ type: z.literal('session.state'), sessionId, lifecycle, connection: z.string() }),
   z.strictObject({ type: z.literal('saved'), checkpointId: z.string() }),
   z.strictObject({ type: z.literal('hint'), text: z.string().nullable() }),

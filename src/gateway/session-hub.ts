@@ -1,4 +1,5 @@
 import { StorytellerError, isStorytellerError } from '../errors.ts';
+import { describeDeferred } from '../workflows/deferred-summary.ts';
 import type { SessionEngine, SessionHandle } from '../engine/engine.ts';
 import type { Clock } from '../engine/clock.ts';
 import type { ServerFrame, ServerFrameOf } from './protocol.ts';
@@ -282,6 +283,10 @@ export class SessionHub {
         this.broadcast({ type: 'scene.entered', scene: e.sceneKey, sceneIndex: e.sceneIndex, name: info?.name ?? null, description: info?.description ?? null, timings: e.timings, degraded: e.degraded });
       }),
       h.on('sceneExited', (e) => this.broadcast({ type: 'scene.exited', scene: e.sceneKey, nextScene: e.nextSceneKey, reason: e.reason })),
+      h.on('deferred.applied', (e) => {
+        const text = describeDeferred(e.result);
+        if (text) this.broadcast({ type: 'deferred.applied', text });
+      }),
       h.on('checkpointed', (c) => {
         if (c.checkpointType === 'manual_save') this.broadcast({ type: 'saved', checkpointId: c.checkpointId });
       }),

@@ -232,6 +232,9 @@
         if (f.sceneIndex === lastSceneIndex) return;
         add({ kind: 'scene', ref: f.scene, name: f.name ?? f.scene, text: f.description ?? '', sceneIndex: f.sceneIndex }, { speak: true });
         return;
+      case 'deferred.applied':
+        add({ kind: 'note', text: `~ ${f.text}` }, { speak: true });
+        return;
       case 'gate.fired':
         add({ kind: 'note', text: `◆ revealed: ${f.gateId}` });
         return;

@@ -9,6 +9,7 @@ import { storeStory, storySource } from '../../../src/persistence/story-store.ts
 import { openWorkflows, type OpenedWorkflows } from '../../../src/workflows/open-workflows.ts';
 import { sampleStory, WALKTHROUGH } from '../../support/story.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { describeDeferred } from '../../../src/workflows/deferred-summary.ts';
 import { next } from './fixture.ts';
 
 /**
@@ -37,6 +38,7 @@ describe('the sample story: a consequence of the deferred pipeline the player me
     await t.close();
   });
 
+  const told: string[] = [];
   const walk = async (withPipeline: boolean): Promise<{ texts: string[]; sessionId: string }> => {
     engine = new SessionEngine({
       db: t.db, graph, inspect: null, ledgerOptions: { maxPayloadBytes: 65536, maxBatch: 64, flushMs: 2 },
@@ -44,6 +46,8 @@ describe('the sample story: a consequence of the deferred pipeline the player me
       ...(withPipeline ? { onSceneExitCommitted: () => wf.bridge.wake() } : {}),
     });
     const s = await engine.createSession({ storyId });
+    // What the terminal and the gateway print on the session's deferred.applied event.
+    s.on('deferred.applied', (e) => told.push(describeDeferred(e.result) ?? ''));
     const quayDone = withPipeline
       ? next<BridgeEvent>((fn) => { wf.bridge.on('event', fn); return () => wf.bridge.off('event', fn); }, (e) => e.type === 'deferred.applied' && e.workflowKey === `session:${s.id}:scene-exit:0`)
       : null;
@@ -70,6 +74,8 @@ describe('the sample story: a consequence of the deferred pipeline the player me
     const fired = await t.db.query(`SELECT 1 FROM event_ledger WHERE session_id = $1 AND event_type = 'GateFired' AND event_data->>'gateId' = 'tobias_heard_of_you'`, [played.sessionId]);
     expect(fired.rows).toHaveLength(1);
     expect(played.texts.at(-1)).toContain('The light at Gannet Head is burning again.');
+    // The player was told, mid-play, what rippled from the quay.
+    expect(told[0]).toMatch(/^Word travels: .*Tobias trusts you more/);
 
     await wf.close(); // no bridge, no runner: the outbox rows stay unrelayed
     const control = await walk(false);
