@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Counter, Registry } from 'prom-client';
+import { createActor, fromCallback, fromPromise, type InspectionEvent, type Observer } from 'xstate';
 import { z } from 'zod';
+import type { Clock } from '../engine/clock.ts';
+import { inspectorFromEnvironment } from '../engine/inspector.ts';
 import { isStorytellerError, StorytellerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { setDeferredStatus } from '../persistence/checkpoints.ts';
@@ -12,10 +15,14 @@ import { domainEventSchema, domainEventsQueue, FAILED_TASK_STATES, type DomainEv
 import { betweenSessionsTaskRequest } from '../workflows/between-sessions.ts';
 import { sceneBoundaryContext, sceneExitTaskRequest } from '../workflows/task-request.ts';
 import { SubmitNotConfirmed, type WorkflowTransport } from '../workflows/transport.ts';
+import { bridgeMachine, type BridgeActor, type BridgeMachineEvent, type RelayPass } from './bridge-machine.ts';
 
 /**
  * The bridge (design card: "a bridge actor carries RabbitMQ traffic to and from Tasker
- * Core"), one per engine process, behind the WorkflowTransport port:
+ * Core"), one per engine process, behind the WorkflowTransport port. Its lifecycle is the
+ * XState actor `bridge.actor` (src/actors/bridge-machine.ts: connecting → resuming →
+ * running {relay: relaying/idle/backingOff/degraded, reconcile} → stopped), inspected like
+ * the session actors; this class provides the machine's child actors and keeps the API:
  *  - relay: unpublished outbox rows → Tasker TaskRequests; a row is marked published only
  *    after the submission was confirmed (REST 200/409, broker confirm). Rows are leased with
  *    `FOR UPDATE SKIP LOCKED`, so engine instances share the work and a crashed relay's
@@ -52,7 +59,23 @@ export interface BridgeOptions {
   batchSize?: number;
   /** Submissions in flight at once within a pass. Default 16. */
   concurrency?: number;
+  /** Outages in a row before the relay state is `degraded`. Default 3. */
+  degradedAfter?: number;
+  /** The machine's scheduler clock (a SimulatedClock in tests). Default: real timers, unref'd. */
+  clock?: Clock;
+  /** Stately inspector: undefined reads STORYTELLER_INSPECT / --inspect (as the engine does); null: none. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | null;
 }
+
+/** Real timers that never keep the process alive on their own. */
+const unrefClock: Clock = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
+};
 
 export interface BridgeMetrics {
   registry: Registry;
@@ -80,15 +103,13 @@ const outboxRow = z.object({ id: z.coerce.number(), kind: z.string(), idempotenc
 
 export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
   readonly metrics: BridgeMetrics;
+  /** The bridge actor (its lifecycle); created here, started by `start()`. */
+  readonly actor: BridgeActor;
   readonly #o: BridgeOptions;
   readonly #logger: Logger;
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<void> | null = null;
-  #again = false;
-  #stopped = false;
-  #cancel: (() => Promise<void>) | null = null;
-  #outageMs = 0;
-  #lastReconcile = Date.now();
+  /** Relay and reconciliation passes in flight (idle(), stop()). */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #consumerClosed: Promise<void> = Promise.resolve();
 
   constructor(options: BridgeOptions) {
     super();
@@ -103,61 +124,101 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
       deadLettered: new Counter({ name: 'storyteller_workflow_dead_lettered_total', help: 'Completion-queue messages sent to the DLQ', labelNames: ['reason'], registers: [registry] }),
       reconciled: new Counter({ name: 'storyteller_workflow_reconciled_total', help: 'Checkpoints reconciled through GET /v1/tasks/{uuid}', labelNames: ['status'], registers: [registry] }),
     };
+    const machine = bridgeMachine.provide({
+      actors: {
+        consumer: fromCallback<BridgeMachineEvent>(({ sendBack }) => this.#consume(sendBack)),
+        relay: fromPromise<RelayPass>(() => this.#track(this.#relayPass())),
+        reconciler: fromPromise<number, { olderThanMs: number }>(({ input }) => this.#track(this.reconcile(input.olderThanMs))),
+      },
+      actions: {
+        reportOutage: ({ context }) => this.#logger.warn({ code: 'WORKFLOW_DISPATCH_FAILED', retryInMs: context.outageMs, failures: context.failures, reason: context.lastError }, 'workflow submission not confirmed; backing off'),
+        reportDegraded: ({ context }) => {
+          if (context.failures === context.degradedAfter) this.#logger.error({ code: 'WORKFLOW_DISPATCH_FAILED', failures: context.failures, reason: context.lastError }, 'workflow relay degraded: submissions keep failing; still retrying');
+        },
+        reportRecovered: ({ context }) => {
+          if (context.failures > 0) this.#logger.info({ after: context.failures }, 'workflow relay recovered');
+        },
+        reportError: (_, params: { what: string; error: unknown }) => this.#logger.warn({ err: params.error }, `${params.what} failed`),
+      },
+    });
+    const inspect = options.inspect === undefined ? inspectorFromEnvironment()?.inspect : options.inspect;
+    this.actor = createActor(machine, {
+      id: 'bridge',
+      input: {
+        pollMs: options.pollMs ?? 1_000,
+        reconcileAfterMs: options.reconcileAfterMs ?? 60_000,
+        backoff: { baseMs: options.backoff?.baseMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
+        batchSize: options.batchSize ?? 64,
+        degradedAfter: options.degradedAfter ?? 3,
+      },
+      clock: options.clock ?? unrefClock,
+      ...(inspect ? { inspect } : {}),
+    });
   }
 
   get queue(): string {
     return domainEventsQueue(this.#o.template.namespace_name);
   }
 
-  /** Declares and consumes the completion queue, reconciles every pending checkpoint (resume, seed T6), starts the relay. */
+  /**
+   * Starts the actor: declares and consumes the completion queue, reconciles every pending
+   * checkpoint (resume, seed T6), then relays. Resolves once it is running.
+   */
   async start(): Promise<void> {
-    const events = this.#o.transport.events;
-    await events.ensureQueue(this.queue).catch((err: unknown) => this.#logger.warn({ err }, 'completion queue not declared yet (broker down?)'));
-    this.#cancel = await events.consume(this.queue, (d) => this.#onDelivery(d));
-    await this.reconcile(0).catch((err: unknown) => this.#logger.warn({ err }, 'reconciliation on start failed'));
-    this.wake();
+    this.actor.start();
+    await waitForState(this.actor, (s) => s.matches({ active: 'running' }) || s.status !== 'active');
   }
 
-  /** The scene-exit hook (`onSceneExitCommitted`): relay now instead of at the next poll. */
+  /** The scene-exit hook (`onSceneExitCommitted`): relay now instead of at the next poll (after the backoff during an outage). */
   wake(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#running = (async () => {
-      do {
-        this.#again = false;
-        await this.relayOnce().catch((err: unknown) => this.#logger.warn({ err }, 'outbox relay pass failed'));
-      } while (this.#again && !this.#stopped && this.#outageMs === 0);
-      // Completions are fire-and-forget in Tasker: look for silent workflows now and then.
-      const every = this.#o.reconcileAfterMs ?? 60_000;
-      if (Date.now() - this.#lastReconcile >= every) {
-        this.#lastReconcile = Date.now();
-        await this.reconcile(every).catch((err: unknown) => this.#logger.warn({ err }, 'reconciliation pass failed'));
-      }
-    })().finally(() => {
-      this.#running = null;
-      this.#schedule();
-    });
+    this.actor.send({ type: 'WAKE' });
   }
 
-  #schedule(): void {
-    if (this.#stopped) return;
-    const delay = this.#outageMs > 0 ? this.#outageMs : this.#o.pollMs ?? 1_000;
-    this.#timer = setTimeout(() => this.wake(), delay);
-    this.#timer.unref();
-  }
-
-  /** Resolves when no relay pass is running (tests). */
+  /** Resolves when no relay or reconciliation pass is running (tests). */
   async idle(): Promise<void> {
-    while (this.#running) await this.#running;
+    for (;;) {
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      // Let the machine take the transition the pass ended with (a WAKE during it relays again).
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.#inFlight.size === 0) return;
+    }
   }
 
-  /** One relay pass: leases a batch, submits each, marks the confirmed ones published. Returns how many were confirmed. */
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inFlight.add(p);
+    void p.then(() => this.#inFlight.delete(p), () => this.#inFlight.delete(p));
+    return p;
+  }
+
+  /** The consumer child actor: attaches to the completion queue; its cleanup cancels the consumption. */
+  #consume(sendBack: (e: BridgeMachineEvent) => void): () => void {
+    const events = this.#o.transport.events;
+    let stopped = false;
+    const cancel = (async () => {
+      await events.ensureQueue(this.queue).catch((err: unknown) => this.#logger.warn({ err }, 'completion queue not declared yet (broker down?)'));
+      try {
+        const c = await events.consume(this.queue, (d) => this.#onDelivery(d));
+        if (!stopped) sendBack({ type: 'consumer.ready' });
+        return c;
+      } catch (error) {
+        this.#logger.warn({ err: error }, 'completion consumer not attached; reconciliation still settles workflows');
+        if (!stopped) sendBack({ type: 'consumer.failed', message: (error as Error).message ?? String(error) });
+        return null;
+      }
+    })();
+    return () => {
+      stopped = true;
+      this.#consumerClosed = cancel.then((c) => c?.()).catch((err: unknown) => this.#logger.warn({ err }, 'cancelling the completion consumer failed'));
+    };
+  }
+
+  /** One relay pass (outside the actor: tests and the benchmark drive passes directly). Returns how many were confirmed. */
   async relayOnce(): Promise<number> {
+    return (await this.#relayPass()).confirmed;
+  }
+
+  /** One relay pass: leases a batch, submits each, marks the confirmed ones published. */
+  async #relayPass(): Promise<RelayPass> {
     const db = this.#o.db;
     const lease = this.#o.leaseMs ?? 30_000;
     const { rows } = await db.query(
@@ -199,20 +260,14 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
       }
     }
     if (outage) {
-      // An outage: back off (Retry-After wins); the unconfirmed rows stay for later.
-      const base = this.#o.backoff?.baseMs ?? 500;
-      const max = this.#o.backoff?.maxMs ?? 30_000;
-      this.#outageMs = outage.retryAfterMs ?? Math.min(max, this.#outageMs === 0 ? base : this.#outageMs * 2);
+      // An outage: the actor backs off (Retry-After wins); the unconfirmed rows stay for later.
       this.metrics.submitFailures.inc({ mode });
-      this.#logger.warn({ code: 'WORKFLOW_DISPATCH_FAILED', retryInMs: this.#outageMs, reason: outage.message }, 'workflow submission not confirmed; backing off');
       const done = new Set(ok.map((x) => x.id));
       await db.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = NULL WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [
         leased.filter((r) => !done.has(r.id)).map((r) => r.id), outage.message.slice(0, 500),
       ]);
-    } else if (leased.length > 0) {
-      this.#outageMs = 0;
     }
-    return ok.length;
+    return { leased: leased.length, confirmed: ok.length, outage: outage ? { message: outage.message, retryAfterMs: outage.retryAfterMs } : null };
   }
 
   /** Submits one leased row: its confirmation, an outage, or null (refused permanently, recorded). */
@@ -377,12 +432,30 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
     return settled;
   }
 
+  /** Stops the actor (its consumer is cancelled) and waits for the passes in flight. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#cancel?.();
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'STOP' });
+    this.actor.stop();
+    await this.#consumerClosed;
     await this.idle();
   }
+}
+
+/** Resolves when the actor's snapshot satisfies `pred` (no timeout: awaited, never timed). */
+function waitForState(actor: BridgeActor, pred: (s: ReturnType<BridgeActor['getSnapshot']>) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (pred(actor.getSnapshot())) return resolve();
+    const sub = actor.subscribe({
+      next: (s) => {
+        if (pred(s)) {
+          sub.unsubscribe();
+          resolve();
+        }
+      },
+      complete: () => resolve(),
+      error: () => resolve(),
+    });
+  });
 }
 
 export type { DomainEvent };
