@@ -61,6 +61,10 @@ export const envSchema = z.object({
   STORYTELLER_WORKFLOW_RECONCILE_AFTER_MS: positiveInt.default(60_000),
   /** Sent as `Authorization: Bearer <token>` on every Tasker REST call; `tasker-local` requires it when set. */
   STORYTELLER_TASKER_TOKEN: z.string().min(1).optional(),
+  /** `tasker-local`: a step a dead runner left `in_progress` this long ago is retried at start (ms). */
+  STORYTELLER_TASKER_LOCAL_STALE_AFTER_MS: z.coerce.number().int().nonnegative().default(60_000),
+  /** Tests only (`<step>:before|after`): `tasker-local` claims that step and holds it, before or after its handler, until killed. */
+  STORYTELLER_TASKER_LOCAL_HOLD: z.string().regex(/^[a-z][a-z0-9_]*:(before|after)$/, 'must be <step>:before or <step>:after').optional(),
   /** Sent as `X-API-Key` on every Tasker REST call (Tasker's API-key auth). */
   STORYTELLER_TASKER_API_KEY: z.string().min(1).optional(),
 });
@@ -102,9 +106,17 @@ export interface Config {
     /** Tasker REST auth: a bearer token (JWT) and/or an API key. */
     taskerToken?: string | undefined;
     taskerApiKey?: string | undefined;
+    /** `tasker-local` only. */
+    localStaleAfterMs?: number;
+    localHold?: { step: string; phase: 'before' | 'after' } | null;
   };
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
+}
+
+function holdOf(spec: string): { step: string; phase: 'before' | 'after' } {
+  const [step, phase] = spec.split(':') as [string, 'before' | 'after'];
+  return { step, phase };
 }
 
 /** Parses the environment; an invalid value stops start-up with the variable's name. */
@@ -153,6 +165,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reconcileAfterMs: e.STORYTELLER_WORKFLOW_RECONCILE_AFTER_MS,
       taskerToken: e.STORYTELLER_TASKER_TOKEN,
       taskerApiKey: e.STORYTELLER_TASKER_API_KEY,
+      localStaleAfterMs: e.STORYTELLER_TASKER_LOCAL_STALE_AFTER_MS,
+      localHold: e.STORYTELLER_TASKER_LOCAL_HOLD ? holdOf(e.STORYTELLER_TASKER_LOCAL_HOLD) : null,
     },
     env,
   };

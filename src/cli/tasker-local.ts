@@ -21,10 +21,15 @@ export async function runTaskerLocal(config: Config): Promise<void> {
   await migrate(db);
   const graph = await openGraphStore(db, config);
   const bus = config.amqpUrl ? new AmqpBus({ url: config.amqpUrl, logger }) : null;
-  const runner = new LocalRunner({ db, template: loadTemplate(), more: [loadTemplate(BETWEEN_SESSIONS_TEMPLATE_PATH)], handlers: [...SCENE_BOUNDARY_HANDLERS, ...BETWEEN_SESSIONS_HANDLERS], deps: { db, graph }, bus, logger });
+  const runner = new LocalRunner({ db, template: loadTemplate(), more: [loadTemplate(BETWEEN_SESSIONS_TEMPLATE_PATH)], handlers: [...SCENE_BOUNDARY_HANDLERS, ...BETWEEN_SESSIONS_HANDLERS], deps: { db, graph }, bus, logger,
+    staleAfterMs: config.workflows.localStaleAfterMs ?? 60_000,
+    hold: config.workflows.localHold ? { ...config.workflows.localHold, onHold: (step, phase) => process.stdout.write(`tasker-local: holding ${step} (${phase} its handler)\n`) } : null,
+  });
   await runner.start();
   const http = await serveRunner(runner, { host: config.host, port: config.workflows.localPort, token: config.workflows.taskerToken });
   logger.info({ url: http.url, amqp: Boolean(bus), workerId: runner.workerId }, 'tasker-local listening');
+  // A plain line for supervisors and tests, whatever the log level.
+  process.stdout.write(`tasker-local: listening on ${http.url}\n`);
   if (config.workflows.taskerToken) logger.info('tasker-local requires Authorization: Bearer (STORYTELLER_TASKER_TOKEN)');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -61,6 +61,12 @@ export interface LocalRunnerOptions {
   random?: () => number;
   /** A step left `in_progress` longer than this by a dead runner is retried (it counted as an attempt). Default 60 s. */
   staleAfterMs?: number;
+  /**
+   * Tests only (STORYTELLER_TASKER_LOCAL_HOLD): after claiming `step`, hold it — before its
+   * handler runs, or after the handler's effects committed but before the result is recorded —
+   * until the process is killed (or stopped: then nothing more is written). `onHold` says so.
+   */
+  hold?: { step: string; phase: 'before' | 'after'; onHold?: (step: string, phase: 'before' | 'after') => void } | null;
   logger?: Logger;
 }
 
@@ -122,6 +128,8 @@ export class LocalRunner {
   readonly #idleWaiters: Array<() => void> = [];
   #cancelIntake: (() => Promise<void>) | null = null;
   #stopped = false;
+  #release: () => void = () => undefined;
+  readonly #released = new Promise<void>((r) => (this.#release = r));
   /** Counters for tests and metrics: attempts started per step name. */
   readonly attempts = new Map<string, number>();
 
@@ -250,6 +258,7 @@ export class LocalRunner {
   /** Stops taking work and waits for the steps in flight. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#release();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     await this.#cancelIntake?.();
@@ -358,6 +367,8 @@ export class LocalRunner {
     );
     const attempts = claim.rows[0] ? Number(claim.rows[0].attempts) : null;
     if (attempts === null || this.#stopped) return;
+    await this.#holdAt(step.name, 'before');
+    if (this.#stopped) return;
     this.attempts.set(step.name, (this.attempts.get(step.name) ?? 0) + 1);
     const dependencyResults: StepContext['dependencyResults'] = {};
     for (const d of this.#ancestors(task.name, def)) dependencyResults[d] = { result: steps.find((x) => x.name === d)?.results ?? null, success: true };
@@ -381,6 +392,7 @@ export class LocalRunner {
     } catch (error) {
       result = { success: false, result: null, errorMessage: error instanceof Error ? error.message : String(error), errorType: 'handler_error', errorCode: null, retryable: true, metadata: {} };
     }
+    await this.#holdAt(step.name, 'after');
     if (this.#stopped) return; // a killed runner writes nothing more; the claim stays and counts
     const completedAt = new Date();
     if (result.success) {
@@ -398,6 +410,13 @@ export class LocalRunner {
     }
     await this.#publish(def, task, { ...step, attempts }, result, dependencyResults, startedAt, completedAt);
     this.#kick(task.task_uuid);
+  }
+
+  async #holdAt(step: string, phase: 'before' | 'after'): Promise<void> {
+    const h = this.#o.hold;
+    if (!h || h.step !== step || h.phase !== phase) return;
+    h.onHold?.(step, phase);
+    await this.#released;
   }
 
   async #publish(def: StepDefinition, task: TaskRow, step: StepRow, result: StepHandlerResult, deps: Record<string, unknown>, startedAt: Date, completedAt: Date): Promise<void> {
