@@ -5,7 +5,7 @@ import { createStoryBehaviour } from '../actors/create-story-behaviour.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import { SessionEngine } from '../engine/engine.ts';
 import { inspectorFromEnvironment } from '../engine/inspector.ts';
-import { createLogger, type Logger } from '../logger.ts';
+import { loggerFromConfig, type Logger } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
@@ -35,7 +35,7 @@ export interface RunningServer {
 }
 
 export async function serve(config: Config, options: { storyPath?: string; logger?: Logger } = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? loggerFromConfig(config);
   const db = await openDatabase(config);
   await migrate(db);
   const graph = await openGraphStore(db, config);
@@ -71,12 +71,12 @@ export async function serve(config: Config, options: { storyPath?: string; logge
   });
   // The deferred scene-boundary pipeline (docs/workflows.md): in-process on the embedded default.
   let workflows: OpenedWorkflows | null = null;
-  workflows = await openWorkflows({ config, db, graph, logger, sessions: { get: (id) => engine.get(id) } });
+  workflows = await openWorkflows({ config, db, graph, logger, registry, sessions: { get: (id) => engine.get(id) } });
   const pipeline = workflows;
   const tokens = new TokenSigner(await resolveGatewaySecret(config.env, config.dataDir));
   const clocks = realClocks();
   // Renews this instance's sessions; takes over (and recovers) those of instances that died.
-  const lease = new OwnershipLease({ engine, db, ttlMs: config.gateway.leaseTtlMs, clock: clocks.clock, now: clocks.now, gracePeriodMs: config.gracePeriodMs, logger });
+  const lease = new OwnershipLease({ engine, db, ttlMs: config.gateway.leaseTtlMs, clock: clocks.clock, now: clocks.now, gracePeriodMs: config.gracePeriodMs, logger, registry });
   const scenes = new Map<string, SceneInfo>(story.scenes.map((s) => [s.id, { name: s.name, description: s.description, hint: s.hints[0] ?? null }]));
   gateway = await startGateway({
     engine,
