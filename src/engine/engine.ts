@@ -479,7 +479,7 @@ export class SessionEngine {
         if (key === last) return;
         last = key;
         if (this.#crashed) return;
-        log.debug({ lifecycle, connection, turn: snapshot.context.turn }, 'session state');
+        log.debug({ lifecycle, connection, turn: snapshot.context.turn, ...this.#trace.get(handle.id) }, 'session state');
         this.#presence(handle.id, { lifecycle, connection, sceneKey: snapshot.context.sceneKey, epoch, openedAt });
         if (TERMINAL.has(lifecycle)) {
           this.#trace.release(handle.id);
