@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { InspectionEvent } from 'xstate';
 import type { Config } from '../config.ts';
 import { createStoryBehaviour } from '../actors/create-story-behaviour.ts';
@@ -40,6 +40,8 @@ export async function serve(config: Config, options: { storyPath?: string; logge
   await migrate(db);
   const graph = await openGraphStore(db, config);
   const registry = new Registry();
+  // Process CPU, heap and event-loop lag beside the runtime's own (the capacity model reads them).
+  collectDefaultMetrics({ register: registry });
   const story = await loadStoryFile(options.storyPath ?? config.storyPath);
   let gateway: Gateway | null = null;
   const debug = config.gateway.debug ? new DebugTap() : null;
