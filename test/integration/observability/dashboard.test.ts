@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { loadConfig } from '../../../src/config.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { serve, type RunningServer } from '../../../src/gateway/serve.ts';
+import { GatewaySocket } from '../../support/gateway-socket.ts';
 
 /**
  * docs/grafana-dashboard.json only uses metrics the runtime registers: every metric name in
@@ -101,6 +102,37 @@ describe('the Grafana dashboard', () => {
     ]) {
       expect(used, name).toContain(name);
     }
+  });
+
+  it('a played scene moves the figures: ack and turn latency, commit wait, backlog, sessions by state, lease renewals, completion lag', async () => {
+    const s = await GatewaySocket.open(`ws://127.0.0.1:${server.gateway.port}/ws`);
+    const ready = await s.start();
+    const handle = server.engine.get(ready.sessionId);
+    if (!handle) throw new Error('the session is not running here');
+    const deferred = new Promise<void>((resolve) => handle.on('deferred.applied', () => resolve()));
+    for (const [i, line] of ['look', 'ask Ewan about the light', 'go to the inn'].entries()) await s.play(`m-${i + 1}`, line);
+    await s.next('scene.exited');
+    await deferred; // the in-process runner finished the scene's deferred workflow
+    const text = await (await fetch(`${server.gateway.url}/metrics`)).text();
+    const sample = (series: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      if (!line) throw new Error(`no sample ${series}`);
+      return Number(line.slice(series.length + 1));
+    };
+    expect(sample('storyteller_gateway_ack_ms_count')).toBeGreaterThanOrEqual(3);
+    expect(sample('storyteller_gateway_turn_ms_count')).toBeGreaterThanOrEqual(3);
+    expect(sample('storyteller_turn_ms_count')).toBeGreaterThanOrEqual(3);
+    expect(sample('storyteller_ledger_commit_wait_seconds_count{path="input"}')).toBeGreaterThanOrEqual(3);
+    expect(sample('storyteller_ledger_commit_wait_seconds_count{path="events"}')).toBeGreaterThanOrEqual(1);
+    expect(sample('storyteller_ledger_backlog_rows{path="input"}')).toBeGreaterThanOrEqual(0);
+    expect(sample('storyteller_sessions{lifecycle="playing"}')).toBe(1);
+    expect(sample('storyteller_gateway_sessions{state="active"}')).toBe(1);
+    expect(sample('storyteller_lease_renewals_total{outcome="ok"}')).toBeGreaterThanOrEqual(1);
+    expect(sample('storyteller_lease_held_sessions')).toBeLessThanOrEqual(1);
+    expect(sample('storyteller_workflow_completion_lag_seconds_count{outcome="complete"}')).toBe(1);
+    expect(sample('storyteller_outbox_backlog{kind="scene_exit",stage="unpublished"}')).toBe(0);
+    expect(sample('storyteller_scene_entry_step_ms_count{step="loadSceneDefinition"}')).toBeGreaterThanOrEqual(2);
+    s.ws.close();
   });
 
   it('a histogram-only suffix on a counter would be caught (the check can fail)', () => {
