@@ -34,6 +34,8 @@ export const envSchema = z.object({
   STORYTELLER_INSPECT_HOST: z.string().min(1).default('127.0.0.1'),
   /** Token signing secret (≥ 32 characters; checked in src/gateway/secret.ts). Required with NODE_ENV=production. */
   STORYTELLER_GATEWAY_SECRET: z.string().optional(),
+  /** Secrets being rotated out, comma-separated: tokens they signed still verify (src/gateway/secret.ts). */
+  STORYTELLER_GATEWAY_SECRET_PREVIOUS: z.string().optional(),
   STORYTELLER_HEARTBEAT_TIMEOUT_MS: positiveInt.default(30_000),
   STORYTELLER_GATEWAY_MAX_FRAME_BYTES: positiveInt.default(16 * 1024),
   STORYTELLER_GATEWAY_RATE_PER_S: positiveInt.default(20),

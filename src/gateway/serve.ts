@@ -14,7 +14,7 @@ import { openWorkflows, type OpenedWorkflows } from '../workflows/open-workflows
 import type { FrameReport } from '../actors/frame-observer.ts';
 import { realClocks } from '../engine/clock.ts';
 import { OwnershipLease } from './ownership-lease.ts';
-import { resolveGatewaySecret } from './secret.ts';
+import { previousGatewaySecrets, resolveGatewaySecret } from './secret.ts';
 import { startGateway, type Gateway } from './server.ts';
 import type { SceneInfo } from './session-hub.ts';
 import { TokenSigner } from './tokens.ts';
@@ -75,7 +75,7 @@ export async function serve(config: Config, options: { storyPath?: string; logge
   let workflows: OpenedWorkflows | null = null;
   workflows = await openWorkflows({ config, db, graph, logger, registry, sessions: { get: (id) => engine.get(id) } });
   const pipeline = workflows;
-  const tokens = new TokenSigner(await resolveGatewaySecret(config.env, config.dataDir));
+  const tokens = new TokenSigner(await resolveGatewaySecret(config.env, config.dataDir), Date.now, previousGatewaySecrets(config.env));
   const clocks = realClocks();
   // Renews this instance's sessions; takes over (and recovers) those of instances that died.
   const lease = new OwnershipLease({ engine, db, ttlMs: config.gateway.leaseTtlMs, clock: clocks.clock, now: clocks.now, gracePeriodMs: config.gracePeriodMs, logger, registry });
