@@ -469,7 +469,6 @@ export class SessionEngine {
     // per turn a child bound to turn / inputId (the client's) / ledgerId (the PlayerInput row),
     // also bound in the turn trace so other modules' lines naming the session carry them.
     const log = this.#sessionLog.child({ sessionId: handle.id });
-    const clientIds = new Map<number, string>();
     const turns = new Map<number, Logger>();
     handle.actor.subscribe({
       next: (snapshot) => {
@@ -491,15 +490,11 @@ export class SessionEngine {
         if (!this.#crashed) log.error({ err: error, ...this.#trace.get(handle.id) }, 'session actor error');
       },
     });
-    handle.on('ack', (e) => {
-      clientIds.set(e.inputId, e.clientInputId);
-      log.debug({ turn: e.turn, inputId: e.clientInputId, ledgerId: e.inputId, duplicate: e.duplicate }, 'input durable (ack)');
-    });
+    handle.on('ack', (e) => log.debug({ turn: e.turn, inputId: e.clientInputId, ledgerId: e.inputId, duplicate: e.duplicate }, 'input durable (ack)'));
     handle.on('inputRejected', (e) => log.warn({ turn: null, inputId: e.clientInputId, ledgerId: null, code: e.error.code, reason: e.error.message }, 'input refused'));
     handle.on('turnStarted', (e) => {
       turnStarts.set(e.inputId, performance.now());
       const fields = { turn: e.turn, inputId: e.clientInputId, ledgerId: e.inputId };
-      clientIds.delete(e.inputId);
       this.#trace.bind(handle.id, fields);
       const turnLog = log.child(fields);
       turns.set(e.inputId, turnLog);
