@@ -504,8 +504,10 @@ export class SessionEngine {
       const started = turnStarts.get(e.inputId);
       turnStarts.delete(e.inputId);
       const ms = started === undefined ? null : performance.now() - started;
-      if (started !== undefined) this.metrics.turnOverhead.observe(Math.max(0, (ms as number) - e.behaviourMs));
-      if (ms !== null) this.metrics.turnMs.observe(ms);
+      if (ms !== null) {
+        this.metrics.turnOverhead.observe(Math.max(0, ms - e.behaviourMs));
+        this.metrics.turnMs.observe(ms);
+      }
       for (const member of e.degraded) this.metrics.turnsDegraded.inc({ member });
       const turnLog = turns.get(e.inputId) ?? log.child({ turn: e.turn, inputId: e.clientInputId, ledgerId: e.inputId });
       turnLog.info({ ms, behaviourMs: e.behaviourMs, degraded: e.degraded }, 'turn answered');
