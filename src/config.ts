@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { StorytellerError } from './errors.ts';
+import { moduleLevelsSchema, type LogLevel, type LogModule } from './logger.ts';
 
 /**
  * Every environment variable the engine reads, validated in one place. The README's
@@ -21,6 +22,8 @@ export const envSchema = z.object({
   STORYTELLER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   STORYTELLER_INSTANCE_ID: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Per-module log levels beside LOG_LEVEL, e.g. `persistence=debug,gateway=warn` (modules: src/logger.ts LOG_MODULES). */
+  STORYTELLER_LOG_LEVELS: moduleLevelsSchema.optional(),
   STORYTELLER_GRAPH_STORE: z.enum(['sql', 'age']).default('sql'),
   STORYTELLER_LEDGER_MAX_PAYLOAD_BYTES: positiveInt.default(64 * 1024),
   STORYTELLER_LEDGER_MAX_BATCH: positiveInt.default(512),
@@ -31,6 +34,8 @@ export const envSchema = z.object({
   STORYTELLER_INSPECT_HOST: z.string().min(1).default('127.0.0.1'),
   /** Token signing secret (≥ 32 characters; checked in src/gateway/secret.ts). Required with NODE_ENV=production. */
   STORYTELLER_GATEWAY_SECRET: z.string().optional(),
+  /** Secrets being rotated out, comma-separated: tokens they signed still verify (src/gateway/secret.ts). */
+  STORYTELLER_GATEWAY_SECRET_PREVIOUS: z.string().optional(),
   STORYTELLER_HEARTBEAT_TIMEOUT_MS: positiveInt.default(30_000),
   STORYTELLER_GATEWAY_MAX_FRAME_BYTES: positiveInt.default(16 * 1024),
   STORYTELLER_GATEWAY_RATE_PER_S: positiveInt.default(20),
@@ -80,6 +85,8 @@ export interface Config {
   port: number;
   instanceId: string | undefined;
   logLevel: Env['LOG_LEVEL'];
+  /** STORYTELLER_LOG_LEVELS: levels of single modules (the others follow logLevel). */
+  logLevels: Partial<Record<LogModule, LogLevel>>;
   graphStore: Env['STORYTELLER_GRAPH_STORE'];
   ledger: { maxPayloadBytes: number; maxBatch: number; eventFlushMs: number };
   inspect: { enabled: boolean; port: number; host: string };
@@ -138,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.STORYTELLER_PORT,
     instanceId: e.STORYTELLER_INSTANCE_ID,
     logLevel: e.LOG_LEVEL,
+    logLevels: e.STORYTELLER_LOG_LEVELS ?? {},
     graphStore: e.STORYTELLER_GRAPH_STORE,
     ledger: {
       maxPayloadBytes: e.STORYTELLER_LEDGER_MAX_PAYLOAD_BYTES,

@@ -6,8 +6,10 @@
 export const ERROR_CODES = {
   // configuration and start-up
   CONFIG_INVALID: 'a configuration variable is missing or malformed',
+  INTERNAL_ERROR: 'an unexpected failure not (yet) given a code of its own; the log line carries err',
   // storage
   STORAGE_UNAVAILABLE: 'the database cannot be reached',
+  STORAGE_QUERY_FAILED: 'a database statement failed (its SQLSTATE is in err.code)',
   MIGRATION_CHECKSUM_MISMATCH: 'an applied migration file was changed afterwards',
   MIGRATION_FAILED: 'a migration failed and was rolled back',
   TEST_SERVICES_MISSING: 'the test harness found neither service URLs nor Docker',

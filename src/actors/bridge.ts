@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { createActor, fromCallback, fromPromise, type InspectionEvent, type Observer } from 'xstate';
 import { z } from 'zod';
 import type { Clock } from '../engine/clock.ts';
 import { inspectorFromEnvironment } from '../engine/inspector.ts';
 import { isStorytellerError, StorytellerError } from '../errors.ts';
-import { silentLogger, type Logger } from '../logger.ts';
+import { moduleLogger, silentLogger, type Logger } from '../logger.ts';
 import { setDeferredStatus } from '../persistence/checkpoints.ts';
 import type { Database, Queryable } from '../persistence/database.ts';
 import { deferredEffectSchema } from '../domain/propositions.ts';
@@ -84,6 +84,8 @@ export interface BridgeMetrics {
   completions: Counter<'outcome'>;
   deadLettered: Counter<'reason'>;
   reconciled: Counter<'status'>;
+  /** Scene exit committed (outbox row created) → its workflow outcome applied (s). */
+  completionLag: Histogram<'outcome'>;
 }
 
 export type BridgeEvent =
@@ -114,7 +116,7 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
   constructor(options: BridgeOptions) {
     super();
     this.#o = options;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = moduleLogger(options.logger ?? silentLogger, 'workflows');
     const registry = options.registry ?? new Registry();
     this.metrics = {
       registry,
@@ -123,6 +125,13 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
       completions: new Counter({ name: 'storyteller_workflow_completions_total', help: 'Workflow results applied to checkpoints', labelNames: ['outcome'], registers: [registry] }),
       deadLettered: new Counter({ name: 'storyteller_workflow_dead_lettered_total', help: 'Completion-queue messages sent to the DLQ', labelNames: ['reason'], registers: [registry] }),
       reconciled: new Counter({ name: 'storyteller_workflow_reconciled_total', help: 'Checkpoints reconciled through GET /v1/tasks/{uuid}', labelNames: ['status'], registers: [registry] }),
+      completionLag: new Histogram({
+        name: 'storyteller_workflow_completion_lag_seconds',
+        help: 'Scene exit committed (outbox row) → workflow outcome applied to the checkpoint (s)',
+        labelNames: ['outcome'],
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600],
+        registers: [registry],
+      }),
     };
     const machine = bridgeMachine.provide({
       actors: {
@@ -385,7 +394,7 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
     const applied = await this.#o.db.transaction(async (tx: Queryable) => {
       const { rows } = await tx.query(
         `UPDATE outbox SET completed_at = NOW(), outcome = $2, task_uuid = COALESCE(task_uuid, $3), published_at = COALESCE(published_at, NOW())
-          WHERE idempotency_key = $1 AND completed_at IS NULL RETURNING id`,
+          WHERE idempotency_key = $1 AND completed_at IS NULL RETURNING id, EXTRACT(EPOCH FROM NOW() - created_at)::float8 AS lag_s`,
         [workflowKey, status, taskUuid],
       );
       if (rows.length === 0) {
@@ -395,10 +404,11 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
       }
       if (status === 'complete') await setDeferredStatus(tx, checkpointId, 'complete', result);
       else await setDeferredStatus(tx, checkpointId, 'failed', { failure: result });
-      return true;
+      return { lagS: z.coerce.number().catch(0).parse((rows[0] as { lag_s?: unknown }).lag_s) };
     });
     if (!applied) return false;
     this.metrics.completions.inc({ outcome: status });
+    this.metrics.completionLag.observe({ outcome: status }, Math.max(0, applied.lagS));
     if (status === 'failed') this.#logger.error({ code: 'WORKFLOW_FAILED', sessionId, checkpointId, workflowKey, failure: result }, 'deferred scene-boundary workflow failed; play continues on pre-deferred state');
     if (status === 'complete') this.#o.sessions?.get(sessionId)?.deferredCompleted(result);
     this.emit('event', { type: 'deferred.applied', sessionId, checkpointId, workflowKey, status, result, via });

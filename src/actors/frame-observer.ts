@@ -1,5 +1,5 @@
 import type { CharacterPrediction, FrameSchemaName, HistoryEntry } from '../inference/frame/character-schema.ts';
-import type { Logger } from '../logger.ts';
+import { moduleLogger, type Logger } from '../logger.ts';
 
 /**
  * Frames made visible: every frame the story behaviour computes (scene entry for the
@@ -44,7 +44,7 @@ export function combineFrameObservers(...observers: ReadonlyArray<FrameObserver 
 
 /** LOG_LEVEL=debug: one `frame` line per frame with the prediction and the text. */
 export function loggingFrameObserver(logger: Logger): FrameObserver | undefined {
-  const log = logger.child({ component: 'frame' });
+  const log = moduleLogger(logger, 'inference').child({ component: 'frame' });
   if (!log.isLevelEnabled('debug')) return undefined;
   return (r) => log.debug({ sessionId: r.sessionId, sceneKey: r.sceneKey, phase: r.phase, turn: r.turn, characterId: r.characterId, schema: r.schema, prediction: r.prediction, frameText: r.text, tokenCount: r.tokenCount }, 'frame');
 }

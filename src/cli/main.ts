@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { isStorytellerError } from '../errors.ts';
-import { createLogger } from '../logger.ts';
+import { loggerFromConfig } from '../logger.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { registerServeCommands } from './serve-command.ts';
@@ -18,7 +18,7 @@ program
   .description('apply pending database migrations and exit')
   .action(async () => {
     const config = loadConfig();
-    const logger = createLogger(config.logLevel);
+    const logger = loggerFromConfig(config);
     const db = await openDatabase(config);
     try {
       const report = await migrate(db);

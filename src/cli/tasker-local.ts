@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import { createLogger } from '../logger.ts';
+import { loggerFromConfig } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
@@ -16,7 +16,7 @@ import { BETWEEN_SESSIONS_TEMPLATE_PATH, loadTemplate } from '../workflows/templ
  * RabbitMQ (AMQP_URL), task state in DATABASE_URL. Runs until SIGINT/SIGTERM.
  */
 export async function runTaskerLocal(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = loggerFromConfig(config);
   const db = await openDatabase(config);
   await migrate(db);
   const graph = await openGraphStore(db, config);

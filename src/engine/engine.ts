@@ -5,7 +5,7 @@ import { createAgentLogic, DEFAULT_TIMEOUTS, runGuarded, type Settled } from '..
 import type { BehaviourTimeouts, Json, SceneBehaviour, SceneDefinition, SceneEntryStep, SceneExitPlan } from '../actors/behaviour.ts';
 import { createPersistenceLogic, type SessionStorage } from '../actors/persistence.ts';
 import { StorytellerError, isStorytellerError } from '../errors.ts';
-import { silentLogger, type Logger } from '../logger.ts';
+import { moduleLogger, silentLogger, turnTrace, type Logger, type TurnTrace } from '../logger.ts';
 import { sessionMachine, type SceneStepInput, type SessionActor } from '../machines/session.ts';
 import type { LoadedSessionOutput, SessionEmitted } from '../machines/session-types.ts';
 import type { Database } from '../persistence/database.ts';
@@ -157,7 +157,11 @@ const TERMINAL = new Set(['suspended', 'ended', 'failed']);
 export class SessionEngine {
   readonly instanceId: string;
   readonly registry: SessionRegistry = createSessionRegistry();
-  readonly metrics: SessionMetrics = createSessionMetrics();
+  readonly metrics: SessionMetrics = createSessionMetrics(() => {
+    const counts: Record<string, number> = {};
+    for (const p of Object.values(this.registry.getSnapshot().context.sessions)) counts[p.lifecycle] = (counts[p.lifecycle] ?? 0) + 1;
+    return counts;
+  });
   readonly faults: FaultPoints;
   readonly ledger: Ledger;
   readonly sessions: SessionStore;
@@ -165,6 +169,9 @@ export class SessionEngine {
   readonly #ownsLedger: boolean;
   readonly #clocks: EngineClocks;
   readonly #logger: Logger;
+  /** Per-session lines (module `session`); a child per session binds its id. */
+  readonly #sessionLog: Logger;
+  readonly #trace: TurnTrace;
   readonly #handles = new Map<string, SessionHandle>();
   readonly #machine;
   #closing = false;
@@ -178,11 +185,14 @@ export class SessionEngine {
     this.#options = options;
     this.instanceId = options.instanceId ?? `engine-${randomUUID()}`;
     this.#clocks = options.clocks ?? realClocks();
-    this.#logger = options.logger ?? silentLogger;
+    const baseLogger = options.logger ?? silentLogger;
+    this.#logger = moduleLogger(baseLogger, 'engine');
+    this.#sessionLog = moduleLogger(baseLogger, 'session');
+    this.#trace = turnTrace(baseLogger);
     // STORYTELLER_FAULT arms one point for crash trials of a child process; otherwise all disarmed.
     this.faults = options.faults ?? FaultPoints.fromEnv();
     this.#ownsLedger = !options.ledger;
-    this.ledger = options.ledger ?? new Ledger(options.db, options.ledgerOptions ?? { maxPayloadBytes: 64 * 1024, maxBatch: 512, flushMs: 20, logger: this.#logger });
+    this.ledger = options.ledger ?? new Ledger(options.db, options.ledgerOptions ?? { maxPayloadBytes: 64 * 1024, maxBatch: 512, flushMs: 20, logger: baseLogger });
     this.sessions = new SessionStore(options.db);
     const storage =
       options.storage ??
@@ -192,7 +202,7 @@ export class SessionEngine {
         sessions: this.sessions,
         graph: options.graph ?? null,
         maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024,
-        logger: this.#logger,
+        logger: moduleLogger(baseLogger, 'persistence'),
         fault: (point, sessionId) => this.faults.hit(point, sessionId),
         onRefused: (effect, code) => this.metrics.effectsRefused.inc({ effect, code }),
       });
@@ -328,7 +338,7 @@ export class SessionEngine {
       id: `session:${sessionId}`,
       input: { sessionId, epoch, gracePeriodMs: this.#options.gracePeriodMs ?? 5 * 60_000, autosaveEveryTurns: this.#options.autosaveEveryTurns ?? 0 },
       clock: this.#clocks.clock,
-      logger: (...args: unknown[]) => this.#logger.debug({ sessionId, args }, 'xstate'),
+      logger: (...args: unknown[]) => this.#sessionLog.debug({ sessionId, args }, 'xstate'),
       ...(snapshot ? { snapshot } : {}),
       ...(inspect ? { inspect } : {}),
     });
@@ -455,6 +465,11 @@ export class SessionEngine {
     const openedAt = this.now();
     let last = '';
     const turnStarts = new Map<number, number>();
+    // The turn cycle's log lines (docs/operations.md, "Logs"): the session's child logger, and
+    // per turn a child bound to turn / inputId (the client's) / ledgerId (the PlayerInput row),
+    // also bound in the turn trace so other modules' lines naming the session carry them.
+    const log = this.#sessionLog.child({ sessionId: handle.id });
+    const turns = new Map<number, Logger>();
     handle.actor.subscribe({
       next: (snapshot) => {
         const lifecycle = topLevel(snapshot.value, 'lifecycle');
@@ -463,24 +478,52 @@ export class SessionEngine {
         if (key === last) return;
         last = key;
         if (this.#crashed) return;
+        log.debug({ lifecycle, connection, turn: snapshot.context.turn, ...this.#trace.get(handle.id) }, 'session state');
         this.#presence(handle.id, { lifecycle, connection, sceneKey: snapshot.context.sceneKey, epoch, openedAt });
         if (TERMINAL.has(lifecycle)) {
+          this.#trace.release(handle.id);
           // Release the actor (and its memory); a later open() resumes from the checkpoint.
           queueMicrotask(() => this.#release(handle));
         }
       },
       error: (error) => {
-        if (!this.#crashed) this.#logger.error({ sessionId: handle.id, err: error }, 'session actor error');
+        if (!this.#crashed) log.error({ err: error, ...this.#trace.get(handle.id) }, 'session actor error');
       },
     });
-    handle.on('turnStarted', (e) => turnStarts.set(e.inputId, performance.now()));
+    handle.on('ack', (e) => log.debug({ turn: e.turn, inputId: e.clientInputId, ledgerId: e.inputId, duplicate: e.duplicate }, 'input durable (ack)'));
+    handle.on('inputRejected', (e) => log.warn({ turn: null, inputId: e.clientInputId, ledgerId: null, code: e.error.code, reason: e.error.message }, 'input refused'));
+    handle.on('turnStarted', (e) => {
+      turnStarts.set(e.inputId, performance.now());
+      const fields = { turn: e.turn, inputId: e.clientInputId, ledgerId: e.inputId };
+      this.#trace.bind(handle.id, fields);
+      const turnLog = log.child(fields);
+      turns.set(e.inputId, turnLog);
+      turnLog.debug('turn started');
+    });
     handle.on('answer', (e) => {
       const started = turnStarts.get(e.inputId);
       turnStarts.delete(e.inputId);
-      if (started !== undefined) this.metrics.turnOverhead.observe(Math.max(0, performance.now() - started - e.behaviourMs));
+      const ms = started === undefined ? null : performance.now() - started;
+      if (ms !== null) {
+        this.metrics.turnOverhead.observe(Math.max(0, ms - e.behaviourMs));
+        this.metrics.turnMs.observe(ms);
+      }
       for (const member of e.degraded) this.metrics.turnsDegraded.inc({ member });
+      const turnLog = turns.get(e.inputId) ?? log.child({ turn: e.turn, inputId: e.clientInputId, ledgerId: e.inputId });
+      turnLog.info({ ms, behaviourMs: e.behaviourMs, degraded: e.degraded }, 'turn answered');
     });
-    handle.on('failed', (e) => this.#logger.error({ sessionId: handle.id, error: e.error }, 'session failed'));
+    handle.on('turnRecorded', (e) => {
+      const turnLog = turns.get(e.inputId);
+      turns.delete(e.inputId);
+      turnLog?.debug('turn recorded (TurnCompleted durable)');
+      this.#trace.release(handle.id, e.inputId);
+    });
+    handle.on('sceneEntered', (e) => log.info({ sceneIndex: e.sceneIndex, sceneKey: e.sceneKey, timings: e.timings, degraded: e.degraded }, 'scene entered'));
+    handle.on('sceneExited', (e) => log.info({ sceneIndex: e.sceneIndex, sceneKey: e.sceneKey, nextSceneKey: e.nextSceneKey, checkpointId: e.checkpointId, reason: e.reason }, 'scene exited'));
+    handle.on('checkpointed', (e) => log.debug({ checkpointType: e.checkpointType, checkpointId: e.checkpointId }, 'checkpoint written'));
+    handle.on('suspended', (e) => log.info({ reason: e.reason }, 'session suspended'));
+    handle.on('ended', () => log.info('session ended'));
+    handle.on('failed', (e) => log.error({ code: e.error.code, reason: e.error.message, ...this.#trace.get(handle.id) }, 'session failed'));
   }
 }
 

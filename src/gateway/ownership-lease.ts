@@ -1,7 +1,9 @@
 import type { Clock } from '../engine/clock.ts';
 import type { SessionEngine } from '../engine/engine.ts';
 import type { Database } from '../persistence/database.ts';
-import type { Logger } from '../logger.ts';
+import type { Registry } from 'prom-client';
+import { moduleLogger, type Logger } from '../logger.ts';
+import { createLeaseMetrics, type LeaseMetrics } from './lease-metrics.ts';
 
 /**
  * Session ownership leases across engine instances (seed: "Scaling Characteristics";
@@ -29,6 +31,8 @@ export interface LeaseOptions {
   now: () => number;
   gracePeriodMs: number;
   logger: Logger;
+  /** Where the lease metrics go (lease-metrics.ts); none when absent. */
+  registry?: Registry;
 }
 
 export interface LeaseStatus {
@@ -50,8 +54,16 @@ export class OwnershipLease {
   #timers: unknown[] = [];
   #stopped = false;
 
+  readonly #metrics: LeaseMetrics | null;
+
   constructor(options: LeaseOptions) {
-    this.#o = options;
+    this.#o = { ...options, logger: moduleLogger(options.logger, 'lease') };
+    this.#metrics = options.registry
+      ? createLeaseMetrics(options.registry, () => ({
+          held: this.#held,
+          renewalAgeS: this.#renewedAt === null ? options.ttlMs / 1000 : Math.max(0, options.now() - this.#renewedAt) / 1000,
+        }))
+      : null;
   }
 
   start(): void {
@@ -66,7 +78,18 @@ export class OwnershipLease {
       };
       tick();
     };
-    loop(Math.max(10, Math.floor(this.#o.ttlMs / 3)), () => this.renew());
+    loop(Math.max(10, Math.floor(this.#o.ttlMs / 3)), () =>
+      this.renew().then(
+        (n) => {
+          this.#metrics?.renewals.inc({ outcome: 'ok' });
+          return n;
+        },
+        (error: unknown) => {
+          this.#metrics?.renewals.inc({ outcome: 'error' });
+          throw error;
+        },
+      ),
+    );
     loop(Math.max(10, Math.floor(this.#o.ttlMs / 2)), () => this.sweep());
   }
 
@@ -132,8 +155,10 @@ export class OwnershipLease {
       try {
         await this.#o.engine.open(id, { disconnectedUntil: deadline });
         taken.push(id);
+        this.#metrics?.takeovers.inc({ outcome: 'ok' });
         this.#o.logger.info({ sessionId: id }, 'ownership lease: took over a session whose owner stopped renewing');
       } catch (error) {
+        this.#metrics?.takeovers.inc({ outcome: 'error' });
         this.#o.logger.warn({ sessionId: id, err: error }, 'ownership lease: could not open an expired session');
       }
     }

@@ -31,3 +31,16 @@ export async function resolveGatewaySecret(env: NodeJS.ProcessEnv, dataDir: stri
   await writeFile(file, `${secret}\n`, { mode: 0o600 });
   return secret;
 }
+
+/**
+ * STORYTELLER_GATEWAY_SECRET_PREVIOUS: secrets being rotated out, comma-separated (each ≥ 32
+ * characters). Tokens they signed still verify; a resume hands the client a token signed
+ * with the current secret (docs/operations.md, "Rotating the gateway secret").
+ */
+export function previousGatewaySecrets(env: NodeJS.ProcessEnv): string[] {
+  const list = (env.STORYTELLER_GATEWAY_SECRET_PREVIOUS ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (list.some((s) => s.length < 32)) {
+    throw new StorytellerError('CONFIG_INVALID', 'each STORYTELLER_GATEWAY_SECRET_PREVIOUS entry must be at least 32 characters', { details: { variables: ['STORYTELLER_GATEWAY_SECRET_PREVIOUS'] } });
+  }
+  return list;
+}

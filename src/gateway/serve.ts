@@ -1,11 +1,11 @@
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { InspectionEvent } from 'xstate';
 import type { Config } from '../config.ts';
 import { createStoryBehaviour } from '../actors/create-story-behaviour.ts';
 import { loadStoryFile } from '../domain/story/loader.ts';
 import { SessionEngine } from '../engine/engine.ts';
 import { inspectorFromEnvironment } from '../engine/inspector.ts';
-import { createLogger, type Logger } from '../logger.ts';
+import { loggerFromConfig, type Logger } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
@@ -14,7 +14,7 @@ import { openWorkflows, type OpenedWorkflows } from '../workflows/open-workflows
 import type { FrameReport } from '../actors/frame-observer.ts';
 import { realClocks } from '../engine/clock.ts';
 import { OwnershipLease } from './ownership-lease.ts';
-import { resolveGatewaySecret } from './secret.ts';
+import { previousGatewaySecrets, resolveGatewaySecret } from './secret.ts';
 import { startGateway, type Gateway } from './server.ts';
 import type { SceneInfo } from './session-hub.ts';
 import { TokenSigner } from './tokens.ts';
@@ -35,11 +35,13 @@ export interface RunningServer {
 }
 
 export async function serve(config: Config, options: { storyPath?: string; logger?: Logger } = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? loggerFromConfig(config);
   const db = await openDatabase(config);
   await migrate(db);
   const graph = await openGraphStore(db, config);
   const registry = new Registry();
+  // Process CPU, heap and event-loop lag beside the runtime's own (the capacity model reads them).
+  collectDefaultMetrics({ register: registry });
   const story = await loadStoryFile(options.storyPath ?? config.storyPath);
   let gateway: Gateway | null = null;
   const debug = config.gateway.debug ? new DebugTap() : null;
@@ -71,12 +73,12 @@ export async function serve(config: Config, options: { storyPath?: string; logge
   });
   // The deferred scene-boundary pipeline (docs/workflows.md): in-process on the embedded default.
   let workflows: OpenedWorkflows | null = null;
-  workflows = await openWorkflows({ config, db, graph, logger, sessions: { get: (id) => engine.get(id) } });
+  workflows = await openWorkflows({ config, db, graph, logger, registry, sessions: { get: (id) => engine.get(id) } });
   const pipeline = workflows;
-  const tokens = new TokenSigner(await resolveGatewaySecret(config.env, config.dataDir));
+  const tokens = new TokenSigner(await resolveGatewaySecret(config.env, config.dataDir), Date.now, previousGatewaySecrets(config.env));
   const clocks = realClocks();
   // Renews this instance's sessions; takes over (and recovers) those of instances that died.
-  const lease = new OwnershipLease({ engine, db, ttlMs: config.gateway.leaseTtlMs, clock: clocks.clock, now: clocks.now, gracePeriodMs: config.gracePeriodMs, logger });
+  const lease = new OwnershipLease({ engine, db, ttlMs: config.gateway.leaseTtlMs, clock: clocks.clock, now: clocks.now, gracePeriodMs: config.gracePeriodMs, logger, registry });
   const scenes = new Map<string, SceneInfo>(story.scenes.map((s) => [s.id, { name: s.name, description: s.description, hint: s.hints[0] ?? null }]));
   gateway = await startGateway({
     engine,

@@ -3,7 +3,7 @@ import uWS from 'uWebSockets.js';
 import type { SessionEngine } from '../engine/engine.ts';
 import { realClocks, type EngineClocks } from '../engine/clock.ts';
 import { StorytellerError } from '../errors.ts';
-import { silentLogger, type Logger } from '../logger.ts';
+import { moduleLogger, silentLogger, type Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
 import { Connection, type ConnectionLimits } from './connection.ts';
 import type { DebugTap } from './debug-tap.ts';
@@ -88,7 +88,7 @@ interface UserData {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const engine = options.engine;
-  const logger = options.logger ?? silentLogger;
+  const logger = moduleLogger(options.logger ?? silentLogger, 'gateway');
   const clocks = options.clocks ?? realClocks();
   const limits: ConnectionLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const maxPerIp = options.maxConnectionsPerIp ?? 64;

@@ -31,10 +31,14 @@ const PREFIX = 'st1';
 export class TokenSigner {
   readonly #secret: Buffer;
   readonly #now: () => number;
+  /** Secrets being rotated out (STORYTELLER_GATEWAY_SECRET_PREVIOUS): still verified, never used to sign. */
+  readonly #previous: Buffer[];
 
-  constructor(secret: string | Buffer, now: () => number = Date.now) {
-    this.#secret = Buffer.isBuffer(secret) ? secret : Buffer.from(secret, 'utf8');
-    if (this.#secret.length < 16) throw new Error('the gateway secret must be at least 16 bytes');
+  constructor(secret: string | Buffer, now: () => number = Date.now, previous: ReadonlyArray<string | Buffer> = []) {
+    const key = (s: string | Buffer) => (Buffer.isBuffer(s) ? s : Buffer.from(s, 'utf8'));
+    this.#secret = key(secret);
+    this.#previous = previous.map(key);
+    if ([this.#secret, ...this.#previous].some((k) => k.length < 16)) throw new Error('the gateway secret must be at least 16 bytes');
     this.#now = now;
   }
 
@@ -48,14 +52,17 @@ export class TokenSigner {
     return this.sign({ sub: `player-${randomUUID()}`, sid: null, scope: ['play'] });
   }
 
-  /** Null for anything not signed by this secret, malformed or expired. */
+  /** Null for anything not signed by this secret (or a previous one), malformed or expired. A resume re-signs with the current one. */
   verify(token: string): TokenClaims | null {
     const parts = token.split('.');
     if (parts.length !== 3 || parts[0] !== PREFIX) return null;
     const [, body, sig] = parts as [string, string, string];
-    const expected = Buffer.from(this.#mac(`${PREFIX}.${body}`), 'base64url');
     const given = Buffer.from(sig, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+    const signedBy = (key: Buffer) => {
+      const expected = Buffer.from(this.#mac(`${PREFIX}.${body}`, key), 'base64url');
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    };
+    if (!signedBy(this.#secret) && !this.#previous.some(signedBy)) return null;
     let json: unknown;
     try {
       json = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
@@ -68,7 +75,7 @@ export class TokenSigner {
     return parsed.data;
   }
 
-  #mac(data: string): string {
-    return createHmac('sha256', this.#secret).update(data).digest('base64url');
+  #mac(data: string, key: Buffer = this.#secret): string {
+    return createHmac('sha256', key).update(data).digest('base64url');
   }
 }

@@ -105,7 +105,7 @@ export type SessionEmitted =
   /** `turn`: the PlayerInput row's turn (the turn it is played as when a session's inputs are appended one at a time, as the gateway does). */
   | { type: 'ack'; clientInputId: string; inputId: number; turn: number | null; duplicate: boolean }
   | { type: 'inputRejected'; clientInputId: string; error: ErrorInfo }
-  | { type: 'turnStarted'; inputId: number; turn: number }
+  | { type: 'turnStarted'; inputId: number; clientInputId: string; turn: number }
   | { type: 'chunk'; inputId: number; text: string }
   | { type: 'answer'; inputId: number; clientInputId: string; turn: number; text: string; degraded: string[]; behaviourMs: number }
   /** TurnCompleted and the turn's events are durable. */

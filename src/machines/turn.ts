@@ -43,7 +43,7 @@ export const playingState = sessionSetup.createStateConfig({
             current: { input, results: {}, degraded: [], pendingAgents: [], behaviourMs: 0, chunks: 0 },
           };
         }),
-        emit(({ context }) => ({ type: 'turnStarted', inputId: context.current?.input.inputId ?? 0, turn: context.turn })),
+        emit(({ context }) => ({ type: 'turnStarted', inputId: context.current?.input.inputId ?? 0, clientInputId: context.current?.input.clientInputId ?? '', turn: context.turn })),
       ],
       states: {
         stage1: {

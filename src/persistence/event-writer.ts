@@ -42,6 +42,8 @@ export interface EventWriterOptions {
   write: (rows: readonly AppendRow[]) => Promise<AppendOutcome[]>;
   /** Called before each retry of a failed batch (metrics). */
   onRetry?: () => void;
+  /** Called as each batch write starts, with how long each of its requests waited (ms; metrics). */
+  onBatch?: (waitsMs: number[]) => void;
 }
 
 type Outcome = { ok: true } | { ok: false; error: unknown };
@@ -50,6 +52,8 @@ interface EventRequest {
   sessionId: string;
   events: NewEvent[];
   rows: AppendRow[];
+  /** performance.now() at enqueue (the commit-wait metric). */
+  at: number;
   state: 'queued' | 'writing' | 'done' | 'failed';
   resolve: (records: LedgerRecord[]) => void;
   reject: (error: unknown) => void;
@@ -97,13 +101,18 @@ export class EventWriter {
   enqueue(sessionId: string, events: NewEvent[], rows: AppendRow[]): Promise<LedgerRecord[]> {
     if (this.#closed) return Promise.reject(new StorytellerError('ENGINE_SHUTTING_DOWN', 'the ledger is closed'));
     const promise = new Promise<LedgerRecord[]>((resolve, reject) => {
-      this.#queue.push({ sessionId, events, rows, state: 'queued', resolve, reject, waiters: [] });
+      this.#queue.push({ sessionId, events, rows, at: performance.now(), state: 'queued', resolve, reject, waiters: [] });
     });
     // Callers may ignore the promise: failures are reported through flush() and the log.
     promise.catch(() => undefined);
     if (this.#queuedRows() >= this.#o.maxBatch) this.#kick(true);
     else this.#arm(this.#o.flushMs);
     return promise;
+  }
+
+  /** Rows queued or being written (the backlog metric). */
+  get backlogRows(): number {
+    return this.#queuedRows() + this.#inFlight.reduce((n, r) => n + r.rows.length, 0);
   }
 
   /** Events queued or in flight, per session (for diagnostics and shutdown reports). */
@@ -201,6 +210,10 @@ export class EventWriter {
         batch.push(next);
       }
       this.#inFlight = batch;
+      if (this.#o.onBatch) {
+        const now = performance.now();
+        this.#o.onBatch(batch.map((r) => now - r.at));
+      }
       const delivered = await this.#writeWithRetry(batch);
       this.#inFlight = [];
       if (!delivered) {

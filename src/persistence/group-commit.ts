@@ -15,6 +15,8 @@ export type BatchWriter<Req, Res> = (batch: readonly Req[]) => Promise<BatchResu
 
 interface Pending<Req, Res> {
   request: Req;
+  /** performance.now() at submit (the commit-wait metric). */
+  at: number;
   resolve: (value: Res) => void;
   reject: (error: unknown) => void;
 }
@@ -36,7 +38,11 @@ export class GroupCommitter<Req, Res> {
   #idle: Array<() => void> = [];
   readonly stats: GroupCommitStats = { batches: 0, requests: 0, largestBatch: 0 };
 
-  constructor(write: BatchWriter<Req, Res>, maxBatch: number) {
+  readonly #onBatch: ((waitsMs: number[]) => void) | undefined;
+
+  /** `onBatch`: called as each write starts, with how long each of its requests waited (ms). */
+  constructor(write: BatchWriter<Req, Res>, maxBatch: number, onBatch?: (waitsMs: number[]) => void) {
+    this.#onBatch = onBatch;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     this.#write = write;
     this.#maxBatch = maxBatch;
@@ -45,7 +51,7 @@ export class GroupCommitter<Req, Res> {
   /** Queues one request; resolves (or rejects) with its own outcome once its batch is written. */
   submit(request: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      this.#queue.push({ request, resolve, reject });
+      this.#queue.push({ request, at: performance.now(), resolve, reject });
       if (!this.#running) {
         this.#running = true;
         // nextTick, not a microtask: it runs once the current microtask queue has drained,
@@ -70,6 +76,10 @@ export class GroupCommitter<Req, Res> {
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
+      if (this.#onBatch) {
+        const now = performance.now();
+        this.#onBatch(batch.map((p) => now - p.at));
+      }
       let results: BatchResult<Res>[];
       try {
         results = await this.#write(batch.map((p) => p.request));

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { EventType, LedgerRecord, NewEvent } from '../domain/events.ts';
 import { isStorytellerError, StorytellerError } from '../errors.ts';
-import { silentLogger, type Logger } from '../logger.ts';
+import { moduleLogger, silentLogger, type Logger } from '../logger.ts';
 import type { Database, Queryable } from './database.ts';
 import { DEFAULT_RETRY, EventWriter, type RetryPolicy, type UnwrittenEvents } from './event-writer.ts';
 import { GroupCommitter, type BatchResult, type GroupCommitStats } from './group-commit.ts';
@@ -95,17 +95,20 @@ export class Ledger {
   constructor(db: Database, options: LedgerOptions) {
     this.#db = db;
     this.#options = options;
-    this.#logger = options.logger ?? silentLogger;
-    const metrics: LedgerMetrics | undefined = options.registry ? createLedgerMetrics(options.registry) : undefined;
+    this.#logger = moduleLogger(options.logger ?? silentLogger, 'persistence');
+    const metrics: LedgerMetrics | undefined = options.registry
+      ? createLedgerMetrics(options.registry, () => ({ input: this.#inputs.queued, events: this.#events.backlogRows }))
+      : undefined;
+    const waited = (path: 'input' | 'events') => (metrics ? (waits: number[]) => waits.forEach((ms) => metrics.commitWaitSeconds.observe({ path }, ms / 1000)) : undefined);
     this.#writeInputRows = measured(metrics, 'input', (rows: readonly AppendRow[]) => appendRows(this.#db, rows, 'client_input_id'));
-    this.#inputs = new GroupCommitter((batch) => this.#writeInputs(batch), options.maxBatch);
+    this.#inputs = new GroupCommitter((batch) => this.#writeInputs(batch), options.maxBatch, waited('input'));
     this.#events = new EventWriter({
       maxBatch: options.maxBatch,
       flushMs: options.flushMs,
       retry: { ...DEFAULT_RETRY, ...options.retry },
       logger: this.#logger,
       write: measured(metrics, 'events', (rows: readonly AppendRow[]) => appendRows(this.#db, rows, 'idempotency_key')),
-      ...(metrics ? { onRetry: () => metrics.eventRetries.inc() } : {}),
+      ...(metrics ? { onRetry: () => metrics.eventRetries.inc(), onBatch: waited('events') } : {}),
     });
   }
 

@@ -1,6 +1,6 @@
 import amqp from 'amqplib';
 import type { Logger } from '../logger.ts';
-import { silentLogger } from '../logger.ts';
+import { moduleLogger, silentLogger } from '../logger.ts';
 
 /**
  * The message queue both halves of the workflow pipeline speak (the bridge and the local
@@ -148,7 +148,7 @@ export class AmqpBus implements MessageBus {
 
   constructor(options: AmqpBusOptions) {
     this.#options = options;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = moduleLogger(options.logger ?? silentLogger, 'workflows');
     this.#delay = options.reconnectMs ?? 200;
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { StorytellerError } from '../errors.ts';
-import { silentLogger, type Logger } from '../logger.ts';
+import { moduleLogger, silentLogger, type Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
 import type { MessageBus } from './bus.ts';
 import {
@@ -135,7 +135,7 @@ export class LocalRunner {
 
   constructor(options: LocalRunnerOptions) {
     this.#o = options;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = moduleLogger(options.logger ?? silentLogger, 'workflows');
     this.workerId = options.workerId ?? `storyteller-local-${randomUUID().slice(0, 8)}`;
     for (const H of options.handlers) this.#handlers.set(H.handlerName, new H(options.deps));
     this.#templates = [options.template, ...(options.more ?? [])];

@@ -1,4 +1,6 @@
+import type { Registry } from 'prom-client';
 import { Bridge, type SessionSink } from '../actors/bridge.ts';
+import { registerOutboxMetrics } from './outbox-metrics.ts';
 import type { Config } from '../config.ts';
 import { StorytellerError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -37,6 +39,8 @@ export interface OpenWorkflowsOptions {
   graph: GraphStore | null;
   logger: Logger;
   sessions?: SessionSink;
+  /** The /metrics registry: the bridge's counters and the outbox backlog gauges (none when absent). */
+  registry?: Registry;
   /** Test seams. */
   queuePrefix?: string;
   backoff?: BackoffPolicy;
@@ -69,7 +73,8 @@ export async function openWorkflows(o: OpenWorkflowsOptions): Promise<OpenedWork
       transport = new QueueTransport({ requests: bus, events: bus, ...(rest ? { getTask: (id: string) => rest.getTask(id) } : {}) });
     }
   }
-  const bridge = new Bridge({ db: o.db, transport, template, betweenTemplate: between.template, logger: o.logger, ...(o.sessions ? { sessions: o.sessions } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}), reconcileAfterMs: o.config.workflows.reconcileAfterMs ?? 60_000 });
+  const bridge = new Bridge({ db: o.db, transport, template, betweenTemplate: between.template, logger: o.logger, ...(o.sessions ? { sessions: o.sessions } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}), ...(o.registry ? { registry: o.registry } : {}), reconcileAfterMs: o.config.workflows.reconcileAfterMs ?? 60_000 });
+  if (o.registry) registerOutboxMetrics(o.registry, o.db, o.logger);
   await bridge.start();
   // Between sessions: a durable schedule; any instance may tick, exactly one fires each run.
   const schedule = new BetweenSessionsSchedule({ db: o.db, intervalMs: o.config.workflows.betweenSessionsMs });

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { StorytellerError, ERROR_CODES, type ErrorCode } from '../../errors.ts';
-import { silentLogger, type Logger } from '../../logger.ts';
+import { moduleLogger, silentLogger, type Logger } from '../../logger.ts';
 import { assertFrameContract } from './contract.ts';
 import { FEATURE_DIM, FRAME_SCHEMA_NAME, OUTPUT_DIM, type CharacterPrediction } from './character-schema.ts';
 import { decodePrediction } from './decoder.ts';
@@ -107,7 +107,7 @@ export class OnnxFrameComputer implements FrameComputer {
     this.worker = null;
     this.maxRestarts = options.maxRestarts ?? 3;
     this.maxBatch = options.maxBatch ?? 256;
-    this.logger = (options.logger ?? silentLogger).child({ component: 'frame-model' });
+    this.logger = moduleLogger(options.logger ?? silentLogger, 'inference').child({ component: 'frame-model' });
     this.metrics = options.registry ? createMetrics(options.registry) : null;
     this.attach(worker);
   }

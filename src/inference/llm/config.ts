@@ -48,7 +48,8 @@ export const DEFAULT_PRICES: Record<string, Price> = { anthropic: { inputPerMTok
 const positiveInt = z.coerce.number().int().positive();
 const nonNegative = z.coerce.number().nonnegative();
 
-const envSchema = z.object({
+/** Every LLM variable (exported for the documentation check, test/unit/docker-compose.test.ts). */
+export const llmEnvSchema = z.object({
   ANTHROPIC_API_KEY: z.string().trim().optional().transform((v) => (v ? v : undefined)),
   ANTHROPIC_BASE_URL: z.url().optional(),
   STORYTELLER_ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-5-5'),
@@ -167,7 +168,7 @@ export function parseRateLimits(text: string | undefined): Partial<Record<Provid
 
 /** Parses and cross-checks the LLM variables; throws CONFIG_INVALID naming the variable. */
 export function loadLlmConfig(env: NodeJS.ProcessEnv): LlmConfig {
-  const parsed = envSchema.safeParse(env);
+  const parsed = llmEnvSchema.safeParse(env);
   if (!parsed.success) {
     const variables = [...new Set(parsed.error.issues.map((i) => i.path.join('.')))];
     throw new StorytellerError('CONFIG_INVALID', `invalid configuration — ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { ErrorCode } from '../../errors.ts';
 import { StorytellerError } from '../../errors.ts';
-import { type Logger, silentLogger } from '../../logger.ts';
+import { type Logger, moduleLogger, silentLogger } from '../../logger.ts';
 import { AnthropicProvider } from './anthropic.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { LlmConfig, ProviderKind, RoleConfig } from './config.ts';
@@ -86,7 +86,7 @@ export class LlmRouter {
   constructor(private readonly options: LlmRouterOptions) {
     this.usage = options.usage ?? new UsageLedger();
     this.metrics = options.registry ? createLlmMetrics(options.registry) : undefined;
-    this.logger = options.logger ?? silentLogger;
+    this.logger = moduleLogger(options.logger ?? silentLogger, 'inference');
     this.clock = options.clock ?? systemClock;
     const retry = options.retry ?? { maxRetries: 2, baseMs: 500, maxMs: 8_000 };
     for (const [name, provider] of Object.entries(options.providers)) {
