@@ -4,7 +4,7 @@ import type { TruthEvent, TruthSet } from '../domain/truth-set.ts';
 import { isStorytellerError } from '../errors.ts';
 import { isFaultHalt, type FaultPoint } from '../engine/fault-points.ts';
 import type { Json, SceneExitPlan, TurnInput } from './behaviour.ts';
-import { withStorageRetry, type StorageRetryPolicy } from './storage-retry.ts';
+import { withStorageRetry, type StorageRetryPolicy } from '../persistence/storage-retry.ts';
 
 /**
  * The persistence actor (issue 3 §2): one child per session (`systemId: 'persistence'`)

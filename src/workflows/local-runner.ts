@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { isTransientStorageError, withStorageRetry } from '../persistence/storage-retry.ts';
 import { StorytellerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
@@ -301,7 +302,23 @@ export class LocalRunner {
 
   #kick(taskUuid: string): void {
     if (this.#stopped) return;
-    this.#track(this.#advance(taskUuid).catch((err: unknown) => this.#logger.error({ err, taskUuid }, 'workflow task advance failed')));
+    this.#track(
+      this.#advance(taskUuid).catch((err: unknown) => {
+        this.#logger.error({ err, taskUuid }, 'workflow task advance failed');
+        this.#kickLater(taskUuid, err);
+      }),
+    );
+  }
+
+  /** After a database outage (issue 13): the task is looked at again once the database may be back. */
+  #kickLater(taskUuid: string, err: unknown): void {
+    if (this.#stopped || !isTransientStorageError(err)) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#kick(taskUuid);
+      this.#settleIdle();
+    }, 1_000);
+    this.#timers.add(timer);
   }
 
   async #advance(taskUuid: string): Promise<void> {
@@ -319,7 +336,14 @@ export class LocalRunner {
     const now = Date.now();
     const ready = steps.filter((s) => this.#isReady(task.name, s, steps, now));
     if (ready.length > 0) await this.#o.db.query(`UPDATE workflow_tasks SET status = 'steps_in_process', updated_at = NOW() WHERE task_uuid = $1`, [taskUuid]);
-    for (const s of ready) this.#track(this.#runStep(task, s, steps));
+    for (const s of ready) {
+      this.#track(
+        this.#runStep(task, s, steps).catch((err: unknown) => {
+          this.#logger.error({ err, taskUuid, step: s.name }, 'workflow step run failed');
+          this.#kickLater(taskUuid, err);
+        }),
+      );
+    }
     const retrying = steps.filter((s) => s.state === 'waiting_for_retry' && s.next_retry_at && s.next_retry_at.getTime() > now);
     if (ready.length === 0 && retrying.length > 0) {
       await this.#o.db.query(`UPDATE workflow_tasks SET status = 'waiting_for_retry', updated_at = NOW() WHERE task_uuid = $1`, [taskUuid]);
@@ -383,13 +407,16 @@ export class LocalRunner {
     }
     if (this.#stopped) return; // a killed runner writes nothing more; the claim stays and counts
     const completedAt = new Date();
+    // The attempt ran: its outcome is written through a database outage (the updates are
+    // conditional on the claim, so a retry after an unseen commit changes nothing).
+    const write = (sql: string, params: unknown[]) => withStorageRetry(() => this.#o.db.query(sql, params), { stopped: () => this.#stopped });
     if (result.success) {
-      await this.#o.db.query(`UPDATE workflow_steps SET state = 'complete', results = $2::jsonb, updated_at = NOW() WHERE step_uuid = $1 AND state = 'in_progress'`, [step.step_uuid, JSON.stringify(result.result ?? {})]);
+      await write(`UPDATE workflow_steps SET state = 'complete', results = $2::jsonb, updated_at = NOW() WHERE step_uuid = $1 AND state = 'in_progress'`, [step.step_uuid, JSON.stringify(result.result ?? {})]);
     } else {
       const terminal = !result.retryable || attempts >= step.max_attempts;
       const retryAfter = retryAfterMs(result.metadata);
       const delay = backoffMs(this.#o.backoff ?? TASKER_BACKOFF, attempts, this.#o.random ?? Math.random, retryAfter);
-      await this.#o.db.query(
+      await write(
         `UPDATE workflow_steps SET state = $2, last_error = $3::jsonb, backoff_request_seconds = $4, next_retry_at = NOW() + ($5::int * INTERVAL '1 millisecond'), updated_at = NOW()
           WHERE step_uuid = $1 AND state = 'in_progress'`,
         [step.step_uuid, terminal ? 'error' : 'waiting_for_retry', JSON.stringify({ message: result.errorMessage, error_type: result.errorType, error_code: result.errorCode, retryable: result.retryable }), delay / 1000, terminal ? 0 : delay],

@@ -1,0 +1,11 @@
+import { startServe } from '../test/support/serve-process.ts';
+import { TrackedPlayer } from '../test/support/ws-player.ts';
+import { PrivatePostgres } from '../test/support/private-postgres.ts';
+import { mkdtempSync } from 'node:fs';
+const pg = await PrivatePostgres.create();
+const s = await startServe({ DATABASE_URL: pg.url, AMQP_URL: undefined, STORYTELLER_DATA_DIR: mkdtempSync('/tmp/probe-'), STORYTELLER_GATEWAY_SECRET: 'outage-secret-of-at-least-thirty-two-chars!', LOG_LEVEL: 'info', STORYTELLER_LEASE_TTL_MS: '3000', STORYTELLER_GATEWAY_ACK_TIMEOUT_MS: '2000', STORYTELLER_INSTANCE_ID: 'outage-a' });
+const ps = [1,2,3].map(() => new TrackedPlayer({ url: s.wsUrl })); const p = ps[0];
+p.client.events.on('frame', (f) => f.type !== 'narrative.chunk' && console.log('frame', JSON.stringify(f).slice(0, 200)));
+await Promise.all(ps.map((q) => q.start()));
+for (const q of ps) q.type('look'); for (const q of ps) q.type('ask Ewan about the light');
+setTimeout(async () => { console.log(s.output().slice(-3000)); for (const q of ps) console.log('unanswered', q.client.unanswered(), JSON.stringify(q.client.store.lines)); s.signal('SIGKILL'); await pg.destroy(); process.exit(0); }, 15000);
