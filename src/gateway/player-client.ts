@@ -159,9 +159,10 @@ export class PlayerClient {
         this.#store.sessionId = null;
       }
       this.events.emit('status', 'offline');
-      // Moved (a graceful shutdown or another instance took the session): reconnect at once, elsewhere.
+      // Moved (4503 graceful shutdown, 4409 another instance took the session): reconnect soon
+      // (within one base backoff, jittered so a drained instance's clients do not arrive at once).
       const moved = code === 4409 || code === 4503;
-      const cap = moved ? 0 : Math.min(this.#options.backoffMaxMs ?? 15_000, (this.#options.backoffBaseMs ?? 500) * 2 ** this.#attempt);
+      const cap = moved ? (this.#options.backoffBaseMs ?? 500) : Math.min(this.#options.backoffMaxMs ?? 15_000, (this.#options.backoffBaseMs ?? 500) * 2 ** this.#attempt);
       this.#attempt += 1;
       this.#timer = setTimeout(() => this.#connect(), Math.round(Math.random() * cap));
     });
