@@ -7,6 +7,7 @@ import { auditFailures, auditLedger } from '../../../src/testing/ledger-audit.ts
 import { PrivatePostgres, privatePostgresUnavailable } from '../../support/private-postgres.ts';
 import { readyz, startServe, type ServeProcess } from '../../support/serve-process.ts';
 import { TrackedPlayer } from '../../support/ws-player.ts';
+import { auditWorkflows } from '../../support/workflow-audit.ts';
 
 /**
  * PostgreSQL restarted during play (issue 13), through the whole stack: a PRIVATE cluster
@@ -121,6 +122,9 @@ describe.skipIf(unavailable !== null)(`PostgreSQL restarted during play${unavail
         [sessionIds],
       );
       expect(exits.rows.map((r) => r.n)).toEqual(sessionIds.map(() => 3));
+      // Every scene exit's deferred workflow (the in-process local runner) ran through the outages and was applied once.
+      await expect.poll(async () => (await auditWorkflows(db, sessionIds)).pending, { timeout: 30_000, interval: 250 }).toEqual([]);
+      expect(await auditWorkflows(db, sessionIds)).toEqual({ exits: PLAYERS * 3, pending: [], broken: [] });
       const failed = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM sessions WHERE id = ANY($1::uuid[]) AND status NOT IN ('active', 'disconnected')`, [sessionIds]);
       expect(failed.rows[0]?.n).toBe(0);
     } finally {
