@@ -57,6 +57,8 @@ export const envSchema = z.object({
   STORYTELLER_TASKER_LOCAL_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   /** How often the between-sessions workflow runs over suspended sessions (ms). */
   STORYTELLER_BETWEEN_SESSIONS_MS: positiveInt.default(3_600_000),
+  /** A deferred step claimed by a runner that died, or a workflow whose completion was lost, is retried / reconciled after this long. */
+  STORYTELLER_WORKFLOW_RECOVER_MS: positiveInt.default(60_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -86,7 +88,7 @@ export interface Config {
   frameModelPath: string;
   /** STORYTELLER_FRAME_SCHEMA: declared schema of a bare .onnx frame model (null: none). */
   frameSchema: string | null;
-  workflows: { transport: 'rest' | 'queue' | 'in-process'; taskerUrl: string | undefined; localPort: number; betweenSessionsMs: number };
+  workflows: { transport: 'rest' | 'queue' | 'in-process'; taskerUrl: string | undefined; localPort: number; betweenSessionsMs: number; recoverMs?: number };
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
 }
@@ -134,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       taskerUrl: e.STORYTELLER_TASKER_URL,
       localPort: e.STORYTELLER_TASKER_LOCAL_PORT,
       betweenSessionsMs: e.STORYTELLER_BETWEEN_SESSIONS_MS,
+      recoverMs: e.STORYTELLER_WORKFLOW_RECOVER_MS,
     },
     env,
   };

@@ -123,6 +123,9 @@ export class LocalRunner {
   readonly #idleWaiters: Array<() => void> = [];
   #cancelIntake: (() => Promise<void>) | null = null;
   #stopped = false;
+  #staleSweep: NodeJS.Timeout | null = null;
+  /** Steps this runner has claimed and not finished (the stale sweep leaves them alone). */
+  readonly #running = new Set<string>();
   /** Counters for tests and metrics: attempts started per step name. */
   readonly attempts = new Map<string, number>();
 
@@ -147,13 +150,15 @@ export class LocalRunner {
   /** Recovers steps a dead runner left in progress, consumes task requests, resumes every open task. */
   async start(): Promise<void> {
     const stale = this.#o.staleAfterMs ?? 60_000;
-    // A claim that never finished counted as an attempt (§7); retry it now if attempts remain.
-    await this.#o.db.query(
-      `UPDATE workflow_steps SET state = CASE WHEN retryable AND attempts < max_attempts THEN 'waiting_for_retry' ELSE 'error' END,
-              next_retry_at = NOW(), last_error = '{"message":"runner died during the attempt","error_type":"timeout"}'::jsonb, updated_at = NOW()
-        WHERE state = 'in_progress' AND last_attempted_at <= NOW() - ($1::int * INTERVAL '1 millisecond')`,
-      [stale],
-    );
+    await this.#recoverStale(stale);
+    // Not only at start: a runner that died while this one was up (another instance, or this
+    // one's previous process when both ran briefly) leaves claims that nobody would look at again.
+    this.#staleSweep = setInterval(() => {
+      void this.#recoverStale(stale)
+        .then((tasks) => tasks.forEach((t) => this.#kick(t)))
+        .catch((err: unknown) => this.#logger.warn({ err }, 'stale workflow step sweep failed'));
+    }, Math.max(1_000, Math.floor(stale / 2)));
+    this.#staleSweep.unref();
     if (this.#o.bus) {
       await this.#o.bus.ensureQueue(TASK_REQUESTS_QUEUE);
       await this.#o.bus.ensureQueue(domainEventsQueue(this.namespace));
@@ -242,6 +247,21 @@ export class LocalRunner {
     };
   }
 
+  /**
+   * A claim that never finished counted as an attempt (§7): retried now if attempts remain.
+   * Steps this runner is running are not touched. Returns the tasks whose steps were freed.
+   */
+  async #recoverStale(staleMs: number): Promise<string[]> {
+    const { rows } = await this.#o.db.query<{ task_uuid: string }>(
+      `UPDATE workflow_steps SET state = CASE WHEN retryable AND attempts < max_attempts THEN 'waiting_for_retry' ELSE 'error' END,
+              next_retry_at = NOW(), last_error = '{"message":"runner died during the attempt","error_type":"timeout"}'::jsonb, updated_at = NOW()
+        WHERE state = 'in_progress' AND last_attempted_at <= NOW() - ($1::int * INTERVAL '1 millisecond') AND NOT (step_uuid = ANY($2::uuid[]))
+        RETURNING task_uuid`,
+      [staleMs, [...this.#running]],
+    );
+    return [...new Set(rows.map((r) => r.task_uuid))];
+  }
+
   /** Resolves when nothing runs and nothing is scheduled (tests). */
   whenIdle(): Promise<void> {
     if (this.#inFlight.size === 0 && this.#timers.size === 0) return Promise.resolve();
@@ -251,6 +271,7 @@ export class LocalRunner {
   /** Stops taking work and waits for the steps in flight. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#staleSweep) clearInterval(this.#staleSweep);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     await this.#cancelIntake?.();
@@ -263,6 +284,7 @@ export class LocalRunner {
    */
   abandon(): void {
     this.#stopped = true;
+    if (this.#staleSweep) clearInterval(this.#staleSweep);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     void this.#cancelIntake?.();
@@ -382,6 +404,15 @@ export class LocalRunner {
     );
     const attempts = claim.rows[0] ? Number(claim.rows[0].attempts) : null;
     if (attempts === null || this.#stopped) return;
+    this.#running.add(step.step_uuid);
+    try {
+      await this.#attempt(task, step, steps, def, attempts);
+    } finally {
+      this.#running.delete(step.step_uuid);
+    }
+  }
+
+  async #attempt(task: TaskRow, step: StepRow, steps: readonly StepRow[], def: StepDefinition, attempts: number): Promise<void> {
     this.attempts.set(step.name, (this.attempts.get(step.name) ?? 0) + 1);
     const dependencyResults: StepContext['dependencyResults'] = {};
     for (const d of this.#ancestors(task.name, def)) dependencyResults[d] = { result: steps.find((x) => x.name === d)?.results ?? null, success: true };

@@ -53,7 +53,7 @@ export async function openWorkflows(o: OpenWorkflowsOptions): Promise<OpenedWork
   let transport: WorkflowTransport;
   if (mode === 'in-process') {
     bus = new InProcessBus();
-    runner = new LocalRunner({ db: o.db, template: loaded, more: [between], handlers: [...SCENE_BOUNDARY_HANDLERS, ...BETWEEN_SESSIONS_HANDLERS], deps: { db: o.db, graph: o.graph }, bus, logger: o.logger, ...(o.backoff ? { backoff: o.backoff } : {}) });
+    runner = new LocalRunner({ db: o.db, staleAfterMs: o.config.workflows.recoverMs ?? 60_000, template: loaded, more: [between], handlers: [...SCENE_BOUNDARY_HANDLERS, ...BETWEEN_SESSIONS_HANDLERS], deps: { db: o.db, graph: o.graph }, bus, logger: o.logger, ...(o.backoff ? { backoff: o.backoff } : {}) });
     await runner.start();
     const r = runner;
     transport = new QueueTransport({ requests: bus, events: bus, getTask: (id) => r.getTask(id) });
@@ -68,7 +68,7 @@ export async function openWorkflows(o: OpenWorkflowsOptions): Promise<OpenedWork
       transport = new QueueTransport({ requests: bus, events: bus, ...(rest ? { getTask: (id: string) => rest.getTask(id) } : {}) });
     }
   }
-  const bridge = new Bridge({ db: o.db, transport, template, betweenTemplate: between.template, logger: o.logger, ...(o.sessions ? { sessions: o.sessions } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}) });
+  const bridge = new Bridge({ db: o.db, reconcileAfterMs: o.config.workflows.recoverMs ?? 60_000, transport, template, betweenTemplate: between.template, logger: o.logger, ...(o.sessions ? { sessions: o.sessions } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}) });
   await bridge.start();
   // Between sessions: a durable schedule; any instance may tick, exactly one fires each run.
   const schedule = new BetweenSessionsSchedule({ db: o.db, intervalMs: o.config.workflows.betweenSessionsMs });

@@ -1,4 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /**
  * `storyteller serve` as a child process for the outage and rolling-restart tests: its own
@@ -18,16 +22,18 @@ export interface ServeProcess {
   signal(sig: NodeJS.Signals): void;
 }
 
-export function startServe(env: Record<string, string | undefined>, name = 'serve'): Promise<ServeProcess> {
+export function startServe(env: Record<string, string | undefined>, name = 'serve', onSpawn?: (child: ChildProcess) => void): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
     // An undefined value removes the variable (the test runner's AMQP_URL, say).
     const merged: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...process.env, STORYTELLER_PORT: '0', STORYTELLER_FRAME_MODEL: 'rules', LOG_LEVEL: 'warn', ...env })) if (v !== undefined) merged[k] = v;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], {
+      cwd: ROOT,
       env: merged,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    onSpawn?.(child);
     let out = '';
     let listening = false;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
@@ -61,6 +67,15 @@ export function startServe(env: Record<string, string | undefined>, name = 'serv
       if (!listening) reject(new Error(`${name} exited (${code ?? signal}) before listening:\n${out.slice(-4000)}`));
     });
   });
+}
+
+/** SIGKILL to a child's whole process group (it was spawned detached). */
+export function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 /** GET /readyz: true on 200. Null when the gateway does not answer. */
