@@ -199,6 +199,13 @@ export class PlayerClient {
         this.#setLine(f.clientInputId, () => 'answered', f.inputId);
         return;
       case 'error':
+        if (f.code === 'RATE_LIMITED' && !f.clientInputId) {
+          // A dropped frame (which one is not said): every line sent and not yet acked goes again
+          // after a backoff; a resend is idempotent (the server acks it with the original ids).
+          this.#unacked = 0;
+          for (const l of this.#store.lines) if (l.state === 'pending') this.#resendLater(l.clientInputId);
+          return;
+        }
         if (f.clientInputId) {
           this.#unacked = Math.max(0, this.#unacked - 1);
           this.#pump();
