@@ -421,8 +421,13 @@ export class Bridge extends EventEmitter<{ event: [BridgeEvent] }> {
    */
   async reconcile(olderThanMs: number = this.#o.reconcileAfterMs ?? 60_000): Promise<number> {
     const { rows } = await this.#o.db.query<{ idempotency_key: string; task_uuid: string | null; payload: { sessionId: string; checkpointId: string } }>(
-      `SELECT idempotency_key, task_uuid, payload FROM outbox
-        WHERE kind = 'scene_exit' AND published_at IS NOT NULL AND completed_at IS NULL AND task_uuid IS NOT NULL AND published_at <= NOW() - ($1::int * INTERVAL '1 millisecond') ORDER BY id`,
+      // A queue submission learns its task_uuid only from the completion event; when that event was
+      // lost (the in-process bus dies with its process), the local runner's own row names the task.
+      `SELECT * FROM (SELECT o.id, o.idempotency_key, o.payload,
+              COALESCE(o.task_uuid, (SELECT t.task_uuid FROM workflow_tasks t WHERE t.request->>'idempotency_key' = o.idempotency_key LIMIT 1)) AS task_uuid
+         FROM outbox o
+        WHERE o.kind = 'scene_exit' AND o.published_at IS NOT NULL AND o.completed_at IS NULL AND o.published_at <= NOW() - ($1::int * INTERVAL '1 millisecond')) r
+        WHERE r.task_uuid IS NOT NULL ORDER BY r.id`,
       [olderThanMs],
     );
     let settled = 0;

@@ -4,6 +4,7 @@ import type { TruthEvent, TruthSet } from '../domain/truth-set.ts';
 import { isStorytellerError } from '../errors.ts';
 import { isFaultHalt, type FaultPoint } from '../engine/fault-points.ts';
 import type { Json, SceneExitPlan, TurnInput } from './behaviour.ts';
+import { withStorageRetry, type StorageRetryPolicy } from '../persistence/storage-retry.ts';
 
 /**
  * The persistence actor (issue 3 §2): one child per session (`systemId: 'persistence'`)
@@ -173,6 +174,13 @@ export interface PersistenceDeps {
   halted?: () => boolean;
   /** Called after the scene-exit transaction committed (deferred dispatch: the outbox relay). */
   onSceneExitCommitted?: (sessionId: string, idempotencyKey: string) => void;
+  /**
+   * A write that failed because the database could not be reached is retried (the write
+   * is idempotent) instead of failing the session; DEFAULT_STORAGE_RETRY when absent.
+   */
+  retry?: StorageRetryPolicy;
+  /** Each retried failure (logs, metrics). */
+  onRetry?: (sessionId: string, op: string, error: unknown, attempt: number) => void;
 }
 
 export function errorInfo(error: unknown): ErrorInfo {
@@ -206,7 +214,13 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
       chain = chain.then(async () => {
         if (dead()) return;
         try {
-          await work();
+          // Through a database outage: every op here is idempotent (see storage-retry.ts); an
+          // input's own failure is answered to the client inside its op and never reaches this.
+          await withStorageRetry(work, {
+            ...(deps.retry ? { policy: deps.retry } : {}),
+            stopped: dead,
+            onRetry: (error, attempt) => deps.onRetry?.(sessionId, op, error, attempt),
+          });
         } catch (error) {
           // A crash (FaultHalt, or the engine halted meanwhile) ends the chain silently.
           if (isFaultHalt(error) || dead()) {
@@ -240,6 +254,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
         case 'persist.events': {
           // Submitted in chain order: narrative_ts is allocated in the order the machine folds the replies.
           eventsInFlight += 1;
+          let counted = true;
           enqueue('events', async () => {
             try {
               const pending = deps.storage.appendEvents(sessionId, request.events, request.epoch, request.unit === undefined ? {} : { unit: request.unit });
@@ -250,7 +265,9 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
               const records = await pending;
               reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });
             } finally {
-              eventsInFlight -= 1;
+              // Once, though a retried op runs this more than once.
+              if (counted) eventsInFlight -= 1;
+              counted = false;
             }
           });
           return;

@@ -228,6 +228,8 @@ export class SessionEngine {
           storage,
           fault: (point, sessionId) => faults.hit(point, sessionId),
           halted: () => this.#crashed,
+          onRetry: (sessionId, op, error, attempt) =>
+            this.#logger.warn({ sessionId, op, attempt, code: 'STORAGE_UNAVAILABLE', err: error }, 'session write: database unavailable; retrying'),
           ...(options.onSceneExitCommitted ? { onSceneExitCommitted: options.onSceneExitCommitted } : {}),
         }),
         agent: createAgentLogic({ behaviour, clock, timeouts, halted: () => this.#crashed }),

@@ -129,6 +129,30 @@ export function interruptedExit(delta: readonly LedgerRecord[]): { reason: strin
   return pending;
 }
 
+/**
+ * The result of a scene-exit transaction that already committed (found by its SceneExited
+ * key), rebuilt as the first attempt returned it: the rows after the machine's truth set
+ * up to SceneExited, that truth set folded with them, and the checkpoint of the same
+ * transaction (its ledger_ts is SceneExited's narrative_ts). Null when it did not commit.
+ */
+async function committedExit(tx: Queryable, write: SceneExitWrite, exitedKey: string): Promise<SceneExitWritten | null> {
+  const found = await tx.query<{ narrative_ts: number | string }>(
+    `SELECT narrative_ts FROM event_ledger WHERE session_id = $1 AND idempotency_key = $2`,
+    [write.sessionId, exitedKey],
+  );
+  const row = found.rows[0];
+  if (!row) return null;
+  const exitedTs = Number(row.narrative_ts);
+  const checkpoint = await tx.query<{ id: string }>(
+    `SELECT id FROM checkpoints WHERE session_id = $1 AND ledger_ts = $2 AND checkpoint_type IN ('scene_exit', 'suspend') ORDER BY created_at LIMIT 1`,
+    [write.sessionId, exitedTs],
+  );
+  const checkpointId = checkpoint.rows[0]?.id;
+  if (checkpointId === undefined) throw new StorytellerError('STORED_DATA_INVALID', `session ${write.sessionId}: SceneExited at ${exitedTs} has no checkpoint`);
+  const records = (await rowsAfter(tx, write.sessionId, write.truthSet.lastNarrativeTs)).filter((r) => r.narrativeTs <= exitedTs);
+  return { checkpointId: String(checkpointId), records, truthSet: applyEvents(write.truthSet, records) };
+}
+
 function toTurnInput(r: DurableRecord & { clientInputId?: string | null }, clientInputId: string, turn: number): TurnInput {
   const data = r.data as { text: string };
   return { inputId: r.id ?? 0, clientInputId, text: data.text, turn, narrativeTs: r.narrativeTs };
@@ -216,6 +240,11 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
       const exitKey = `scene:${write.sessionState.sceneIndex - 1}`;
       return db.transaction(async (tx) => {
         await fence(tx, write.sessionId, write.epoch);
+        // A retry after the connection dropped (the persistence actor retries through an
+        // outage): the first attempt may have committed before the drop. Its SceneExited is
+        // the proof; answer with what that transaction wrote instead of writing it again.
+        const already = await committedExit(tx, write, exited.idempotencyKey ?? '');
+        if (already) return already;
         // Rows committed after the truth set the machine captured (an input queued in the
         // persistence chain ahead of this exit) are folded first: the checkpoint's truth set
         // must equal a replay of the ledger from its first row up to the checkpoint's ledger_ts.

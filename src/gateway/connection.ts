@@ -50,6 +50,8 @@ export interface ConnectionServices {
   hub(sessionId: string): SessionHub;
   rejected(code: string): void;
   closed(code: number): void;
+  /** Graceful shutdown under way: inputs and session requests are refused (retryable), nothing new starts here. */
+  draining?: () => boolean;
 }
 
 export class Connection implements Subscriber {
@@ -187,6 +189,10 @@ export class Connection implements Subscriber {
   #handle(frame: ClientFrame): void {
     if (frame.type === 'hello') return this.#hello(frame);
     if (!this.#claims) return this.#authRequired(frame.type);
+    if (this.#s.draining?.() && (frame.type === 'input' || frame.type === 'session.start' || frame.type === 'session.resume')) {
+      // The client keeps the line and sends it again after the 4503 close, to another instance.
+      return this.#refuse('ENGINE_SHUTTING_DOWN', 'this server is shutting down; your session moves to another instance', frame.type, frame.type === 'input' ? frame.clientInputId : undefined);
+    }
     switch (frame.type) {
       case 'ping':
         return this.send({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) });

@@ -26,7 +26,8 @@ export type ClientStore = z.infer<typeof storeSchema>;
 export type LineState = z.infer<typeof lineState>;
 
 export interface PlayerClientOptions {
-  url: string;
+  /** The gateway; several (instances behind no load balancer): the next one is tried after each close. */
+  url: string | readonly string[];
   /** Where the token, the session and the lines are kept (none: memory only). */
   storePath?: string;
   /** Start a new game instead of resuming the stored one. */
@@ -53,6 +54,10 @@ export class PlayerClient {
   /** Lines to send, in order; at most MAX_UNACKED on the wire (the server's rate limit allows a burst of 40). */
   #outbox: string[] = [];
   #unacked = 0;
+  /** Lines refused with a retryable code while connected, resent after a backoff. */
+  #resendTimer: NodeJS.Timeout | null = null;
+  #resendAttempt = 0;
+  #urlIndex = 0;
 
   constructor(options: PlayerClientOptions) {
     this.#options = options;
@@ -110,6 +115,7 @@ export class PlayerClient {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (this.#resendTimer) clearTimeout(this.#resendTimer);
     const ws = this.#ws;
     if (ws && ws.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {
@@ -123,7 +129,8 @@ export class PlayerClient {
   #connect(): void {
     if (this.#closed) return;
     this.events.emit('status', 'connecting');
-    const ws = new WebSocket(this.#options.url);
+    const urls = typeof this.#options.url === 'string' ? [this.#options.url] : this.#options.url;
+    const ws = new WebSocket(urls[this.#urlIndex % urls.length] as string);
     this.#ws = ws;
     ws.on('open', () => {
       this.#attempt = 0;
@@ -143,13 +150,19 @@ export class PlayerClient {
     ws.on('close', (code) => {
       this.#ready = false;
       if (this.#heartbeat) clearInterval(this.#heartbeat);
+      this.events.emit('closed', code);
       if (this.#closed) return;
+      // With several gateways: the next one (the session moves with its token, docs/protocol.md).
+      this.#urlIndex += 1;
       if (code === 4401 && this.#store.token) {
         this.#store.token = null;
         this.#store.sessionId = null;
       }
       this.events.emit('status', 'offline');
-      const cap = Math.min(this.#options.backoffMaxMs ?? 15_000, (this.#options.backoffBaseMs ?? 500) * 2 ** this.#attempt);
+      // Moved (4503 graceful shutdown, 4409 another instance took the session): reconnect soon
+      // (within one base backoff, jittered so a drained instance's clients do not arrive at once).
+      const moved = code === 4409 || code === 4503;
+      const cap = moved ? (this.#options.backoffBaseMs ?? 500) : Math.min(this.#options.backoffMaxMs ?? 15_000, (this.#options.backoffBaseMs ?? 500) * 2 ** this.#attempt);
       this.#attempt += 1;
       this.#timer = setTimeout(() => this.#connect(), Math.round(Math.random() * cap));
     });
@@ -177,6 +190,7 @@ export class PlayerClient {
         for (const r of this.#requests.splice(0)) this.#send(r);
         return;
       case 'ack':
+        this.#resendAttempt = 0;
         this.#setLine(f.clientInputId, (l) => (l.state === 'answered' ? l.state : 'saved'), f.inputId);
         this.#unacked = Math.max(0, this.#unacked - 1);
         this.#pump();
@@ -185,12 +199,27 @@ export class PlayerClient {
         this.#setLine(f.clientInputId, () => 'answered', f.inputId);
         return;
       case 'error':
+        if (f.code === 'RATE_LIMITED' && !f.clientInputId) {
+          // A dropped frame (which one is not said): every line sent and not yet acked goes again
+          // after a backoff; a resend is idempotent (the server acks it with the original ids).
+          this.#unacked = 0;
+          for (const l of this.#store.lines) if (l.state === 'pending') this.#resendLater(l.clientInputId);
+          return;
+        }
         if (f.clientInputId) {
           this.#unacked = Math.max(0, this.#unacked - 1);
           this.#pump();
         }
         if (f.clientInputId && f.code !== 'STORAGE_UNAVAILABLE' && f.code !== 'ENGINE_SHUTTING_DOWN') this.#setLine(f.clientInputId, () => 'refused');
-        if (f.ref === 'session.resume') {
+        else if (f.clientInputId) this.#resendLater(f.clientInputId);
+        if (f.ref === 'session.resume' && (f.code === 'STORAGE_UNAVAILABLE' || f.code === 'ENGINE_SHUTTING_DOWN')) {
+          // The session is fine, this server cannot open it now: ask again later (not a new game).
+          const sessionId = this.#store.sessionId;
+          const retry = setTimeout(() => {
+            if (!this.#ready && sessionId) this.#send({ type: 'session.resume', sessionId });
+          }, this.#options.backoffBaseMs ?? 500);
+          retry.unref();
+        } else if (f.ref === 'session.resume') {
           // The stored session cannot be resumed here: start a new game.
           this.#store.sessionId = null;
           this.#send({ type: 'session.start', ...(this.#options.storyId ? { storyId: this.#options.storyId } : {}) });
@@ -219,7 +248,29 @@ export class PlayerClient {
     this.events.emit('line', { clientInputId, state, was, inputId: l.inputId });
   }
 
+  /**
+   * A line refused because the server cannot store it now (a database outage, a shutdown):
+   * kept, and sent again after a backoff (doubling, with full jitter) — also without a
+   * reconnect, since the connection itself is fine.
+   */
+  #resendLater(clientInputId: string): void {
+    if (!this.#outbox.includes(clientInputId)) {
+      // In typing order, ahead of the lines typed after it.
+      const order = new Map(this.#store.lines.map((l, i) => [l.clientInputId, i]));
+      this.#outbox = [...this.#outbox, clientInputId].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+    }
+    if (this.#resendTimer) return;
+    const cap = Math.min(this.#options.backoffMaxMs ?? 15_000, (this.#options.backoffBaseMs ?? 500) * 2 ** this.#resendAttempt);
+    this.#resendAttempt += 1;
+    this.#resendTimer = setTimeout(() => {
+      this.#resendTimer = null;
+      this.#pump();
+    }, Math.max(50, Math.round(Math.random() * cap)));
+    this.#resendTimer.unref();
+  }
+
   #pump(): void {
+    if (this.#resendTimer) return;
     while (this.#ready && this.#outbox.length > 0 && this.#unacked < MAX_UNACKED) {
       const id = this.#outbox.shift() as string;
       const l = this.#store.lines.find((x) => x.clientInputId === id);

@@ -26,6 +26,12 @@ export const CLOSE = {
   /** Another engine instance took the session (its epoch fenced this one): reconnect. */
   SESSION_MOVED: 4409,
   RATE_LIMITED: 4429,
+  /**
+   * Graceful shutdown (SIGTERM, a rolling restart): this instance checkpointed the session
+   * and flushed the ledger before closing; reconnect at once, to another instance (the
+   * token resumes the session there) — nothing acknowledged is lost, unanswered lines are resent.
+   */
+  SHUTDOWN_MOVED: 4503,
   SLOW_READER: 4508,
 } as const;
 

@@ -15,6 +15,7 @@ import type { FrameReport } from '../actors/frame-observer.ts';
 import { realClocks } from '../engine/clock.ts';
 import { OwnershipLease } from './ownership-lease.ts';
 import { previousGatewaySecrets, resolveGatewaySecret } from './secret.ts';
+import { CLOSE } from './protocol.ts';
 import { startGateway, type Gateway } from './server.ts';
 import type { SceneInfo } from './session-hub.ts';
 import { TokenSigner } from './tokens.ts';
@@ -30,7 +31,11 @@ export interface RunningServer {
   engine: SessionEngine;
   tokens: TokenSigner;
   storyId: string;
-  /** Graceful stop: close the sockets, suspend every session (checkpoint), close the database. */
+  /**
+   * Graceful stop (SIGTERM; docs/failures.md): stop listening and refuse inputs (retryable),
+   * suspend every live session (checkpoint, ledger flushed), then close the sockets with
+   * 4503 (moved: clients reconnect to another instance), then the rest.
+   */
   stop(): Promise<void>;
 }
 
@@ -111,8 +116,9 @@ export async function serve(config: Config, options: { storyPath?: string; logge
     stop() {
       stopping ??= (async () => {
         lease.stop();
-        await g.close();
+        g.drain();
         await engine.shutdown();
+        await g.close(CLOSE.SHUTDOWN_MOVED, 'server shutting down; reconnect: your session continues on another instance');
         await pipeline.close();
         await setup.close();
         await graph.close();

@@ -9,7 +9,7 @@ import { Connection, type ConnectionLimits } from './connection.ts';
 import type { DebugTap } from './debug-tap.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.ts';
 import { readiness, type ReadinessReport } from './readiness.ts';
-import { CLOSE } from './protocol.ts';
+import { CLOSE, type CloseCode } from './protocol.ts';
 import { SessionHub, type SceneInfo } from './session-hub.ts';
 import { loadStaticFiles, type StaticFile } from './static-files.ts';
 import type { TokenSigner } from './tokens.ts';
@@ -71,8 +71,13 @@ export interface Gateway {
   /** Routes a storykeeper verdict to the session's clients (wire as the behaviour's onStorykeeper). */
   storykeeper(sessionId: string, output: Parameters<SessionHub['storykeeper']>[0]): void;
   readiness(): Promise<ReadinessReport>;
-  /** Stops listening and closes every connection (1001); the engine is the caller's to shut down. */
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown, step 1: stops listening (new connections go to another instance) and
+   * refuses inputs with the retryable ENGINE_SHUTTING_DOWN while the caller checkpoints the sessions.
+   */
+  drain(): void;
+  /** Stops listening and closes every connection (1001 by default; 4503 after a drain); the engine is the caller's to shut down. */
+  close(code?: CloseCode, reason?: string): Promise<void>;
 }
 
 /**
@@ -96,6 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const hubs = new Map<string, SessionHub>();
   const perIp = new Map<string, number>();
   const sockets = new Set<uWS.WebSocket<UserData>>();
+  let draining = false;
   const staticFiles: Map<string, StaticFile> = options.staticDir === null ? new Map() : await loadStaticFiles(options.staticDir);
 
   const metrics = createGatewayMetrics(() => {
@@ -143,6 +149,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     hub: hubOf,
     rejected: (code: string) => metrics.framesRejected.inc({ code }),
+    draining: () => draining,
     closed: (code: number) => metrics.closes.inc({ code: String(code) }),
   };
 
@@ -253,6 +260,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const listenSocket = await listen(app, host, options.port ?? 0, logger);
   const port = uWS.us_socket_local_port(listenSocket);
   let closed = false;
+  let listening = true;
+  const stopListening = () => {
+    if (!listening) return;
+    listening = false;
+    uWS.us_listen_socket_close(listenSocket);
+  };
 
   return {
     port,
@@ -264,13 +277,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       hubs.get(sessionId)?.storykeeper(output);
     },
     readiness: ready,
-    async close() {
+    drain() {
+      draining = true;
+      stopListening();
+    },
+    async close(code: CloseCode = CLOSE.GOING_AWAY, reason = 'server shutting down') {
       if (closed) return;
       closed = true;
-      uWS.us_listen_socket_close(listenSocket);
+      stopListening();
       for (const ws of [...sockets]) {
         try {
-          ws.getUserData().connection?.close(CLOSE.GOING_AWAY, 'server shutting down');
+          ws.getUserData().connection?.close(code, reason);
         } catch {
           // closed meanwhile
         }

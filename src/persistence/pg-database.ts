@@ -85,6 +85,13 @@ export class PgDatabase implements Database {
       throw mapDriverError(error);
     }
     let broken = false;
+    // While checked out, a client has no pool listener: a server going away (57P01 on a
+    // restart) would be an unhandled 'error' event and end the process. The query in
+    // flight fails on its own (STORAGE_UNAVAILABLE); the client is then discarded.
+    const lost = (): void => {
+      broken = true;
+    };
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       const result = await fn(wrapPgClient(client));
@@ -98,6 +105,7 @@ export class PgDatabase implements Database {
       }
       throw mapDriverError(error);
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { isTransientStorageError, withStorageRetry } from '../persistence/storage-retry.ts';
 import { StorytellerError } from '../errors.ts';
 import { moduleLogger, silentLogger, type Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
@@ -130,6 +131,9 @@ export class LocalRunner {
   #stopped = false;
   #release: () => void = () => undefined;
   readonly #released = new Promise<void>((r) => (this.#release = r));
+  #staleSweep: NodeJS.Timeout | null = null;
+  /** Steps this runner has claimed and not finished (the stale sweep leaves them alone). */
+  readonly #running = new Set<string>();
   /** Counters for tests and metrics: attempts started per step name. */
   readonly attempts = new Map<string, number>();
 
@@ -154,13 +158,15 @@ export class LocalRunner {
   /** Recovers steps a dead runner left in progress, consumes task requests, resumes every open task. */
   async start(): Promise<void> {
     const stale = this.#o.staleAfterMs ?? 60_000;
-    // A claim that never finished counted as an attempt (§7); retry it now if attempts remain.
-    await this.#o.db.query(
-      `UPDATE workflow_steps SET state = CASE WHEN retryable AND attempts < max_attempts THEN 'waiting_for_retry' ELSE 'error' END,
-              next_retry_at = NOW(), last_error = '{"message":"runner died during the attempt","error_type":"timeout"}'::jsonb, updated_at = NOW()
-        WHERE state = 'in_progress' AND last_attempted_at <= NOW() - ($1::int * INTERVAL '1 millisecond')`,
-      [stale],
-    );
+    await this.#recoverStale(stale);
+    // Not only at start: a runner that died while this one was up (another instance, or this
+    // one's previous process when both ran briefly) leaves claims that nobody would look at again.
+    this.#staleSweep = setInterval(() => {
+      void this.#recoverStale(stale)
+        .then((tasks) => tasks.forEach((t) => this.#kick(t)))
+        .catch((err: unknown) => this.#logger.warn({ err }, 'stale workflow step sweep failed'));
+    }, Math.max(1_000, Math.floor(stale / 2)));
+    this.#staleSweep.unref();
     if (this.#o.bus) {
       await this.#o.bus.ensureQueue(TASK_REQUESTS_QUEUE);
       await this.#o.bus.ensureQueue(domainEventsQueue(this.namespace));
@@ -249,6 +255,21 @@ export class LocalRunner {
     };
   }
 
+  /**
+   * A claim that never finished counted as an attempt (§7): retried now if attempts remain.
+   * Steps this runner is running are not touched. Returns the tasks whose steps were freed.
+   */
+  async #recoverStale(staleMs: number): Promise<string[]> {
+    const { rows } = await this.#o.db.query<{ task_uuid: string }>(
+      `UPDATE workflow_steps SET state = CASE WHEN retryable AND attempts < max_attempts THEN 'waiting_for_retry' ELSE 'error' END,
+              next_retry_at = NOW(), last_error = '{"message":"runner died during the attempt","error_type":"timeout"}'::jsonb, updated_at = NOW()
+        WHERE state = 'in_progress' AND last_attempted_at <= NOW() - ($1::int * INTERVAL '1 millisecond') AND NOT (step_uuid = ANY($2::uuid[]))
+        RETURNING task_uuid`,
+      [staleMs, [...this.#running]],
+    );
+    return [...new Set(rows.map((r) => r.task_uuid))];
+  }
+
   /** Resolves when nothing runs and nothing is scheduled (tests). */
   whenIdle(): Promise<void> {
     if (this.#inFlight.size === 0 && this.#timers.size === 0) return Promise.resolve();
@@ -259,6 +280,7 @@ export class LocalRunner {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#release();
+    if (this.#staleSweep) clearInterval(this.#staleSweep);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     await this.#cancelIntake?.();
@@ -271,6 +293,7 @@ export class LocalRunner {
    */
   abandon(): void {
     this.#stopped = true;
+    if (this.#staleSweep) clearInterval(this.#staleSweep);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     void this.#cancelIntake?.();
@@ -310,7 +333,23 @@ export class LocalRunner {
 
   #kick(taskUuid: string): void {
     if (this.#stopped) return;
-    this.#track(this.#advance(taskUuid).catch((err: unknown) => this.#logger.error({ err, taskUuid }, 'workflow task advance failed')));
+    this.#track(
+      this.#advance(taskUuid).catch((err: unknown) => {
+        this.#logger.error({ err, taskUuid }, 'workflow task advance failed');
+        this.#kickLater(taskUuid, err);
+      }),
+    );
+  }
+
+  /** After a database outage (issue 13): the task is looked at again once the database may be back. */
+  #kickLater(taskUuid: string, err: unknown): void {
+    if (this.#stopped || !isTransientStorageError(err)) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#kick(taskUuid);
+      this.#settleIdle();
+    }, 1_000);
+    this.#timers.add(timer);
   }
 
   async #advance(taskUuid: string): Promise<void> {
@@ -328,7 +367,14 @@ export class LocalRunner {
     const now = Date.now();
     const ready = steps.filter((s) => this.#isReady(task.name, s, steps, now));
     if (ready.length > 0) await this.#o.db.query(`UPDATE workflow_tasks SET status = 'steps_in_process', updated_at = NOW() WHERE task_uuid = $1`, [taskUuid]);
-    for (const s of ready) this.#track(this.#runStep(task, s, steps));
+    for (const s of ready) {
+      this.#track(
+        this.#runStep(task, s, steps).catch((err: unknown) => {
+          this.#logger.error({ err, taskUuid, step: s.name }, 'workflow step run failed');
+          this.#kickLater(taskUuid, err);
+        }),
+      );
+    }
     const retrying = steps.filter((s) => s.state === 'waiting_for_retry' && s.next_retry_at && s.next_retry_at.getTime() > now);
     if (ready.length === 0 && retrying.length > 0) {
       await this.#o.db.query(`UPDATE workflow_tasks SET status = 'waiting_for_retry', updated_at = NOW() WHERE task_uuid = $1`, [taskUuid]);
@@ -367,8 +413,17 @@ export class LocalRunner {
     );
     const attempts = claim.rows[0] ? Number(claim.rows[0].attempts) : null;
     if (attempts === null || this.#stopped) return;
-    await this.#holdAt(step.name, 'before');
-    if (this.#stopped) return;
+    this.#running.add(step.step_uuid);
+    try {
+      await this.#holdAt(step.name, 'before');
+      if (this.#stopped) return;
+      await this.#attempt(task, step, steps, def, attempts);
+    } finally {
+      this.#running.delete(step.step_uuid);
+    }
+  }
+
+  async #attempt(task: TaskRow, step: StepRow, steps: readonly StepRow[], def: StepDefinition, attempts: number): Promise<void> {
     this.attempts.set(step.name, (this.attempts.get(step.name) ?? 0) + 1);
     const dependencyResults: StepContext['dependencyResults'] = {};
     for (const d of this.#ancestors(task.name, def)) dependencyResults[d] = { result: steps.find((x) => x.name === d)?.results ?? null, success: true };
@@ -395,13 +450,16 @@ export class LocalRunner {
     await this.#holdAt(step.name, 'after');
     if (this.#stopped) return; // a killed runner writes nothing more; the claim stays and counts
     const completedAt = new Date();
+    // The attempt ran: its outcome is written through a database outage (the updates are
+    // conditional on the claim, so a retry after an unseen commit changes nothing).
+    const write = (sql: string, params: unknown[]) => withStorageRetry(() => this.#o.db.query(sql, params), { stopped: () => this.#stopped });
     if (result.success) {
-      await this.#o.db.query(`UPDATE workflow_steps SET state = 'complete', results = $2::jsonb, updated_at = NOW() WHERE step_uuid = $1 AND state = 'in_progress'`, [step.step_uuid, JSON.stringify(result.result ?? {})]);
+      await write(`UPDATE workflow_steps SET state = 'complete', results = $2::jsonb, updated_at = NOW() WHERE step_uuid = $1 AND state = 'in_progress'`, [step.step_uuid, JSON.stringify(result.result ?? {})]);
     } else {
       const terminal = !result.retryable || attempts >= step.max_attempts;
       const retryAfter = retryAfterMs(result.metadata);
       const delay = backoffMs(this.#o.backoff ?? TASKER_BACKOFF, attempts, this.#o.random ?? Math.random, retryAfter);
-      await this.#o.db.query(
+      await write(
         `UPDATE workflow_steps SET state = $2, last_error = $3::jsonb, backoff_request_seconds = $4, next_retry_at = NOW() + ($5::int * INTERVAL '1 millisecond'), updated_at = NOW()
           WHERE step_uuid = $1 AND state = 'in_progress'`,
         [step.step_uuid, terminal ? 'error' : 'waiting_for_retry', JSON.stringify({ message: result.errorMessage, error_type: result.errorType, error_code: result.errorCode, retryable: result.retryable }), delay / 1000, terminal ? 0 : delay],

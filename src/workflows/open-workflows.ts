@@ -58,7 +58,7 @@ export async function openWorkflows(o: OpenWorkflowsOptions): Promise<OpenedWork
   let transport: WorkflowTransport;
   if (mode === 'in-process') {
     bus = new InProcessBus();
-    runner = new LocalRunner({ db: o.db, template: loaded, more: [between], handlers: [...SCENE_BOUNDARY_HANDLERS, ...BETWEEN_SESSIONS_HANDLERS], deps: { db: o.db, graph: o.graph }, bus, logger: o.logger, ...(o.backoff ? { backoff: o.backoff } : {}) });
+    runner = new LocalRunner({ db: o.db, staleAfterMs: o.config.workflows.localStaleAfterMs ?? 60_000, template: loaded, more: [between], handlers: [...SCENE_BOUNDARY_HANDLERS, ...BETWEEN_SESSIONS_HANDLERS], deps: { db: o.db, graph: o.graph }, bus, logger: o.logger, ...(o.backoff ? { backoff: o.backoff } : {}) });
     await runner.start();
     const r = runner;
     transport = new QueueTransport({ requests: bus, events: bus, getTask: (id) => r.getTask(id) });

@@ -159,7 +159,9 @@
       }
       const pending = state.lines.filter((l) => l.state === 'pending').length;
       // Full jitter: anywhere between 0 and the capped exponential delay.
-      const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
+      // 4503 / 4409: the session moved (graceful shutdown, another instance): come back soon, not after a long backoff.
+      const moved = e.code === 4503 || e.code === 4409;
+      const cap = moved ? BACKOFF_BASE_MS : Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
       const delay = Math.round(Math.random() * cap);
       attempt += 1;
       setStatus(`Offline — reconnecting${pending ? ` (${pending} line${pending > 1 ? 's' : ''} kept)` : ''}…`, true);

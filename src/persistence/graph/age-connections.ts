@@ -60,6 +60,11 @@ export class PoolAgeConnections implements AgeConnections {
       throw mapDriverError(error);
     }
     let broken = false;
+    // A checked-out client has no pool listener: the server going away must not be an unhandled 'error'.
+    const lost = (): void => {
+      broken = true;
+    };
+    client.on('error', lost);
     try {
       const q = wrapPgClient(client);
       if (!this.#loaded.has(client)) {
@@ -81,6 +86,7 @@ export class PoolAgeConnections implements AgeConnections {
         throw error;
       }
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }

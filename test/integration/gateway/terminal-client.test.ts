@@ -114,10 +114,9 @@ describe('terminal client over the protocol (pg)', () => {
     expect(again.store.lines.at(-1)).toMatchObject({ text: 'one more', state: 'answered' });
   });
 
-  // Skipped: it hangs intermittently (also on the gateway branch before the merge): a line that gets a
-  // retryable error while connected (STORAGE_UNAVAILABLE from the hub's ack timeout, RATE_LIMITED) is not
-  // sent again until the next reconnect. Issue 15's closing note tracks it.
-  it.skip('sixty lines typed offline go out paced (at most 16 unacked) under the default rate limit: all answered once, in order', async () => {
+  // (Was skipped: a line refused with a retryable code while connected was resent only on the next
+  // reconnect. PlayerClient now resends after a backoff — issue 13.)
+  it('sixty lines typed offline go out paced (at most 16 unacked) under the default rate limit: all answered once, in order', async () => {
     await front.stop();
     await gateway?.close();
     gateway = null;

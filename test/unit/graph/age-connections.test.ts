@@ -16,6 +16,9 @@ function fakePool(failOn?: string) {
     release(broken?: boolean) {
       released.push({ client: n, broken: broken === true });
     },
+    // The 'error' listener held while checked out (a server going away must not crash the process).
+    on() {},
+    off() {},
   }));
   let next = 0;
   const pool = { connect: async () => clients[next++ % 2]! } as unknown as pg.Pool;
