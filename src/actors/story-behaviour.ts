@@ -89,8 +89,8 @@ export interface StoryBehaviourServices {
   /**
    * The session's durable ledger rows (the engine's `Ledger`, or `ledgerHistoryReader(db)`), read
    * during a turn only by scenes whose conditions use After / Since / Sequence / eventOccurred, so
-   * those see every earlier turn (src/actors/scene-history.ts). `LocalSession` attaches its
-   * in-memory history instead. Without either, temporal conditions see only the current turn.
+   * those see every earlier turn (src/actors/scene-history.ts). A source attached for one session
+   * (`attachHistory`) takes precedence. Without either, temporal conditions see only the current turn.
    */
   history?: HistorySource;
   /** Observer of every frame computed (scene entry and each character turn): debug log, `play --show-frames`, a gateway debug stream. */
@@ -151,7 +151,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
   readonly #llm: { forRole(role: LlmRole): LlmProvider };
   readonly #frames: FrameComputer;
   readonly #lexicons = new WeakMap<object, Lexicon>();
-  /** In-memory histories attached by local drivers, by session id (they have no ledger). */
+  /** History sources attached for single sessions, by session id. */
   readonly #attached = new Map<string, HistorySource>();
 
   constructor(services: StoryBehaviourServices) {
@@ -163,7 +163,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     this.timeouts = { stage1, stage2: 200, stage3: 200, stage4: 15_000, character: 20_000, storykeeper: 2_000, world: 2_000, reconciler: 1_000, narrator: 60_000 };
   }
 
-  /** Used by `LocalSession`: its in-memory history stands in for the ledger of this session. */
+  /** A history source for one session (a behaviour built without `services.history`, e.g. in tests). */
   attachHistory(sessionId: string, source: HistorySource): void {
     this.#attached.set(sessionId, source);
   }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { LocalSession } from '../../../src/actors/local-session.ts';
+import type { EngineSession } from '../../support/engine-session.ts';
 import { buildLexicon, parseInput } from '../../../src/actors/classifiers/stage1.ts';
 import { classifyFacts, type FactResult } from '../../../src/actors/classifiers/stage2.ts';
 import { sessionAt, warmParts } from '../../support/story.ts';
 
-function classify(s: LocalSession, text: string): FactResult {
+function classify(s: EngineSession, text: string): FactResult {
   const { data, entities } = warmParts(s.scene!);
   const lexicon = buildLexicon({ characters: entities.characters, objects: entities.objects, settings: [data.setting, ...data.adjacent, ...data.places.filter((p) => p.id !== data.setting.id)] });
   return classifyFacts(parseInput(text, lexicon), { data, entities, cast: data.cast, truthSet: s.truthSet });
@@ -51,7 +51,7 @@ const table: Row[] = [
   ['the_drowned_bell', 'what is the curlew?', { type: 'SpeechAct', data: { addressee: 'silas' } }],
 ];
 
-const sessions = new Map<string, Promise<LocalSession>>();
+const sessions = new Map<string, Promise<EngineSession>>();
 const at = (scene: string) => {
   if (!sessions.has(scene)) sessions.set(scene, sessionAt(scene));
   return sessions.get(scene)!;
