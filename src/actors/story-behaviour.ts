@@ -672,12 +672,34 @@ function describeOne(e: NewEvent, p: ParsedInput['clauses'][number], names: Reco
       if (e.data.action === 'drop' && target) return `You set down ${target}${how}.`;
       // An act the story did not author: said plainly, with the place around it.
       const verb = p.lemma && canonicalVerb(p.lemma) === e.data.action ? p.lemma : e.data.action;
-      const did = `You ${verb.replace(/_/g, ' ')}${target ? ` ${target}` : ''}${how}.`;
+      // The player's own words only when this event is the clause's own act (not one it was mapped onto).
+      const own = verb === p.lemma && e.data.target === p.entity;
+      const did = `You ${verb.replace(/_/g, ' ')}${actObject(own ? p : null, target)}${how}.`;
       return atmosphere ? `${did} ${capitalise(atmosphere)} — nothing here answers to it.` : `${did} Nothing here answers to it.`;
     }
     default:
       return null;
   }
+}
+
+/**
+ * What the act was done to or with, in the player's own words ("a sea shanty to the gulls",
+ * "to Uncle Bram"): the words naming the target become the story's name for it.
+ */
+function actObject(p: ParsedInput['clauses'][number] | null, target: string | null): string {
+  const phrase = p?.phrase ? secondPerson(p.phrase) : undefined;
+  if (phrase && target && p?.targetSpan) return ` ${phrase.replace(secondPerson(p.targetSpan), target)}`;
+  if (phrase && !target) return ` ${phrase}`;
+  return target ? ` ${target}` : '';
+}
+
+/** The player's "my pack" is "your pack" when it is said back. */
+function secondPerson(words: string): string {
+  const swap: Record<string, string> = { my: 'your', me: 'you', i: 'you', myself: 'yourself', mine: 'yours', we: 'you', us: 'you', our: 'your' };
+  return words
+    .split(' ')
+    .map((w) => swap[w] ?? w)
+    .join(' ');
 }
 
 function capitalise(s: string): string {

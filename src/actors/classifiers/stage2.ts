@@ -5,7 +5,7 @@ import type { TruthSet } from '../../domain/truth-set.ts';
 import { departureToward, forbiddenBy } from '../agents/storykeeper.ts';
 import { checkAffordance, checkDrop, checkExamine, checkGive, checkMove, checkTake, isVisible, worldView, type Whereabouts } from '../agents/world.ts';
 import type { SceneData, SceneEntities } from '../scene-model.ts';
-import { affordanceAnswers } from '../../domain/story/verb-synonyms.ts';
+import { affordanceAnswers, EXPRESSIVE_ACTIONS } from '../../domain/story/verb-synonyms.ts';
 import { applyEvents, holds } from '../../domain/truth-set.ts';
 import { withTs, worldConsequences } from '../agents/world.ts';
 import type { ParsedClause, ParsedInput } from './stage1.ts';
@@ -165,7 +165,8 @@ export function classifyFacts(p: ParsedClause, c: FactContext): FactResult {
     case 'action': {
       if (p.entity === undefined && absentThing !== undefined) return notHere(p.verb, absentThing);
       if (p.entity === undefined && absentPerson !== undefined) return notHere(p.verb, absentPerson);
-      if (p.entity === undefined && p.unknown && p.unknown.length > 0 && p.recipient === undefined) return noSuch(p.verb, p.unknown[0] as string);
+      // "You see no sea here" is no answer to a song about the sea: expressive acts look for nothing.
+      if (p.entity === undefined && p.unknown && p.unknown.length > 0 && p.recipient === undefined && !EXPRESSIVE_ACTIONS.has(p.verb)) return noSuch(p.verb, p.unknown[0] as string);
       const e = entity(p.entity);
       // The author's vocabulary: "push the lever" reaches `action: pull, verbs: [push]`.
       const verb = e?.affordances.find((a) => affordanceAnswers(a, p.lemma ?? p.verb) || affordanceAnswers(a, p.verb))?.action ?? p.verb;
