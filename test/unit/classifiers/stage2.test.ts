@@ -49,6 +49,9 @@ const table: Row[] = [
   ['the_lamp_room', 'go to the inn', { type: 'ConstraintViolation', refusal: /The Drowned Bell is not reachable/ }],
   ['the_drowned_bell', 'go to the inn', { type: 'ConstraintViolation', refusal: /already here/ }],
   ['the_drowned_bell', 'what is the curlew?', { type: 'SpeechAct', data: { addressee: 'silas' } }],
+  // Found in play (issue 12): a missing item is named; asking back what you hold says you hold it.
+  ['the_quay', 'give the anchor to Ewan', { type: 'ConstraintViolation', refusal: /^You have no anchor to give\.$/ }],
+  ['the_quay', 'ask Ewan for the letter back', { type: 'ConstraintViolation', refusal: /^You already have the Board's letter\.$/ }],
 ];
 
 const sessions = new Map<string, Promise<EngineSession>>();
