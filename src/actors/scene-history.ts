@@ -27,16 +27,16 @@ import { sessionIdSchema } from '../persistence/ledger-validation.ts';
  * if (needs.turn) earlier = await earlierHistory(source, sessionId, truthSet.lastNarrativeTs);
  */
 
-/** Where earlier rows come from: the ledger (`Ledger`, or `ledgerHistoryReader(db)`), or a local driver's memory. */
+/** Where earlier rows come from: the ledger (`Ledger`, or `ledgerHistoryReader(db)`). */
 export interface HistorySource {
   /** Rows after `afterNarrativeTs`, ordered by narrative_ts. */
   eventsSince(sessionId: string, afterNarrativeTs: number): Promise<readonly LedgerRecordLike[]>;
 }
 
 /**
- * A behaviour that accepts an in-memory history for one session. The local driver
- * (`LocalSession`, no database) attaches itself so temporal conditions see its earlier
- * turns exactly as the engine's do through the ledger.
+ * A behaviour that accepts a history source for one session, for a behaviour built
+ * without `services.history` (the test harness test/support/engine-session.ts attaches
+ * its session's ledger reader this way).
  */
 export interface HistoryAware {
   attachHistory(sessionId: string, source: HistorySource): void;

@@ -106,6 +106,9 @@ export const playingState = sessionSetup.createStateConfig({
                 enqueueActions(({ context, event, enqueue }) => {
                   const current = context.current as CurrentTurn;
                   const narration = (event as AgentDone).result as NarratorResult;
+                  // A narrator that failed before streaming anything: its fallback prose still reaches
+                  // clients that show the chunks (the terminal), not only the answer.
+                  if (current.chunks === 0 && narration.text.length > 0) enqueue.emit({ type: 'chunk', inputId: current.input.inputId, text: narration.text });
                   enqueue.emit({
                     type: 'answer',
                     inputId: current.input.inputId,

@@ -1,10 +1,10 @@
 import type { WarmScene } from '../../src/actors/behaviour.ts';
-import { LocalSession } from '../../src/actors/local-session.ts';
 import type { SceneEntities } from '../../src/actors/scene-model.ts';
 import { StoryBehaviour, type StorySceneData, type StoryBehaviourServices } from '../../src/actors/story-behaviour.ts';
 import type { SensitivityMap } from '../../src/actors/classifiers/sensitivity-map.ts';
 import { loadStoryFile } from '../../src/domain/story/loader.ts';
 import type { Story } from '../../src/domain/story/schema.ts';
+import { EngineSession, type EngineSessionOptions } from './engine-session.ts';
 
 export const SAMPLE_STORY_PATH = 'db/stories/the-lighthouse-keeper.yaml';
 
@@ -34,15 +34,16 @@ export const WALKTHROUGH = [
   'give the lamp to Tobias',
 ] as const;
 
-export async function localSession(services: Partial<StoryBehaviourServices> = {}, options: ConstructorParameters<typeof LocalSession>[2] = {}): Promise<LocalSession> {
+/** A session of the sample story through the real engine on the file's in-memory database (not started). */
+export async function engineSession(services: Partial<StoryBehaviourServices> = {}, options: EngineSessionOptions = {}): Promise<EngineSession> {
   const story = await sampleStory();
   const behaviour = new StoryBehaviour({ stories: async () => story, ...services });
-  return new LocalSession(behaviour, { sessionId: 'test-session', storyId: story.id }, options);
+  return new EngineSession(behaviour, { storyId: story.id }, options);
 }
 
 /** Plays the walkthrough up to (not including) the first input of `sceneKey`, returning the session there. */
-export async function sessionAt(sceneKey: string, services: Partial<StoryBehaviourServices> = {}): Promise<LocalSession> {
-  const s = await localSession(services);
+export async function sessionAt(sceneKey: string, services: Partial<StoryBehaviourServices> = {}): Promise<EngineSession> {
+  const s = await engineSession(services);
   await s.start();
   for (const line of WALKTHROUGH) {
     if (s.sceneKey === sceneKey) break;

@@ -55,6 +55,13 @@ export interface ParsedClause {
   aboutPlace?: boolean;
   /** For meta: the command without the slash. */
   command?: string;
+  /**
+   * For actions: the player's words after the verb, manner left out ("a sea shanty to the
+   * gulls", "to the old man"), so an act the story did not author can be said back whole.
+   */
+  phrase?: string;
+  /** The words of `phrase` that name the target ("the old man"): the narration puts the story's name there. */
+  targetSpan?: string;
 }
 
 export interface ParsedInput extends ParsedClause {
@@ -301,6 +308,7 @@ function parseClause(raw: string, all: readonly Token[], question: boolean, lexi
   const recipient = giving ? (characters[0]?.id ?? (absent.some((m) => m.kind === 'character') ? undefined : soleCast(lexicon))) : undefined;
   if (giving && recipient === undefined && absent.some((m) => m.kind === 'character')) base.absent = absent.map((m) => ({ id: m.id, kind: m.kind }));
   const target = entity ?? (giving ? undefined : characters[0]?.id);
+  const said = actPhrase(text, head.norm.length + 1, manner, present.find((m) => m.id === target));
   return {
     ...base,
     kind: 'action',
@@ -308,7 +316,30 @@ function parseClause(raw: string, all: readonly Token[], question: boolean, lexi
     lemma: verbWord,
     ...(target ? { entity: target } : {}),
     ...(recipient ? { recipient } : {}),
+    ...said,
   };
+}
+
+const DETERMINERS = new Set(['the', 'a', 'an', 'my', 'his', 'her', 'their', 'this', 'that', 'our', 'your']);
+
+/** The words after the verb (from `from` in `text`), manner dropped, and the span naming the target mention. */
+function actPhrase(text: string, from: number, manner: readonly string[], target: Mention | undefined): { phrase?: string; targetSpan?: string } {
+  const drop = new Set(manner);
+  let span: string | undefined;
+  if (target && target.at >= from) {
+    const rest = text.slice(target.at);
+    // A pronoun or a typo stands where the mention was found: its one word is the span.
+    const named = !target.fuzzy && rest.startsWith(target.phrase) ? target.phrase : (rest.split(' ')[0] ?? '');
+    const before = text.slice(from, target.at).trim().split(' ').filter((w) => w.length > 0);
+    const det = before.at(-1);
+    span = det !== undefined && DETERMINERS.has(det) ? `${det} ${named}` : named;
+  }
+  const phrase = text
+    .slice(from)
+    .split(' ')
+    .filter((w) => w.length > 0 && !drop.has(w))
+    .join(' ');
+  return { ...(phrase.length > 0 ? { phrase } : {}), ...(span && phrase.includes(span) ? { targetSpan: span } : {}) };
 }
 
 function looksLikeVerb(t: Token): boolean {

@@ -5,7 +5,7 @@ import type { TruthSet } from '../../domain/truth-set.ts';
 import { departureToward, forbiddenBy } from '../agents/storykeeper.ts';
 import { checkAffordance, checkDrop, checkExamine, checkGive, checkMove, checkTake, isVisible, worldView, type Whereabouts } from '../agents/world.ts';
 import type { SceneData, SceneEntities } from '../scene-model.ts';
-import { affordanceAnswers } from '../../domain/story/verb-synonyms.ts';
+import { affordanceAnswers, EXPRESSIVE_ACTIONS } from '../../domain/story/verb-synonyms.ts';
 import { applyEvents, holds } from '../../domain/truth-set.ts';
 import { withTs, worldConsequences } from '../agents/world.ts';
 import type { ParsedClause, ParsedInput } from './stage1.ts';
@@ -106,6 +106,8 @@ export function classifyFacts(p: ParsedClause, c: FactContext): FactResult {
       const addressee = p.addressee !== undefined && c.cast.includes(p.addressee) ? p.addressee : c.cast.length === 1 ? c.cast[0] : concernedCharacter(p, c);
       const content = (p.content ?? p.raw).slice(0, 8_000);
       const speech: NewEvent = { type: 'SpeechAct', data: { speaker: PLAYER_ID, ...(addressee ? { addressee } : {}), content }, source: 'stage2' };
+      // Asking back what is already in your hands.
+      if (p.requested !== undefined && view.holders[p.requested] === PLAYER_ID) return refuse('ask', `You already have ${names[p.requested] ?? p.requested}.`, 'physical');
       if (p.requested !== undefined && addressee !== undefined) {
         // Asked for an item: a character hands back what the player gave them, and keeps what is still theirs.
         const holder = view.holders[p.requested];
@@ -165,7 +167,8 @@ export function classifyFacts(p: ParsedClause, c: FactContext): FactResult {
     case 'action': {
       if (p.entity === undefined && absentThing !== undefined) return notHere(p.verb, absentThing);
       if (p.entity === undefined && absentPerson !== undefined) return notHere(p.verb, absentPerson);
-      if (p.entity === undefined && p.unknown && p.unknown.length > 0 && p.recipient === undefined) return noSuch(p.verb, p.unknown[0] as string);
+      // "You see no sea here" is no answer to a song about the sea: expressive acts look for nothing.
+      if (p.entity === undefined && p.unknown && p.unknown.length > 0 && p.recipient === undefined && !EXPRESSIVE_ACTIONS.has(p.verb)) return noSuch(p.verb, p.unknown[0] as string);
       const e = entity(p.entity);
       // The author's vocabulary: "push the lever" reaches `action: pull, verbs: [push]`.
       const verb = e?.affordances.find((a) => affordanceAnswers(a, p.lemma ?? p.verb) || affordanceAnswers(a, p.verb))?.action ?? p.verb;
@@ -179,6 +182,8 @@ export function classifyFacts(p: ParsedClause, c: FactContext): FactResult {
         return ok([{ type: 'ActionPerformed', data: { actor: PLAYER_ID, action: 'take', target: e.id }, source: 'stage2' }]);
       }
       if (verb === 'give' || verb === 'show') {
+        // "give the letter to Ewan" in a story without a letter: name what is missing, do not ask "what?".
+        if (!e && p.unknown && p.unknown.length > 0) return refuse(verb, `You have no ${p.unknown[0]} to ${verb}.`, 'physical');
         if (!e) return refuse(verb, `${verb === 'give' ? 'Give' : 'Show'} what?`, 'physical');
         const why = checkGive(view, e, p.recipient, where);
         if (why) return refuse(verb, why, 'physical');

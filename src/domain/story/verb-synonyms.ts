@@ -53,6 +53,11 @@ const CANONICAL: ReadonlyMap<string, string> = new Map(Object.entries(DEFAULT_VE
 
 /** Verbs whose act is hostile toward its target (an attacked character reacts and remembers). */
 export const HOSTILE_ACTIONS: ReadonlySet<string> = new Set(['attack', 'kick', 'break', 'throw']);
+/**
+ * Acts that need nothing present: what follows the verb is what is performed or for whom
+ * ("sing a sea shanty to the gulls", "wave to the old man"), never an object to look for.
+ */
+export const EXPRESSIVE_ACTIONS: ReadonlySet<string> = new Set(['dance', 'wave', 'wait', 'sit', 'listen']);
 /** Verbs of kindness toward a character. */
 export const KIND_ACTIONS: ReadonlySet<string> = new Set(['comfort', 'help']);
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalSession } from '../../../src/actors/local-session.ts';
+import { EngineSession } from '../../support/engine-session.ts';
 import { StoryBehaviour } from '../../../src/actors/story-behaviour.ts';
 import type { Decomposition } from '../../../src/actors/classifiers/decomposition.ts';
 import type { ParsedInput } from '../../../src/actors/classifiers/stage1.ts';
@@ -34,15 +34,15 @@ afterAll(async () => {
  * A quay session. The classifier's timeout is long by default so a slow machine never turns an answer into a
  * timeout; only the test of a provider that never answers sets a short one (its outcome does not depend on speed).
  */
-async function quay(options: { classifier?: boolean; timeoutMs?: number } = {}): Promise<LocalSession> {
+async function quay(options: { classifier?: boolean; timeoutMs?: number } = {}): Promise<EngineSession> {
   const story = await sampleStory();
   const behaviour = new StoryBehaviour({ stories: async () => story, ...(options.classifier === false ? {} : { classifier: router.forRole('classifier'), classifierTimeoutMs: options.timeoutMs ?? 60_000 }) });
-  const s = new LocalSession(behaviour, { sessionId: 'classifier', storyId: story.id });
+  const s = new EngineSession(behaviour, { storyId: story.id });
   await s.start();
   return s;
 }
 
-const stage1 = (turn: Awaited<ReturnType<LocalSession['send']>>) => turn.results.stage1?.output as ParsedInput & { decomposition?: Decomposition };
+const stage1 = (turn: Awaited<ReturnType<EngineSession['send']>>) => turn.results.stage1?.output as ParsedInput & { decomposition?: Decomposition };
 const HUG = 'I fling my arms around Ewan';
 
 describe('stage 1 with an LLM classifier, arbitrated by the rules', () => {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { holds, worldValue } from '../../../src/domain/truth-set.ts';
-import { localSession, WALKTHROUGH } from '../../support/story.ts';
+import { engineSession, WALKTHROUGH } from '../../support/story.ts';
 
 /**
  * The sample story from its first scene to its last through the pure pipeline
- * (StoryBehaviour driven by LocalSession, scripted LLM): the README walkthrough.
+ * (StoryBehaviour driven by EngineSession, scripted LLM): the README walkthrough.
  */
 describe('playthrough: The Lighthouse Keeper (pure pipeline, scripted provider)', () => {
   it('plays from the quay to the lit lamp', async () => {
-    const s = await localSession();
+    const s = await engineSession();
     await s.start();
     const transcript: string[] = [];
     const checkpoints: Record<string, () => void> = {
@@ -47,7 +47,7 @@ describe('playthrough: The Lighthouse Keeper (pure pipeline, scripted provider)'
 
   it('is deterministic: the same inputs give the same prose', async () => {
     const play = async () => {
-      const s = await localSession();
+      const s = await engineSession();
       await s.start();
       const out: string[] = [];
       for (const line of WALKTHROUGH) out.push((await s.send(line)).text);
@@ -57,7 +57,7 @@ describe('playthrough: The Lighthouse Keeper (pure pipeline, scripted provider)'
   });
 
   it('another ending: light the lamp yourself with the flame you carried', async () => {
-    const s = await localSession();
+    const s = await engineSession();
     await s.start();
     for (const line of WALKTHROUGH.slice(0, -2)) await s.send(line);
     expect(s.sceneKey).toBe('the_lamp_room');
@@ -70,7 +70,7 @@ describe('playthrough: The Lighthouse Keeper (pure pipeline, scripted provider)'
   });
 
   it('the interpretive track opens a gate: kindness toward Tobias (stage-3 judgments) reaches him', async () => {
-    const s = await localSession();
+    const s = await engineSession();
     await s.start();
     for (const line of WALKTHROUGH.slice(0, -2)) await s.send(line);
     const cold = await s.send('Tobias, the lamp is dark');
@@ -82,7 +82,7 @@ describe('playthrough: The Lighthouse Keeper (pure pipeline, scripted provider)'
   });
 
   it('cannot light the lamp without the flame: the cross-scene proposition matters', async () => {
-    const s = await localSession();
+    const s = await engineSession();
     await s.start();
     for (const line of WALKTHROUGH.slice(0, -2)) await s.send(line);
     await s.send('drop the lamp');

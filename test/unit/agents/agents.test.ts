@@ -3,7 +3,7 @@ import { characterIntent, fallbackIntent, type CharacterTurn } from '../../../sr
 import { composeNarration, narrateTurn, type NarrationContext } from '../../../src/actors/agents/narrator.ts';
 import { sequenceIntents } from '../../../src/actors/agents/reconciler.ts';
 import { storyScript } from '../../../src/actors/agents/scripted-script.ts';
-import { LocalSession } from '../../../src/actors/local-session.ts';
+import { EngineSession } from '../../support/engine-session.ts';
 import type { SceneBehaviour } from '../../../src/actors/behaviour.ts';
 import { StoryBehaviour } from '../../../src/actors/story-behaviour.ts';
 import { EVENT_DATA_SCHEMAS } from '../../../src/domain/events.ts';
@@ -123,7 +123,7 @@ describe('each member’s failure or timeout yields a degraded but valid turn', 
     }) as SceneBehaviour;
     const expectedLabel = member === 'character' ? 'character:ewan' : member;
     // Only the broken member has a (short) timeout, so a slow machine cannot degrade the others.
-    const s = new LocalSession(broken, { sessionId: 'degraded', storyId: story.id }, { timeouts: { [expectedLabel]: 25 }, awaitStage4: false });
+    const s = new EngineSession(broken, { storyId: story.id }, { timeouts: { [member]: 25 }, awaitStage4: false });
     await s.start();
     const chunks: string[] = [];
     const turn = await s.send('ask Ewan about the light', (c) => chunks.push(c));
@@ -143,7 +143,7 @@ describe('scene exit plan', () => {
   it('ends the story only on its ending; other exits without a departure stay in the scene', async () => {
     const story = await sampleStory();
     const behaviour = new StoryBehaviour({ stories: async () => story });
-    const s = new LocalSession(behaviour, { sessionId: 'exit-plan', storyId: story.id });
+    const s = new EngineSession(behaviour, { storyId: story.id });
     const scene = await s.start();
     await s.send('ask Ewan about the light');
     const plan = (reason: string, requested: string | null) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LocalSession } from '../../../src/actors/local-session.ts';
+import { EngineSession } from '../../support/engine-session.ts';
 import { StoryBehaviour, type NarratorWarm, type StorykeeperOutput } from '../../../src/actors/story-behaviour.ts';
 import { loadStoryFile } from '../../../src/domain/story/loader.ts';
 import type { Story } from '../../../src/domain/story/schema.ts';
@@ -7,15 +7,15 @@ import { sampleStory } from '../../support/story.ts';
 
 /**
  * Progressive hints (src/actors/agents/hints.ts), through the real story behaviour in a
- * LocalSession: the hint is the storykeeper's after each turn, or the scene's entry hint.
+ * EngineSession: the hint is the storykeeper's after each turn, or the scene's entry hint.
  * The oracle for "the hint is the next step" is the story itself: typing what the hint
  * says must move the story (a gate, a goal, a scene), and following the hints alone
  * must finish it.
  */
-async function session(story: Story): Promise<{ s: LocalSession; hint: () => string | null; send: (text: string) => Promise<StorykeeperOutput | null> }> {
+async function session(story: Story): Promise<{ s: EngineSession; hint: () => string | null; send: (text: string) => Promise<StorykeeperOutput | null> }> {
   let last: StorykeeperOutput | null = null;
   const behaviour = new StoryBehaviour({ stories: async () => story, onStorykeeper: (_id, o) => (last = o) });
-  const s = new LocalSession(behaviour, { sessionId: 'hints', storyId: story.id });
+  const s = new EngineSession(behaviour, { storyId: story.id });
   await s.start();
   let hint: string | null = (s.scene?.narrator as NarratorWarm).hint;
   return {

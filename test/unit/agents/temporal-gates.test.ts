@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { storykeeperVerdict } from '../../../src/actors/agents/storykeeper.ts';
-import { LocalSession } from '../../../src/actors/local-session.ts';
+import { EngineSession } from '../../support/engine-session.ts';
 import { predicateUsesHistory, sceneHistoryNeeds, type HistorySource } from '../../../src/actors/scene-history.ts';
 import { buildSceneData, buildSceneEntities } from '../../../src/actors/scene-model.ts';
 import { StoryBehaviour, type StorySceneData } from '../../../src/actors/story-behaviour.ts';
@@ -132,14 +132,14 @@ describe('StoryBehaviour reads the history only for scenes with temporal conditi
 
   it('a story without temporal conditions never reads it; one with them reads it every turn', async () => {
     const plain = await sampleStory();
-    const s = new LocalSession(new StoryBehaviour({ stories: async () => plain }), { sessionId: 'no-temporal', storyId: plain.id });
+    const s = new EngineSession(new StoryBehaviour({ stories: async () => plain }), { storyId: plain.id });
     const reads = vi.spyOn(s, 'eventsSince');
     await s.start();
     for (const line of WALKTHROUGH.slice(0, 4)) await s.send(line);
     expect(reads).not.toHaveBeenCalled();
 
     const temporal = await loadStoryFile(FIXTURE);
-    const t = new LocalSession(new StoryBehaviour({ stories: async () => temporal }), { sessionId: 'temporal', storyId: temporal.id });
+    const t = new EngineSession(new StoryBehaviour({ stories: async () => temporal }), { storyId: temporal.id });
     const temporalReads = vi.spyOn(t, 'eventsSince');
     await t.start();
     await t.send('look');
@@ -147,10 +147,10 @@ describe('StoryBehaviour reads the history only for scenes with temporal conditi
     expect(temporalReads).toHaveBeenCalledTimes(2);
   });
 
-  it('the local driver gives its in-memory history the ledger semantics (the gate opens a turn later, not before)', async () => {
+  it('through the engine, the ledger history has the temporal semantics (the gate opens a turn later, not before)', async () => {
     const story = await loadStoryFile(FIXTURE);
     const behaviour = new StoryBehaviour({ stories: async () => story });
-    const s = new LocalSession(behaviour, { sessionId: 'local-temporal', storyId: story.id });
+    const s = new EngineSession(behaviour, { storyId: story.id });
     await s.start();
     const gates = async (line: string) => (await s.send(line)).events.flatMap((e) => (e.type === 'GateFired' ? [e.data.gateId] : []));
     expect(await gates('take the lamp')).toEqual([]);
@@ -182,7 +182,7 @@ describe('StoryBehaviour reads the history only for scenes with temporal conditi
         },
       ],
     };
-    const s = new LocalSession(new StoryBehaviour({ stories: async () => story }), { sessionId: 'constraint', storyId: story.id });
+    const s = new EngineSession(new StoryBehaviour({ stories: async () => story }), { storyId: story.id });
     await s.start();
     expect(sceneHistoryNeeds(story.scenes[0]!)).toEqual({ entry: false, stage2: true, turn: true });
     const kinds = async (line: string) => (await s.send(line)).events.map((e) => e.type);
@@ -195,7 +195,7 @@ describe('StoryBehaviour reads the history only for scenes with temporal conditi
 
   it('a scene with temporal conditions reads the rows once per turn, up to the truth set it evaluates on', async () => {
     const story = await loadStoryFile(FIXTURE);
-    const local = new LocalSession(new StoryBehaviour({ stories: async () => story }), { sessionId: 'mirror', storyId: story.id });
+    const local = new EngineSession(new StoryBehaviour({ stories: async () => story }), { storyId: story.id });
     const { source, calls } = counting(local);
     // A second behaviour reading `local`'s history as if it were the ledger (the engine's path: `services.history`).
     const behaviour = new StoryBehaviour({ stories: async () => story, history: source });

@@ -36,6 +36,9 @@ interface Case {
   requested?: string;
   direction?: string;
   unknown?: string[];
+  /** The act's own words after the verb (said back when the story did not author it), and the span naming its target. */
+  phrase?: string;
+  targetSpan?: string;
 }
 
 const corpus: Case[] = [
@@ -69,6 +72,9 @@ const corpus: Case[] = [
   { input: 'punch him', at: 'quay', clauses: [['action', 'attack', 'ewan']] },
   { input: 'dance', at: 'quay', clauses: [['action', 'dance']] },
   { input: 'sing a song for Ada', at: 'inn', clauses: [['action', 'dance', 'ada']] },
+  { input: 'I sing a sea shanty to the gulls', at: 'quay', clauses: [['action', 'dance']], unknown: ['sea', 'gulls'], phrase: 'a sea shanty to the gulls' },
+  { input: 'I wave to the old man', at: 'quay', clauses: [['action', 'wave', 'ewan']], phrase: 'to the old man', targetSpan: 'the old man' },
+  { input: 'I kick the pail hard', at: 'yard', clauses: [['action', 'kick', 'paraffin_pail']], phrase: 'the pail hard', targetSpan: 'the pail' },
   { input: 'x tide table', at: 'quay', clauses: [['examination', 'look', 'tide_table']] },
   { input: 'look at Silas', at: 'inn', clauses: [['examination', 'look', 'silas']] },
   { input: 'look', at: 'quay', clauses: [['examination', 'look']] },
@@ -135,6 +141,8 @@ describe('stage 1 corpus: natural prose → clauses in order', () => {
     if (c.requested) expect(parsed.clauses[0]?.requested).toBe(c.requested);
     if (c.direction) expect(parsed.clauses[0]?.direction).toBe(c.direction);
     if (c.unknown) expect(parsed.clauses[0]?.unknown).toEqual(expect.arrayContaining(c.unknown));
+    if (c.phrase) expect(parsed.clauses[0]?.phrase).toBe(c.phrase);
+    if (c.targetSpan) expect(parsed.clauses[0]?.targetSpan).toBe(c.targetSpan);
   });
 
   it('is deterministic', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { LocalSession } from '../../../src/actors/local-session.ts';
+import type { EngineSession } from '../../support/engine-session.ts';
 import { buildLexicon, parseInput } from '../../../src/actors/classifiers/stage1.ts';
 import { classifyFacts, type FactResult } from '../../../src/actors/classifiers/stage2.ts';
 import { sessionAt, warmParts } from '../../support/story.ts';
 
-function classify(s: LocalSession, text: string): FactResult {
+function classify(s: EngineSession, text: string): FactResult {
   const { data, entities } = warmParts(s.scene!);
   const lexicon = buildLexicon({ characters: entities.characters, objects: entities.objects, settings: [data.setting, ...data.adjacent, ...data.places.filter((p) => p.id !== data.setting.id)] });
   return classifyFacts(parseInput(text, lexicon), { data, entities, cast: data.cast, truthSet: s.truthSet });
@@ -49,9 +49,12 @@ const table: Row[] = [
   ['the_lamp_room', 'go to the inn', { type: 'ConstraintViolation', refusal: /The Drowned Bell is not reachable/ }],
   ['the_drowned_bell', 'go to the inn', { type: 'ConstraintViolation', refusal: /already here/ }],
   ['the_drowned_bell', 'what is the curlew?', { type: 'SpeechAct', data: { addressee: 'silas' } }],
+  // Found in play (issue 12): a missing item is named; asking back what you hold says you hold it.
+  ['the_quay', 'give the anchor to Ewan', { type: 'ConstraintViolation', refusal: /^You have no anchor to give\.$/ }],
+  ['the_quay', 'ask Ewan for the letter back', { type: 'ConstraintViolation', refusal: /^You already have the Board's letter\.$/ }],
 ];
 
-const sessions = new Map<string, Promise<LocalSession>>();
+const sessions = new Map<string, Promise<EngineSession>>();
 const at = (scene: string) => {
   if (!sessions.has(scene)) sessions.set(scene, sessionAt(scene));
   return sessions.get(scene)!;

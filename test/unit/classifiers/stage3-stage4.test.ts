@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LocalSession } from '../../../src/actors/local-session.ts';
+import type { EngineSession } from '../../support/engine-session.ts';
 import { storyScript } from '../../../src/actors/agents/scripted-script.ts';
 import { buildLexicon, parseInput } from '../../../src/actors/classifiers/stage1.ts';
 import { classifyFacts } from '../../../src/actors/classifiers/stage2.ts';
@@ -9,7 +9,7 @@ import type { NewEvent } from '../../../src/domain/events.ts';
 import { ScriptedProvider } from '../../../src/inference/llm/scripted.ts';
 import { sessionAt, warmParts } from '../../support/story.ts';
 
-const sessions = new Map<string, Promise<LocalSession>>();
+const sessions = new Map<string, Promise<EngineSession>>();
 const at = (scene: string) => {
   if (!sessions.has(scene)) sessions.set(scene, sessionAt(scene));
   return sessions.get(scene)!;

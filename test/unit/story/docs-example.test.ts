@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LocalSession } from '../../../src/actors/local-session.ts';
+import { EngineSession } from '../../support/engine-session.ts';
 import { StoryBehaviour } from '../../../src/actors/story-behaviour.ts';
 import { parseStory } from '../../../src/domain/story/loader.ts';
 import { holds } from '../../../src/domain/truth-set.ts';
@@ -17,7 +17,7 @@ describe('docs/story-format.md example story', () => {
 
   it('plays to its end', async () => {
     const story = parseStory(block as string, 'docs-example.yaml');
-    const s = new LocalSession(new StoryBehaviour({ stories: async () => story }), { sessionId: 'docs', storyId: story.id });
+    const s = new EngineSession(new StoryBehaviour({ stories: async () => story }), { storyId: story.id });
     await s.start();
     expect((await s.send('take the key')).text).toMatch(/Old Hobb is holding the belfry key/);
     expect((await s.send('ask Hobb for the key')).text).toContain('Not without a please');
