@@ -61,8 +61,6 @@ async function main(): Promise<void> {
     const c1Session = randomUUID();
     const crowd = Array.from({ length: CONCURRENCY }, () => randomUUID());
     await db.query('INSERT INTO sessions (id) SELECT unnest($1::uuid[])', [[rawSession, c1Session, ...crowd]]);
-    // The partition key of the raw rows (docs/ledger-retention.md): the session's start.
-    const rawStartedAt = (await db.query<{ created_at: Date }>('SELECT created_at FROM sessions WHERE id = $1', [rawSession])).rows[0]!.created_at;
     const ledger = new Ledger(db, { maxPayloadBytes: 64 * 1024, maxBatch: 512, flushMs: 20 });
 
     // The same row appendInput writes: a PlayerInput with its payload and client id.
@@ -72,8 +70,8 @@ async function main(): Promise<void> {
       const clientInputId = `raw-${rawTs}`;
       return raw.query(
         `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts, client_input_id, session_started_at)
-         VALUES ($1, NULL, $2, 'PlayerInput', $3::jsonb, NULL, 'player', $4, $5, $6)`,
-        [rawSession, 1, JSON.stringify({ clientInputId, text: 'I open the door.' }), rawTs, clientInputId, rawStartedAt],
+         VALUES ($1, NULL, $2, 'PlayerInput', $3::jsonb, NULL, 'player', $4, $5, (SELECT created_at FROM sessions WHERE id = $1))`,
+        [rawSession, 1, JSON.stringify({ clientInputId, text: 'I open the door.' }), rawTs, clientInputId],
       );
     };
     let appendSeq = 0;

@@ -94,7 +94,7 @@ async function planSession(q: Queryable, s: { id: string; status: 'ended' | 'sus
     rowsKept: 0,
     skipped: null,
   };
-  const live = await q.query<{ n: number }>('SELECT count(*)::int AS n FROM event_ledger WHERE session_id = $1 AND session_started_at = $2', [s.id, s.created_at]);
+  const live = await q.query<{ n: number }>('SELECT count(*)::int AS n FROM event_ledger WHERE session_id = $1 AND session_started_at = (SELECT created_at FROM sessions WHERE id = $1)', [s.id]);
   plan.rowsKept = Number(live.rows[0]?.n ?? 0);
   const open = await q.query('SELECT 1 FROM outbox WHERE session_id = $1 AND completed_at IS NULL LIMIT 1', [s.id]);
   if (open.rows.length > 0) return { ...plan, skipped: 'workflow_open' };
@@ -115,21 +115,21 @@ async function planSession(q: Queryable, s: { id: string; status: 'ended' | 'sus
   }
   if (stored === null || JSON.stringify(toCanonicalJson(stored)) !== JSON.stringify(toCanonicalJson(replayed))) return { ...plan, skipped: 'checkpoint_inconsistent' };
   const bounds = await q.query<{ old_ts: number | null; unanswered_ts: number | null }>(
-    `SELECT (SELECT max(narrative_ts) FROM event_ledger WHERE session_id = $1 AND session_started_at = $2 AND created_at < $3) AS old_ts,
+    `SELECT (SELECT max(narrative_ts) FROM event_ledger WHERE session_id = $1 AND session_started_at = (SELECT created_at FROM sessions WHERE id = $1) AND created_at < $2) AS old_ts,
             (SELECT min(l.narrative_ts) FROM event_ledger l
-              WHERE l.session_id = $1 AND l.session_started_at = $2 AND l.event_type = 'PlayerInput'
+              WHERE l.session_id = $1 AND l.session_started_at = (SELECT created_at FROM sessions WHERE id = $1) AND l.event_type = 'PlayerInput'
                 AND NOT EXISTS (SELECT 1 FROM event_ledger t WHERE t.session_id = l.session_id AND t.session_started_at = l.session_started_at
                                   AND t.event_type = 'TurnCompleted' AND (t.input_id = l.id OR (t.event_data->>'inputId')::bigint = l.id))) AS unanswered_ts`,
-    [s.id, s.created_at, before.toISOString()],
+    [s.id, before.toISOString()],
   );
   const b = bounds.rows[0];
   const limits = [checkpoint.ledgerTs, b?.old_ts === null || b?.old_ts === undefined ? 0 : Number(b.old_ts)];
   if (b?.unanswered_ts !== null && b?.unanswered_ts !== undefined) limits.push(Number(b.unanswered_ts) - 1);
   plan.horizonTs = Math.max(0, Math.min(...limits));
   const moving = await q.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM event_ledger WHERE session_id = $1 AND session_started_at = $2 AND narrative_ts <= $3
+    `SELECT count(*)::int AS n FROM event_ledger WHERE session_id = $1 AND session_started_at = (SELECT created_at FROM sessions WHERE id = $1) AND narrative_ts <= $2
        ${s.status === 'suspended' ? `AND NOT (${KEPT_FOR_SUSPENDED})` : ''}`,
-    [s.id, s.created_at, plan.horizonTs],
+    [s.id, plan.horizonTs],
   );
   plan.rowsToMove = Number(moving.rows[0]?.n ?? 0);
   plan.rowsKept -= plan.rowsToMove;
@@ -151,15 +151,16 @@ const monthName = (parent: string, from: Date) => `${parent}_y${from.getUTCFullY
 
 /** Moves one planned session's rows (inside `tx`, session row locked) and upserts its summary. Returns rows moved. */
 async function moveSession(tx: Queryable, plan: SessionPlan, before: Date): Promise<number> {
-  await tx.query(`SELECT ledger_month_partition('event_ledger_archive', $1::timestamptz)`, [plan.sessionStartedAt]);
+  // Timestamps are not round-tripped through JS Dates (milliseconds): the key is read in SQL.
+  await tx.query(`SELECT ledger_month_partition('event_ledger_archive', (SELECT created_at FROM sessions WHERE id = $1::uuid))`, [plan.sessionId]);
   const moved = await tx.query<{ n: number }>(
     `WITH moved AS (
-       DELETE FROM event_ledger WHERE session_id = $1 AND session_started_at = $2 AND narrative_ts <= $3
+       DELETE FROM event_ledger WHERE session_id = $1 AND session_started_at = (SELECT created_at FROM sessions WHERE id = $1) AND narrative_ts <= $2
          ${plan.status === 'suspended' ? `AND NOT (${KEPT_FOR_SUSPENDED})` : ''}
        RETURNING *
      ), ins AS (INSERT INTO event_ledger_archive SELECT * FROM moved RETURNING 1)
      SELECT count(*)::int AS n FROM ins`,
-    [plan.sessionId, plan.sessionStartedAt, plan.horizonTs],
+    [plan.sessionId, plan.horizonTs],
   );
   const n = Number(moved.rows[0]?.n ?? 0);
   await upsertSummary(tx, plan, n, before);
