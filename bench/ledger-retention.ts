@@ -15,7 +15,7 @@
  * Writes bench/results/ledger-retention.json.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile, copyFile, mkdtemp, readdir } from 'node:fs/promises';
+import { mkdir, writeFile, copyFile, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
       load_average_1m: round3(load1!),
       load_average_5m: round3(load5!),
       cpus: cpus().length,
-      server_version: (await b7.db.query<{ v: string }>('SHOW server_version')).rows.map((r) => r.v)[0] ?? '?',
+      server_version: (await b7.db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows.map((r) => r.v)[0] ?? '?',
       database_size: sizes,
       fill_s: { '0006': round3(fillMs['0006'] / 1000), '0007': round3(fillMs['0007'] / 1000) },
       append_ms: { '0006': summary(appendMs['0006']), '0007': summary(appendMs['0007']) },
@@ -218,7 +218,11 @@ async function main(): Promise<void> {
     const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
     for (const r of rows) console.log(`  ${r[0].padEnd(w[0]!)}  ${r[1].padStart(w[1]!)}  ${r[2].padStart(w[2]!)}`);
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-    await writeFile(new URL('./results/ledger-retention.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+    // One entry per --rows size: a 1 M and a 10 M run sit side by side in the file.
+    const file = new URL('./results/ledger-retention.json', import.meta.url);
+    const previous = await readFile(file, 'utf8').then((t) => JSON.parse(t) as { runs?: Record<string, unknown> }).catch(() => ({ runs: {} }));
+    const runs = { ...(previous.runs ?? {}), [String(ROWS)]: { ...result, measured_at: new Date().toISOString() } };
+    await writeFile(file, `${JSON.stringify({ runs }, null, 2)}\n`);
     console.log('\nwrote bench/results/ledger-retention.json');
   } finally {
     for (const b of benches) await b.db.close().catch(() => undefined);
