@@ -246,7 +246,12 @@ export class Ledger {
 
   async #select(where: string, params: unknown[], table: 'event_ledger' | 'event_ledger_history' = 'event_ledger'): Promise<LedgerRecord[]> {
     if (!sessionIdSchema.safeParse(params[0]).success) return [];
-    const { rows } = await this.#db.query(`SELECT ${ledgerColumnList('l')} FROM ${table} l WHERE ${where} ORDER BY l.narrative_ts`, params);
+    // The partition key of every row of the session (migration 0007): a no-op filter that lets
+    // PostgreSQL prune to the session's one partition at execution time.
+    const { rows } = await this.#db.query(
+      `SELECT ${ledgerColumnList('l')} FROM ${table} l WHERE ${where} AND l.session_started_at = (SELECT created_at FROM sessions WHERE id = $1) ORDER BY l.narrative_ts`,
+      params,
+    );
     return rows.map(rowToRecord);
   }
 
