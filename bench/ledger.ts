@@ -69,8 +69,8 @@ async function main(): Promise<void> {
       rawTs += 1;
       const clientInputId = `raw-${rawTs}`;
       return raw.query(
-        `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts, client_input_id)
-         VALUES ($1, NULL, $2, 'PlayerInput', $3::jsonb, NULL, 'player', $4, $5)`,
+        `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts, client_input_id, session_started_at)
+         VALUES ($1, NULL, $2, 'PlayerInput', $3::jsonb, NULL, 'player', $4, $5, (SELECT created_at FROM sessions WHERE id = $1))`,
         [rawSession, 1, JSON.stringify({ clientInputId, text: 'I open the door.' }), rawTs, clientInputId],
       );
     };

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   LEDGER_FENCED: 'another engine owns this session (stale ownership epoch)',
   CHECKPOINT_INVALID: 'a checkpoint failed validation',
   CHECKPOINT_NOT_FOUND: 'no checkpoint exists for the session',
+  LEDGER_ARCHIVE_DATE_INVALID: 'the ledger archive date is not a valid date in the past',
   STORED_DATA_INVALID: 'JSON read back from the database fails its schema',
   SESSION_RECORD_INVALID: 'a session create or update request fails validation',
   // sessions

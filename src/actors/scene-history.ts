@@ -103,7 +103,9 @@ export function ledgerHistoryReader(db: Queryable): HistorySource {
       // Not a ledger session id (e.g. a local driver's 'local'): it has no rows.
       if (!sessionIdSchema.safeParse(sessionId).success) return [];
       const { rows } = await db.query(
-        `SELECT ${ledgerColumnList('l')} FROM event_ledger l WHERE l.session_id = $1 AND l.narrative_ts > $2 ORDER BY l.narrative_ts`,
+        // Live and archived rows: the whole history (docs/ledger-retention.md).
+        `SELECT ${ledgerColumnList('l')} FROM event_ledger_history l WHERE l.session_id = $1 AND l.narrative_ts > $2
+          AND l.session_started_at = (SELECT created_at FROM sessions WHERE id = $1) ORDER BY l.narrative_ts`,
         [sessionId, afterNarrativeTs],
       );
       return rows.map(rowToRecord);

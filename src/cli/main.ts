@@ -6,6 +6,7 @@ import { openDatabase } from '../persistence/open-database.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { registerServeCommands } from './serve-command.ts';
 import { registerModelCommands } from './model-commands.ts';
+import { registerLedgerCommands } from './ledger-commands.ts';
 import { registerStoryCommands, withPlayOptions } from './story-commands.ts';
 
 const program = new Command()
@@ -42,6 +43,7 @@ program
     await runEngineStdio(loadConfig());
   });
 registerModelCommands(program);
+registerLedgerCommands(program);
 
 program
   .command('tasker-local')

@@ -11,6 +11,7 @@ import { SessionEngine, type SessionHandle } from '../engine/engine.ts';
 import { createLogger } from '../logger.ts';
 import { describePrediction, type FrameObserver } from '../actors/frame-observer.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
+import { ensureLedgerPartitions } from '../persistence/ledger-partitions.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { PgliteDatabase } from '../persistence/pglite-database.ts';
@@ -227,6 +228,8 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
   const db = mode.memory ? await PgliteDatabase.open() : await openDatabase(config);
   const fresh = mode.fresh || mode.memory;
   await migrate(db);
+  // This month's and the next ledger partitions (docs/ledger-retention.md); a terminal game needs no daily run.
+  await ensureLedgerPartitions(db);
   const graph = await openGraphStore(db, config);
   const setup = await createStoryBehaviour({ db, graph, config, logger, story, onStorykeeper: (_id, o) => ui.verdict(o), ...(ui.frame ? { onFrame: ui.frame } : {}) });
   const behaviour = setup.behaviour;

@@ -4,7 +4,9 @@ import type { Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
+import { startPartitionMaintenance } from '../persistence/ledger-partitions.ts';
 import { migrate } from '../persistence/migrations.ts';
+import { realClocks } from './clock.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { SessionEngine, type SessionEngineOptions } from './engine.ts';
 import { openWorkflows, type OpenedWorkflows } from '../workflows/open-workflows.ts';
@@ -34,11 +36,15 @@ export interface OpenedEngine {
 export async function openEngine(config: Config, logger: Logger, options: Pick<SessionEngineOptions, 'faults' | 'instanceId'> = {}): Promise<OpenedEngine> {
   const db = await openDatabase(config);
   await migrate(db);
+  // Month partitions of the ledger, ahead of need (docs/ledger-retention.md).
+  const partitions = startPartitionMaintenance(db, { ...realClocks(), logger });
+  await partitions.idle();
   const graph = await openGraphStore(db, config);
   let setup: StoryBehaviourSetup;
   try {
     setup = await createStoryBehaviour({ db, graph, config, logger });
   } catch (error) {
+    partitions.stop();
     await graph.close();
     await db.close();
     throw error;
@@ -70,6 +76,8 @@ export async function openEngine(config: Config, logger: Logger, options: Pick<S
       await opened.close();
       await setup.close();
       await graph.close();
+      partitions.stop();
+      await partitions.idle();
       await db.close();
     },
   };

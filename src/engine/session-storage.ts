@@ -93,8 +93,9 @@ async function appendInTransaction(tx: Queryable, sessionId: string, e: NewEvent
   const alloc = await tx.query<{ ts: number }>('UPDATE sessions SET last_narrative_ts = last_narrative_ts + 1, updated_at = NOW() WHERE id = $1 RETURNING last_narrative_ts AS ts', [sessionId]);
   const ts = Number(alloc.rows[0]?.ts);
   const inserted = await tx.query(
-    `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts, input_id, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10) RETURNING ${ledgerColumnList()}`,
+    // session_started_at: the partition key, the session's start (docs/ledger-retention.md).
+    `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts, input_id, idempotency_key, session_started_at)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, (SELECT created_at FROM sessions WHERE id = $1)) RETURNING ${ledgerColumnList()}`,
     [sessionId, e.sceneId ?? null, e.turn ?? null, e.type, JSON.stringify(e.data), e.confidence ?? null, e.source, ts, e.inputId ?? null, key],
   );
   return toDurableRecord(rowToRecord(inserted.rows[0]));

@@ -7,6 +7,7 @@ import { SessionEngine } from '../engine/engine.ts';
 import { inspectorFromEnvironment } from '../engine/inspector.ts';
 import { loggerFromConfig, type Logger } from '../logger.ts';
 import { openGraphStore } from '../persistence/graph/open-graph-store.ts';
+import { startPartitionMaintenance } from '../persistence/ledger-partitions.ts';
 import { migrate } from '../persistence/migrations.ts';
 import { openDatabase } from '../persistence/open-database.ts';
 import { DebugTap } from './debug-tap.ts';
@@ -43,6 +44,9 @@ export async function serve(config: Config, options: { storyPath?: string; logge
   const logger = options.logger ?? loggerFromConfig(config);
   const db = await openDatabase(config);
   await migrate(db);
+  // Month partitions of the ledger, ahead of need (docs/ledger-retention.md).
+  const partitions = startPartitionMaintenance(db, { ...realClocks(), logger });
+  await partitions.idle();
   const graph = await openGraphStore(db, config);
   const registry = new Registry();
   // Process CPU, heap and event-loop lag beside the runtime's own (the capacity model reads them).
@@ -123,6 +127,8 @@ export async function serve(config: Config, options: { storyPath?: string; logge
         await setup.close();
         await graph.close();
         local?.stop();
+        partitions.stop();
+        await partitions.idle();
         await db.close();
       })();
       return stopping;

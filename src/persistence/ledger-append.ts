@@ -68,21 +68,21 @@ alloc AS (
   UPDATE sessions s SET last_narrative_ts = s.last_narrative_ts + c.n
   FROM counts c JOIN locked l ON l.id = c.session_id
   WHERE s.id = c.session_id
-  RETURNING s.id AS session_id, s.last_narrative_ts - c.n AS base, s.owner_epoch, s.status = 'ended' AS ended
+  RETURNING s.id AS session_id, s.last_narrative_ts - c.n AS base, s.owner_epoch, s.status = 'ended' AS ended, s.created_at AS session_started_at
 ),
 planned AS (
-  SELECT i.*, a.base + row_number() OVER (PARTITION BY i.session_id ORDER BY i.ord) AS narrative_ts, a.owner_epoch, a.ended
+  SELECT i.*, a.base + row_number() OVER (PARTITION BY i.session_id ORDER BY i.ord) AS narrative_ts, a.owner_epoch, a.ended, a.session_started_at
   FROM input i JOIN alloc a ON a.session_id = i.session_id
 ),
 ins AS (
   INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts,
-                            client_input_id, input_id, idempotency_key)
+                            client_input_id, input_id, idempotency_key, session_started_at)
   SELECT p.session_id, p.scene_id, p.turn, p.event_type, p.event_data::jsonb, p.confidence, p.source, p.narrative_ts,
-         p.client_input_id, p.input_id, p.idempotency_key
+         p.client_input_id, p.input_id, p.idempotency_key, p.session_started_at
   FROM planned p
   WHERE (p.epoch IS NULL OR p.epoch = p.owner_epoch)${key === 'client_input_id' ? ' AND NOT p.ended' : ''}
   ORDER BY p.ord
-  ON CONFLICT (session_id, ${key}) WHERE ${key} IS NOT NULL DO NOTHING
+  ON CONFLICT (session_id, ${key}, session_started_at) WHERE ${key} IS NOT NULL DO NOTHING
   RETURNING id, session_id, narrative_ts, created_at
 )
 SELECT i.ord, a.owner_epoch, a.ended, n.id, n.narrative_ts, n.created_at
@@ -102,15 +102,16 @@ function buildSingleRowSql(key: DedupeKey): string {
   return `WITH alloc AS (
   UPDATE sessions SET last_narrative_ts = last_narrative_ts + 1
   WHERE id = $1::uuid
-  RETURNING last_narrative_ts, owner_epoch, status = 'ended' AS ended
+  RETURNING last_narrative_ts, owner_epoch, status = 'ended' AS ended, created_at AS session_started_at
 ),
 ins AS (
   INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts,
-                            client_input_id, input_id, idempotency_key)
-  SELECT $1::uuid, $2::uuid, $3::int, $4::text, $5::jsonb, $6::real, $7::text, a.last_narrative_ts, $9::text, $10::bigint, $11::text
+                            client_input_id, input_id, idempotency_key, session_started_at)
+  SELECT $1::uuid, $2::uuid, $3::int, $4::text, $5::jsonb, $6::real, $7::text, a.last_narrative_ts, $9::text, $10::bigint, $11::text,
+         a.session_started_at
   FROM alloc a
   WHERE ($8::bigint IS NULL OR a.owner_epoch = $8::bigint)${key === 'client_input_id' ? ' AND NOT a.ended' : ''}
-  ON CONFLICT (session_id, ${key}) WHERE ${key} IS NOT NULL DO NOTHING
+  ON CONFLICT (session_id, ${key}, session_started_at) WHERE ${key} IS NOT NULL DO NOTHING
   RETURNING id, narrative_ts, created_at
 )
 SELECT 0 AS ord, a.owner_epoch, a.ended, n.id, n.narrative_ts, n.created_at
@@ -119,14 +120,20 @@ LEFT JOIN alloc a ON true
 LEFT JOIN ins n ON true`;
 }
 
-/** The stored rows for keys that conflicted: one unique-index probe each. */
+/**
+ * The stored rows for keys that conflicted: one unique-index probe each. The archive is
+ * looked at too (after the live table): an ended session's archived input still answers a
+ * retransmission with its original row (docs/ledger-retention.md).
+ */
 function buildLookupSql(key: DedupeKey): string {
   return `SELECT k.ord, ${LEDGER_COLUMNS.map((c) => `l.${c}`).join(', ')}
 FROM unnest($1::int[], $2::uuid[], $3::text[]) AS k(ord, session_id, key)
 CROSS JOIN LATERAL (
-  SELECT ${LEDGER_COLUMNS.join(', ')} FROM event_ledger e
-  WHERE e.session_id = k.session_id AND e.${key} = k.key
-  LIMIT 1
+  SELECT * FROM (
+    SELECT 0 AS src, ${LEDGER_COLUMNS.join(', ')} FROM event_ledger e WHERE e.session_id = k.session_id AND e.${key} = k.key
+    UNION ALL
+    SELECT 1 AS src, ${LEDGER_COLUMNS.join(', ')} FROM event_ledger_archive e WHERE e.session_id = k.session_id AND e.${key} = k.key
+  ) found ORDER BY src LIMIT 1
 ) l`;
 }
 

@@ -211,7 +211,9 @@ export class Ledger {
 
   /** Durable rows after `afterNarrativeTs`, ordered by narrative_ts (queued events appear after flush()). */
   eventsSince(sessionId: string, afterNarrativeTs: number): Promise<LedgerRecord[]> {
-    return this.#select('session_id = $1 AND narrative_ts > $2', [sessionId, afterNarrativeTs]);
+    // The history view (live + archived rows): After / Since / Sequence read from the first row,
+    // and rows moved by `storyteller ledger archive` must still answer them (docs/ledger-retention.md).
+    return this.#select('session_id = $1 AND narrative_ts > $2', [sessionId, afterNarrativeTs], 'event_ledger_history');
   }
 
   eventsByType(sessionId: string, type: EventType): Promise<LedgerRecord[]> {
@@ -245,9 +247,14 @@ export class Ledger {
     }
   }
 
-  async #select(where: string, params: unknown[]): Promise<LedgerRecord[]> {
+  async #select(where: string, params: unknown[], table: 'event_ledger' | 'event_ledger_history' = 'event_ledger'): Promise<LedgerRecord[]> {
     if (!sessionIdSchema.safeParse(params[0]).success) return [];
-    const { rows } = await this.#db.query(`SELECT ${ledgerColumnList('l')} FROM event_ledger l WHERE ${where} ORDER BY l.narrative_ts`, params);
+    // The partition key of every row of the session (migration 0007): a no-op filter that lets
+    // PostgreSQL prune to the session's one partition at execution time.
+    const { rows } = await this.#db.query(
+      `SELECT ${ledgerColumnList('l')} FROM ${table} l WHERE ${where} AND l.session_started_at = (SELECT created_at FROM sessions WHERE id = $1) ORDER BY l.narrative_ts`,
+      params,
+    );
     return rows.map(rowToRecord);
   }
 

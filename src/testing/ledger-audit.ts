@@ -40,7 +40,8 @@ export interface LedgerAudit {
 
 /** Replays a session's ledger from its first row (up to and including `uptoTs`). */
 export async function replayTruthSet(q: Queryable, sessionId: string, uptoTs: number = Number.MAX_SAFE_INTEGER): Promise<TruthSet> {
-  const { rows } = await q.query(`SELECT ${ledgerColumnList()} FROM event_ledger WHERE session_id = $1 AND narrative_ts <= $2 ORDER BY narrative_ts`, [sessionId, uptoTs]);
+  // The history view: live and archived rows (ledger archive), so an archived session replays from its first row too.
+  const { rows } = await q.query(`SELECT ${ledgerColumnList()} FROM event_ledger_history WHERE session_id = $1 AND narrative_ts <= $2 ORDER BY narrative_ts`, [sessionId, uptoTs]);
   return applyEvents(emptyTruthSet(), rows.map((r) => toDurableRecord(rowToRecord(r))));
 }
 
@@ -65,9 +66,9 @@ export async function auditLedger(q: Queryable, options: { sessionIds?: readonly
   for (const sessionId of ids) {
     const inputs = await q.query<{ id: string; client_input_id: string; answers: number }>(
       `SELECT p.id, p.client_input_id,
-              (SELECT count(*)::int FROM event_ledger t WHERE t.session_id = p.session_id AND t.event_type = 'TurnCompleted'
+              (SELECT count(*)::int FROM event_ledger_history t WHERE t.session_id = p.session_id AND t.event_type = 'TurnCompleted'
                  AND (t.input_id = p.id OR (t.event_data->>'inputId')::bigint = p.id)) AS answers
-         FROM event_ledger p WHERE p.session_id = $1 AND p.event_type = 'PlayerInput' ORDER BY p.narrative_ts`,
+         FROM event_ledger_history p WHERE p.session_id = $1 AND p.event_type = 'PlayerInput' ORDER BY p.narrative_ts`,
       [sessionId],
     );
     audit.playerInputs += inputs.rows.length;
@@ -97,6 +98,7 @@ export async function auditLedger(q: Queryable, options: { sessionIds?: readonly
       if (!stored || !sameTruthSet(stored, replayed)) audit.inconsistentCheckpoints.push({ sessionId, checkpointId: c.id, type: c.type, ledgerTs });
     }
 
+    // Live rows only: a row moved into the archive row by row has a new xmin.
     // One transaction: the SceneExited row's xmin (ledger rows are never updated) equals the
     // writing transaction recorded on the checkpoint and the outbox row (migration 0004).
     const exits = await q.query<{ narrative_ts: string; checkpoints: number; outbox_rows: number }>(

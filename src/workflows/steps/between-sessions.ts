@@ -74,7 +74,8 @@ export class WorldTimePassage extends StepHandler {
         const ts = await tx.query<{ ts: string }>('UPDATE sessions SET last_narrative_ts = last_narrative_ts + 1 WHERE id = $1 RETURNING last_narrative_ts AS ts', [s.id]);
         const data = { workflowKey: key, effects: [{ kind: 'accumulator', key: 'time.between_sessions', delta: 1 }] };
         await tx.query(
-          `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, source, narrative_ts, idempotency_key) VALUES ($1, NULL, NULL, 'DeferredResultApplied', $2::jsonb, 'workflow', $3, $4)`,
+          `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, source, narrative_ts, idempotency_key, session_started_at)
+           VALUES ($1, NULL, NULL, 'DeferredResultApplied', $2::jsonb, 'workflow', $3, $4, (SELECT created_at FROM sessions WHERE id = $1))`,
           [s.id, JSON.stringify(data), Number(ts.rows[0]?.ts), idem],
         );
         passed++;

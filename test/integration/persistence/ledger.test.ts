@@ -122,13 +122,15 @@ describe.each(DRIVERS)('ledger on %s', (driver) => {
     const [session] = await createSessions(t.db, 1);
     await ledger.appendInput({ sessionId: session!, clientInputId: 'ok', text: 'fine', sceneId: null, turn: 0 });
     await t.db.query(
-      `INSERT INTO event_ledger (session_id, event_type, event_data, source, narrative_ts) VALUES ($1, 'GoalCompleted', '{"goal": 7}'::jsonb, 'hand-edited', 50)`,
+      `INSERT INTO event_ledger (session_id, event_type, event_data, source, narrative_ts, session_started_at)
+       VALUES ($1, 'GoalCompleted', '{"goal": 7}'::jsonb, 'hand-edited', 50, (SELECT created_at FROM sessions WHERE id = $1))`,
       [session],
     );
     const bad = await caught(ledger.eventsSince(session!, 0));
     expect(isStorytellerError(bad, 'STORED_DATA_INVALID')).toBe(true);
     expect((bad as { details: { path: unknown[] } }).details.path).toEqual(['goalId']);
-    await t.db.query(`INSERT INTO event_ledger (session_id, event_type, event_data, source, narrative_ts) VALUES ($1, 'Teleported', '{}'::jsonb, 'x', 51)`, [session]);
+    await t.db.query(`INSERT INTO event_ledger (session_id, event_type, event_data, source, narrative_ts, session_started_at)
+       VALUES ($1, 'Teleported', '{}'::jsonb, 'x', 51, (SELECT created_at FROM sessions WHERE id = $1))`, [session]);
     expect(isStorytellerError(await caught(ledger.eventsByType(session!, 'Teleported' as never)), 'STORED_DATA_INVALID')).toBe(true);
     await ledger.close();
   });
