@@ -9,8 +9,21 @@ import type { Json, SceneExitPlan, TurnInput } from './behaviour.ts';
  * The persistence actor (issue 3 §2): one child per session (`systemId: 'persistence'`)
  * that performs every write of the session, in order, through the process-wide ledger
  * writer. Its ordering guarantee is what keeps the in-memory truth set equal to a
- * replay: replies come back in narrative_ts order, because one chain carries input
- * appends, event batches, checkpoints and the scene-exit transaction.
+ * replay: the machine folds replies in narrative_ts order. One chain carries event
+ * batches, checkpoints, status writes and the scene-exit transaction, in order.
+ *
+ * Input appends do not join that chain (issue 15 §4, "acks that never wait"): each goes
+ * to the ledger at once, so its ack never waits behind the previous turn's event batch
+ * or a checkpoint. Two rules keep the fold exact:
+ *   - while an op that *replaces* the truth set runs (the scene-exit transaction, a
+ *     reload), input replies are held and handed on right after it (the replacement
+ *     either covers them — the fold then skips them — or they are newer and fold on it);
+ *   - an input and an event batch of the same session racing to the database may come
+ *     back in the other order than they committed (rare: the session row lock orders the
+ *     commits, not the replies). The actor sees it (a fresh row older than one already
+ *     handed on) and rebuilds the truth set from the ledger (`persist.truthSetRebuilt`),
+ *     holding every reply meanwhile. A mid-scene checkpoint needs neither: its ledger_ts
+ *     is the newest row its truth set folded, and replay resumes after it.
  *
  * The I/O itself is the `SessionStorage` port, implemented by the engine
  * (`src/engine/session-storage.ts`) on Ledger, SessionStore, checkpoints and GraphStore.
@@ -159,6 +172,8 @@ export type PersistenceReply =
   | { type: 'persist.sceneExitDone'; written: SceneExitWritten }
   | { type: 'persist.checkpointDone'; checkpointType: MidSceneCheckpointWrite['type']; checkpointId: string }
   | { type: 'persist.truthSetReloaded'; truthSet: TruthSet }
+  /** The actor rebuilt the truth set itself (replies came back out of commit order); no request of the machine's. */
+  | { type: 'persist.truthSetRebuilt'; truthSet: TruthSet }
   | { type: 'persist.failed'; op: string; error: ErrorInfo };
 
 export interface PersistenceInput {
@@ -196,11 +211,65 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
     const { sessionId } = input;
     let stopped = false;
     let chain: Promise<void> = Promise.resolve();
-    let eventsInFlight = 0;
-    let inputsWaiting = 0;
+    /** Ops replacing the truth set now running (scene exit, reload, rebuild): input replies wait for them. */
+    let replacing = 0;
+    /** A rebuild is running: every reply waits for it. */
+    let rebuilding = false;
+    let held: PersistenceReply[] = [];
+    /** Newest narrative_ts handed on in an input reply / an event-batch reply. */
+    let inputTs = 0;
+    let eventsTs = 0;
+    /** What the last replacement (scene exit, reload, rebuild) covers: rows at or before it fold to nothing. */
+    let coveredTs = 0;
     const dead = (): boolean => stopped || (deps.halted?.() ?? false);
-    const reply = (event: PersistenceReply): void => {
+    const send = (event: PersistenceReply): void => {
       if (!dead()) sendBack(event);
+    };
+    const release = (): void => {
+      if (replacing > 0 || rebuilding) return;
+      const waiting = held;
+      held = [];
+      for (const r of waiting) reply(r);
+    };
+    const rebuild = (): void => {
+      rebuilding = true;
+      deps.storage.loadTruthSet(sessionId).then(
+        (truthSet) => {
+          rebuilding = false;
+          coveredTs = Math.max(coveredTs, truthSet.lastNarrativeTs);
+          send({ type: 'persist.truthSetRebuilt', truthSet });
+          release();
+        },
+        (error: unknown) => {
+          rebuilding = false;
+          send({ type: 'persist.failed', op: 'rebuild', error: errorInfo(error) });
+          release();
+        },
+      );
+    };
+    /** Hands a reply on, in the order the rules above need. */
+    const reply = (event: PersistenceReply): void => {
+      if (dead()) return;
+      if (rebuilding || (replacing > 0 && (event.type === 'persist.inputDurable' || event.type === 'persist.inputFailed'))) {
+        held.push(event);
+        return;
+      }
+      // Rows not yet covered by a replacement; one older than a row of the other path already handed on is out of order.
+      let inverted = false;
+      if (event.type === 'persist.inputDurable' && !event.input.duplicate && event.input.narrativeTs > coveredTs) {
+        inverted = event.input.narrativeTs < eventsTs;
+        inputTs = Math.max(inputTs, event.input.narrativeTs);
+      } else if (event.type === 'persist.eventsDurable') {
+        const ts = event.records.map((r) => r.narrativeTs).filter((t) => t > coveredTs);
+        if (ts.length > 0) {
+          inverted = Math.min(...ts) < inputTs;
+          eventsTs = Math.max(eventsTs, ...ts);
+        }
+      } else if (event.type === 'persist.sceneExitDone' || event.type === 'persist.truthSetReloaded') {
+        coveredTs = Math.max(coveredTs, event.type === 'persist.sceneExitDone' ? event.written.truthSet.lastNarrativeTs : event.truthSet.lastNarrativeTs);
+      }
+      send(event);
+      if (inverted) rebuild();
     };
     const enqueue = (op: string, work: () => Promise<void>): void => {
       chain = chain.then(async () => {
@@ -217,41 +286,47 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
         }
       });
     };
+    /** Runs `work` replacing the truth set: input replies are held until its own reply is handed on. */
+    const replacingTruthSet = async (work: () => Promise<void>): Promise<void> => {
+      replacing += 1;
+      try {
+        await work();
+      } finally {
+        replacing -= 1;
+        release();
+      }
+    };
 
     receive((request) => {
       switch (request.type) {
         case 'persist.input': {
-          // An input must not wait behind the event writer's flush timer.
-          inputsWaiting += 1;
-          if (eventsInFlight > 0) void deps.storage.flush(sessionId).catch(() => undefined);
-          enqueue('input', async () => {
-            inputsWaiting -= 1;
+          // Not on the chain: the ack never waits behind an event batch or a checkpoint.
+          void (async () => {
+            if (dead()) return;
             try {
               const durable = await deps.storage.appendInput({ sessionId, epoch: request.epoch, clientInputId: request.clientInputId, text: request.text, sceneId: request.sceneId, turn: request.turn });
               deps.fault('input.afterAppend', sessionId);
               reply({ type: 'persist.inputDurable', clientInputId: request.clientInputId, text: request.text, input: durable });
             } catch (error) {
-              if (isFaultHalt(error)) throw error;
+              // A crash: nothing more is written or replied.
+              if (isFaultHalt(error) || dead()) {
+                stopped = true;
+                return;
+              }
               reply({ type: 'persist.inputFailed', clientInputId: request.clientInputId, error: errorInfo(error) });
             }
-          });
+          })();
           return;
         }
         case 'persist.events': {
           // Submitted in chain order: narrative_ts is allocated in the order the machine folds the replies.
-          eventsInFlight += 1;
           enqueue('events', async () => {
-            try {
-              const pending = deps.storage.appendEvents(sessionId, request.events, request.epoch, request.unit === undefined ? {} : { unit: request.unit });
-              if (inputsWaiting > 0) void deps.storage.flush(sessionId).catch(() => undefined);
-              // If a crash fires here, nobody awaits the batch any more.
-              pending.catch(() => undefined);
-              deps.fault('events.inFlight', sessionId);
-              const records = await pending;
-              reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });
-            } finally {
-              eventsInFlight -= 1;
-            }
+            const pending = deps.storage.appendEvents(sessionId, request.events, request.epoch, request.unit === undefined ? {} : { unit: request.unit });
+            // If a crash fires here, nobody awaits the batch any more.
+            pending.catch(() => undefined);
+            deps.fault('events.inFlight', sessionId);
+            const records = await pending;
+            reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });
           });
           return;
         }
@@ -259,10 +334,12 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
           enqueue('sceneExit', async () => {
             await deps.storage.flush(sessionId);
             deps.fault('exit.beforeTransaction', sessionId);
-            const written = await deps.storage.writeSceneExit(request.write);
-            deps.fault('exit.afterTransaction', sessionId);
-            deps.onSceneExitCommitted?.(sessionId, request.write.idempotencyKey);
-            reply({ type: 'persist.sceneExitDone', written });
+            await replacingTruthSet(async () => {
+              const written = await deps.storage.writeSceneExit(request.write);
+              deps.fault('exit.afterTransaction', sessionId);
+              deps.onSceneExitCommitted?.(sessionId, request.write.idempotencyKey);
+              reply({ type: 'persist.sceneExitDone', written });
+            });
           });
           return;
         }
@@ -281,7 +358,9 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
         case 'persist.reloadTruthSet': {
           enqueue('reload', async () => {
             await deps.storage.flush(sessionId);
-            reply({ type: 'persist.truthSetReloaded', truthSet: await deps.storage.loadTruthSet(sessionId) });
+            await replacingTruthSet(async () => {
+              reply({ type: 'persist.truthSetReloaded', truthSet: await deps.storage.loadTruthSet(sessionId) });
+            });
           });
           return;
         }

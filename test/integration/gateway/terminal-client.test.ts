@@ -37,6 +37,9 @@ describe('terminal client over the protocol (pg)', () => {
     // One endless scene: the sixty-line test plays past the minimal story's end.
     kit = await TestingKit.create({ db: tdb.db, behaviour: createMinimalBehaviour({ scenes: [{ key: 'harbour', cast: ['mara'], next: null, exitAtTurn: 1_000_000 }] }) });
     dir = await mkdtemp(join(tmpdir(), 'storyteller-remote-'));
+    // Fix the front's port now, so each test also runs alone (-t) with the gateway down first.
+    await front.start(1);
+    await front.stop();
   });
   afterAll(async () => {
     await front.stop();

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { assign, createActor, setup, type AnyActorRef } from 'xstate';
+import {
+  createPersistenceLogic,
+  type DurableInput,
+  type DurableRecord,
+  type PersistenceReply,
+  type PersistenceRequest,
+  type SceneExitWritten,
+  type SessionStorage,
+} from '../../../src/actors/persistence.ts';
+import { emptyTruthSet, type TruthSet } from '../../../src/domain/truth-set.ts';
+
+/**
+ * Pure unit tests of the persistence actor's ordering (issue 15 §4): an input append
+ * does not wait behind an event batch or a checkpoint; replies that come back out of
+ * commit order make the actor rebuild the truth set from the ledger; an input reply
+ * that completes while a scene-exit transaction runs is handed on after it. The
+ * storage is an in-memory fake whose writes the test settles one by one.
+ */
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+}
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+const settle = () => new Promise<void>((r) => setImmediate(r));
+
+function record(type: string, narrativeTs: number, turn: number): DurableRecord {
+  return { type, data: {}, narrativeTs, id: narrativeTs, turn, sceneId: null } as unknown as DurableRecord;
+}
+function durableInput(ts: number): DurableInput {
+  return { id: ts, narrativeTs: ts, duplicate: false, record: record('PlayerInput', ts, 1) };
+}
+function truthSetAt(ts: number): TruthSet {
+  return { ...emptyTruthSet(), lastNarrativeTs: ts };
+}
+
+function harness() {
+  const inputs: Array<Deferred<DurableInput>> = [];
+  const events: Array<Deferred<DurableRecord[]>> = [];
+  const exits: Array<Deferred<SceneExitWritten>> = [];
+  const loads: Array<Deferred<TruthSet>> = [];
+  const storage: SessionStorage = {
+    appendInput: () => {
+      const d = deferred<DurableInput>();
+      inputs.push(d);
+      return d.promise;
+    },
+    appendEvents: () => {
+      const d = deferred<DurableRecord[]>();
+      events.push(d);
+      return d.promise;
+    },
+    flush: () => Promise.resolve(),
+    writeSceneExit: () => {
+      const d = deferred<SceneExitWritten>();
+      exits.push(d);
+      return d.promise;
+    },
+    writeCheckpoint: () => Promise.resolve({ checkpointId: 'c' }),
+    updateStatus: () => Promise.resolve(),
+    loadSession: () => Promise.reject(new Error('not used')),
+    loadTruthSet: () => {
+      const d = deferred<TruthSet>();
+      loads.push(d);
+      return d.promise;
+    },
+  };
+  const machine = setup({
+    types: { context: {} as { got: PersistenceReply[] }, events: {} as PersistenceReply },
+    actors: { persistence: createPersistenceLogic({ storage, fault: () => undefined }) },
+  }).createMachine({
+    context: { got: [] },
+    invoke: { id: 'persistence', src: 'persistence', input: { sessionId: '00000000-0000-4000-8000-000000000001' } },
+    on: { '*': { actions: assign({ got: ({ context, event }) => [...context.got, event] }) } },
+  });
+  const actor = createActor(machine).start();
+  const child = actor.getSnapshot().children.persistence as AnyActorRef;
+  const send = (r: PersistenceRequest) => child.send(r);
+  const got = () => actor.getSnapshot().context.got.map((e) => e.type);
+  return { inputs, events, exits, loads, send, got, actor };
+}
+
+const input = (n: number): PersistenceRequest => ({ type: 'persist.input', clientInputId: `c-${n}`, text: `line ${n}`, sceneId: null, turn: n, epoch: 1 });
+const batch = (n: number): PersistenceRequest => ({ type: 'persist.events', batchId: `turn:${n}:0`, events: [], epoch: 1 });
+
+describe('persistence actor ordering (in-memory storage)', () => {
+  it("acks an input while the previous turn's event batch is still on its way", async () => {
+    const h = harness();
+    h.send(batch(1));
+    h.send(input(2));
+    await settle();
+    // Both writes are out at once: the input did not queue behind the batch.
+    expect(h.events).toHaveLength(1);
+    expect(h.inputs).toHaveLength(1);
+    h.inputs[0]!.resolve(durableInput(11));
+    await settle();
+    expect(h.got()).toEqual(['persist.inputDurable']);
+    h.events[0]!.resolve([record('TurnCompleted', 12, 1)]);
+    await settle();
+    // In commit order: nothing to rebuild.
+    expect(h.got()).toEqual(['persist.inputDurable', 'persist.eventsDurable']);
+    h.actor.stop();
+  });
+
+  it('replies that come back out of commit order: the truth set is rebuilt from the ledger, and replies wait for it', async () => {
+    const h = harness();
+    h.send(batch(1));
+    h.send(input(2));
+    await settle();
+    h.inputs[0]!.resolve(durableInput(11));
+    await settle();
+    // The batch committed first (ts 10) but its reply comes second.
+    h.events[0]!.resolve([record('TurnCompleted', 10, 1)]);
+    await settle();
+    expect(h.got()).toEqual(['persist.inputDurable', 'persist.eventsDurable']);
+    expect(h.loads).toHaveLength(1);
+    // An input coming back meanwhile waits for the rebuild.
+    h.send(input(3));
+    await settle();
+    h.inputs[1]!.resolve(durableInput(13));
+    await settle();
+    expect(h.got()).toHaveLength(2);
+    h.loads[0]!.resolve(truthSetAt(11));
+    await settle();
+    expect(h.got()).toEqual(['persist.inputDurable', 'persist.eventsDurable', 'persist.truthSetRebuilt', 'persist.inputDurable']);
+    const rebuilt = h.actor.getSnapshot().context.got[2] as Extract<PersistenceReply, { type: 'persist.truthSetRebuilt' }>;
+    expect(rebuilt.truthSet.lastNarrativeTs).toBe(11);
+    h.actor.stop();
+  });
+
+  it('an input whose reply comes while the scene-exit transaction runs is handed on after it (the exit replaces the truth set)', async () => {
+    const h = harness();
+    h.send({ type: 'persist.sceneExit', write: {} as never });
+    await settle();
+    expect(h.exits).toHaveLength(1);
+    h.send(input(1));
+    await settle();
+    // Not queued behind the exit: the append is out already.
+    expect(h.inputs).toHaveLength(1);
+    h.inputs[0]!.resolve(durableInput(21));
+    await settle();
+    expect(h.got()).toEqual([]);
+    h.exits[0]!.resolve({ checkpointId: 'x', records: [], truthSet: truthSetAt(20) });
+    await settle();
+    expect(h.got()).toEqual(['persist.sceneExitDone', 'persist.inputDurable']);
+    h.actor.stop();
+  });
+});
