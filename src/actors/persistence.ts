@@ -14,16 +14,22 @@ import type { Json, SceneExitPlan, TurnInput } from './behaviour.ts';
  *
  * Input appends do not join that chain (issue 15 §4, "acks that never wait"): each goes
  * to the ledger at once, so its ack never waits behind the previous turn's event batch
- * or a checkpoint. Two rules keep the fold exact:
- *   - while an op that *replaces* the truth set runs (the scene-exit transaction, a
- *     reload), input replies are held and handed on right after it (the replacement
- *     either covers them — the fold then skips them — or they are newer and fold on it);
- *   - an input and an event batch of the same session racing to the database may come
- *     back in the other order than they committed (rare: the session row lock orders the
- *     commits, not the replies). The actor sees it (a fresh row older than one already
- *     handed on) and rebuilds the truth set from the ledger (`persist.truthSetRebuilt`),
- *     holding every reply meanwhile. A mid-scene checkpoint needs neither: its ledger_ts
- *     is the newest row its truth set folded, and replay resumes after it.
+ * or a mid-scene checkpoint. A turn's rows and a later turn's PlayerInput commute in the
+ * truth set (late rows of a finished turn are stale for the momentary part; the rest is
+ * keyed by statement and narrative_ts), so their ledger order may be either; a
+ * mid-scene checkpoint's ledger_ts is the newest row its truth set folded, so an input
+ * committed around it is simply replayed after it. Everything else (scene-entry
+ * batches, the scene exit, status writes, reloads) does not commute with an input
+ * (SceneEntered clears the momentary propositions): it waits for the inputs already on
+ * their way, and inputs arriving while it is on the chain queue behind it — the ledger
+ * keeps arrival order there, as before.
+ *
+ * One race remains: an input and a turn's batch racing to the database may come back
+ * in the other order than they committed (the session row lock orders the commits, not
+ * the replies). The actor sees it (a fresh row older than one of the other path already
+ * handed on) and rebuilds the truth set from the ledger (`persist.truthSetRebuilt`),
+ * holding every reply meanwhile. Input replies are also held while an op that replaces
+ * the truth set runs (defensive: the ordering above already keeps them apart).
  *
  * The I/O itself is the `SessionStorage` port, implemented by the engine
  * (`src/engine/session-storage.ts`) on Ledger, SessionStore, checkpoints and GraphStore.
@@ -211,6 +217,10 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
     const { sessionId } = input;
     let stopped = false;
     let chain: Promise<void> = Promise.resolve();
+    /** Ops on the chain that an input must not overtake (all but a turn's event batches and mid-scene checkpoints). */
+    let ordered = 0;
+    /** Input appends off the chain, still on their way (settled promises; they never reject). */
+    const direct = new Set<Promise<void>>();
     /** Ops replacing the truth set now running (scene exit, reload, rebuild): input replies wait for them. */
     let replacing = 0;
     /** A rebuild is running: every reply waits for it. */
@@ -271,10 +281,15 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
       send(event);
       if (inverted) rebuild();
     };
-    const enqueue = (op: string, work: () => Promise<void>): void => {
+    /** `order`: an input must not overtake this op; later inputs queue behind it until it is done. */
+    const enqueue = (op: string, work: () => Promise<void>, order = false): void => {
+      if (order) ordered += 1;
+      // …and it waits for inputs already on their way: the ledger keeps the order they arrived in.
+      const before = order ? [...direct] : [];
       chain = chain.then(async () => {
-        if (dead()) return;
         try {
+          if (before.length > 0) await Promise.all(before);
+          if (dead()) return;
           await work();
         } catch (error) {
           // A crash (FaultHalt, or the engine halted meanwhile) ends the chain silently.
@@ -283,6 +298,8 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
             return;
           }
           reply({ type: 'persist.failed', op, error: errorInfo(error) });
+        } finally {
+          if (order) ordered -= 1;
         }
       });
     };
@@ -300,26 +317,37 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
     receive((request) => {
       switch (request.type) {
         case 'persist.input': {
-          // Not on the chain: the ack never waits behind an event batch or a checkpoint.
-          void (async () => {
-            if (dead()) return;
+          const append = async (): Promise<void> => {
             try {
               const durable = await deps.storage.appendInput({ sessionId, epoch: request.epoch, clientInputId: request.clientInputId, text: request.text, sceneId: request.sceneId, turn: request.turn });
               deps.fault('input.afterAppend', sessionId);
               reply({ type: 'persist.inputDurable', clientInputId: request.clientInputId, text: request.text, input: durable });
             } catch (error) {
-              // A crash: nothing more is written or replied.
-              if (isFaultHalt(error) || dead()) {
-                stopped = true;
-                return;
-              }
+              if (isFaultHalt(error)) throw error;
               reply({ type: 'persist.inputFailed', clientInputId: request.clientInputId, error: errorInfo(error) });
             }
+          };
+          if (ordered > 0) {
+            enqueue('input', append, true);
+            return;
+          }
+          // Not on the chain: the ack never waits behind a turn's event batch or a checkpoint.
+          const onItsWay = (async () => {
+            if (dead()) return;
+            try {
+              await append();
+            } catch (error) {
+              // A crash (FaultHalt): nothing more is written or replied.
+              if (isFaultHalt(error) || dead()) stopped = true;
+            }
           })();
+          direct.add(onItsWay);
+          void onItsWay.finally(() => direct.delete(onItsWay));
           return;
         }
         case 'persist.events': {
           // Submitted in chain order: narrative_ts is allocated in the order the machine folds the replies.
+          const sceneLevel = !request.batchId.startsWith('turn:') && !request.batchId.startsWith('stage4:');
           enqueue('events', async () => {
             const pending = deps.storage.appendEvents(sessionId, request.events, request.epoch, request.unit === undefined ? {} : { unit: request.unit });
             // If a crash fires here, nobody awaits the batch any more.
@@ -327,7 +355,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
             deps.fault('events.inFlight', sessionId);
             const records = await pending;
             reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });
-          });
+          }, sceneLevel);
           return;
         }
         case 'persist.sceneExit': {
@@ -340,7 +368,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
               deps.onSceneExitCommitted?.(sessionId, request.write.idempotencyKey);
               reply({ type: 'persist.sceneExitDone', written });
             });
-          });
+          }, true);
           return;
         }
         case 'persist.checkpoint': {
@@ -352,7 +380,8 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
           return;
         }
         case 'persist.status': {
-          enqueue('status', () => deps.storage.updateStatus(sessionId, request.status));
+          // A status write marks lifecycle steps (loading, connect): inputs keep their old place after it.
+          enqueue('status', () => deps.storage.updateStatus(sessionId, request.status), true);
           return;
         }
         case 'persist.reloadTruthSet': {
@@ -361,7 +390,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
             await replacingTruthSet(async () => {
               reply({ type: 'persist.truthSetReloaded', truthSet: await deps.storage.loadTruthSet(sessionId) });
             });
-          });
+          }, true);
           return;
         }
       }

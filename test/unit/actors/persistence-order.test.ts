@@ -14,8 +14,8 @@ import { emptyTruthSet, type TruthSet } from '../../../src/domain/truth-set.ts';
 /**
  * Pure unit tests of the persistence actor's ordering (issue 15 §4): an input append
  * does not wait behind an event batch or a checkpoint; replies that come back out of
- * commit order make the actor rebuild the truth set from the ledger; an input reply
- * that completes while a scene-exit transaction runs is handed on after it. The
+ * commit order make the actor rebuild the truth set from the ledger; scene-level writes
+ * keep their arrival order with inputs. The
  * storage is an in-memory fake whose writes the test settles one by one.
  */
 interface Deferred<T> {
@@ -133,21 +133,40 @@ describe('persistence actor ordering (in-memory storage)', () => {
     h.actor.stop();
   });
 
-  it('an input whose reply comes while the scene-exit transaction runs is handed on after it (the exit replaces the truth set)', async () => {
+  it('a scene exit waits for an input already on its way, and an input typed after the exit waits for the exit (arrival order kept)', async () => {
     const h = harness();
+    h.send(input(1));
     h.send({ type: 'persist.sceneExit', write: {} as never });
     await settle();
-    expect(h.exits).toHaveLength(1);
-    h.send(input(1));
+    expect(h.inputs).toHaveLength(1);
+    expect(h.exits).toHaveLength(0);
+    h.send(input(2));
     await settle();
-    // Not queued behind the exit: the append is out already.
+    // A scene-level write does not commute with an input: the second input queues behind the exit.
     expect(h.inputs).toHaveLength(1);
     h.inputs[0]!.resolve(durableInput(21));
     await settle();
-    expect(h.got()).toEqual([]);
-    h.exits[0]!.resolve({ checkpointId: 'x', records: [], truthSet: truthSetAt(20) });
+    expect(h.got()).toEqual(['persist.inputDurable']);
+    expect(h.exits).toHaveLength(1);
+    expect(h.inputs).toHaveLength(1);
+    h.exits[0]!.resolve({ checkpointId: 'x', records: [], truthSet: truthSetAt(22) });
     await settle();
-    expect(h.got()).toEqual(['persist.sceneExitDone', 'persist.inputDurable']);
+    expect(h.inputs).toHaveLength(2);
+    h.inputs[1]!.resolve(durableInput(23));
+    await settle();
+    expect(h.got()).toEqual(['persist.inputDurable', 'persist.sceneExitDone', 'persist.inputDurable']);
+    h.actor.stop();
+  });
+
+  it("an input waits behind a scene-entry batch (SceneEntered clears the momentary part), not behind a turn's", async () => {
+    const h = harness();
+    h.send({ type: 'persist.events', batchId: 'scene:0', events: [], epoch: 1 });
+    h.send(input(1));
+    await settle();
+    expect(h.inputs).toHaveLength(0);
+    h.events[0]!.resolve([record('SceneEntered', 1, 0)]);
+    await settle();
+    expect(h.inputs).toHaveLength(1);
     h.actor.stop();
   });
 });
