@@ -225,6 +225,8 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
     let replacing = 0;
     /** A rebuild is running: every reply waits for it. */
     let rebuilding = false;
+    /** Between an out-of-order reply and the rebuilt truth set: the machine's truth set may miss a row. */
+    let dirty = false;
     let held: PersistenceReply[] = [];
     /** Newest narrative_ts handed on in an input reply / an event-batch reply. */
     let inputTs = 0;
@@ -246,12 +248,14 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
       deps.storage.loadTruthSet(sessionId).then(
         (truthSet) => {
           rebuilding = false;
+          dirty = false;
           coveredTs = Math.max(coveredTs, truthSet.lastNarrativeTs);
           send({ type: 'persist.truthSetRebuilt', truthSet });
           release();
         },
         (error: unknown) => {
           rebuilding = false;
+          dirty = false;
           send({ type: 'persist.failed', op: 'rebuild', error: errorInfo(error) });
           release();
         },
@@ -279,7 +283,10 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
         coveredTs = Math.max(coveredTs, event.type === 'persist.sceneExitDone' ? event.written.truthSet.lastNarrativeTs : event.truthSet.lastNarrativeTs);
       }
       send(event);
-      if (inverted) rebuild();
+      if (inverted) {
+        dirty = true;
+        rebuild();
+      }
     };
     /** `order`: an input must not overtake this op; later inputs queue behind it until it is done. */
     const enqueue = (op: string, work: () => Promise<void>, order = false): void => {
@@ -359,11 +366,14 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
           return;
         }
         case 'persist.sceneExit': {
+          // Asked for while the machine's truth set may miss a row: the checkpoint starts from the ledger's replay instead.
+          const stale = dirty;
           enqueue('sceneExit', async () => {
             await deps.storage.flush(sessionId);
             deps.fault('exit.beforeTransaction', sessionId);
+            const write = stale ? { ...request.write, truthSet: await deps.storage.loadTruthSet(sessionId) } : request.write;
             await replacingTruthSet(async () => {
-              const written = await deps.storage.writeSceneExit(request.write);
+              const written = await deps.storage.writeSceneExit(write);
               deps.fault('exit.afterTransaction', sessionId);
               deps.onSceneExitCommitted?.(sessionId, request.write.idempotencyKey);
               reply({ type: 'persist.sceneExitDone', written });
@@ -372,9 +382,11 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
           return;
         }
         case 'persist.checkpoint': {
+          const stale = dirty;
           enqueue('checkpoint', async () => {
             await deps.storage.flush(sessionId);
-            const { checkpointId } = await deps.storage.writeCheckpoint(request.write);
+            const write = stale ? { ...request.write, truthSet: await deps.storage.loadTruthSet(sessionId) } : request.write;
+            const { checkpointId } = await deps.storage.writeCheckpoint(write);
             reply({ type: 'persist.checkpointDone', checkpointType: request.write.type, checkpointId });
           });
           return;

@@ -44,6 +44,7 @@ function harness() {
   const events: Array<Deferred<DurableRecord[]>> = [];
   const exits: Array<Deferred<SceneExitWritten>> = [];
   const loads: Array<Deferred<TruthSet>> = [];
+  const checkpoints: TruthSet[] = [];
   const storage: SessionStorage = {
     appendInput: () => {
       const d = deferred<DurableInput>();
@@ -61,7 +62,10 @@ function harness() {
       exits.push(d);
       return d.promise;
     },
-    writeCheckpoint: () => Promise.resolve({ checkpointId: 'c' }),
+    writeCheckpoint: (w) => {
+      checkpoints.push(w.truthSet);
+      return Promise.resolve({ checkpointId: 'c' });
+    },
     updateStatus: () => Promise.resolve(),
     loadSession: () => Promise.reject(new Error('not used')),
     loadTruthSet: () => {
@@ -82,7 +86,7 @@ function harness() {
   const child = actor.getSnapshot().children.persistence as AnyActorRef;
   const send = (r: PersistenceRequest) => child.send(r);
   const got = () => actor.getSnapshot().context.got.map((e) => e.type);
-  return { inputs, events, exits, loads, send, got, actor };
+  return { inputs, events, exits, loads, checkpoints, send, got, actor };
 }
 
 const input = (n: number): PersistenceRequest => ({ type: 'persist.input', clientInputId: `c-${n}`, text: `line ${n}`, sceneId: null, turn: n, epoch: 1 });
@@ -125,11 +129,19 @@ describe('persistence actor ordering (in-memory storage)', () => {
     h.inputs[1]!.resolve(durableInput(13));
     await settle();
     expect(h.got()).toHaveLength(2);
+    // A checkpoint asked for meanwhile (the machine's truth set may miss a row) is taken from the ledger's replay.
+    h.send({ type: 'persist.checkpoint', write: { type: 'autosave', sessionId: 's', epoch: 1, sceneId: 'x', turn: 1, truthSet: truthSetAt(12), entityState: null, worldState: null, sessionState: { sceneIndex: 0, sceneKey: null, reason: 'autosave', ended: false } } });
+    await settle();
     h.loads[0]!.resolve(truthSetAt(11));
     await settle();
-    expect(h.got()).toEqual(['persist.inputDurable', 'persist.eventsDurable', 'persist.truthSetRebuilt', 'persist.inputDurable']);
+    expect(h.got().slice(0, 4)).toEqual(['persist.inputDurable', 'persist.eventsDurable', 'persist.truthSetRebuilt', 'persist.inputDurable']);
     const rebuilt = h.actor.getSnapshot().context.got[2] as Extract<PersistenceReply, { type: 'persist.truthSetRebuilt' }>;
     expect(rebuilt.truthSet.lastNarrativeTs).toBe(11);
+    expect(h.loads).toHaveLength(2);
+    h.loads[1]!.resolve(truthSetAt(13));
+    await settle();
+    expect(h.checkpoints.map((t) => t.lastNarrativeTs)).toEqual([13]);
+    expect(h.got().at(-1)).toBe('persist.checkpointDone');
     h.actor.stop();
   });
 
