@@ -33,8 +33,11 @@ const RESULT = process.env.RESULT ?? 'gateway';
 interface Stats { cpu: NodeJS.CpuUsage; rss: number; heapUsed: number; turns: number }
 interface Result { sent: number; acked: number; answered: number; ack_p50_ms: number | null; ack_p99_ms: number | null; answer_p50_ms: number | null; answer_p99_ms: number | null }
 
-function start(file: string): ChildProcess {
-  return fork(new URL(file, import.meta.url), { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** PROFILE=<dir>: the engine process writes a V8 CPU profile there (`node --cpu-prof`); read it with bench/gateway/profile-summary.ts. */
+const PROFILE = process.env.PROFILE ?? '';
+function start(file: string, profile = false): ChildProcess {
+  const prof = profile && PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
+  return fork(new URL(file, import.meta.url), { execArgv: ['--import', 'tsx', '--expose-gc', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 function next<T>(child: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -78,7 +81,7 @@ async function measure(server: ChildProcess, gen: ChildProcess, meanMs: number, 
 
 async function main(): Promise<void> {
   // ------------------------------------------------ storyteller gateway
-  const server = start('./gateway/engine-server.ts');
+  const server = start('./gateway/engine-server.ts', true);
   const { port } = await next<{ port: number }>(server, 'ready');
   const gen = start('./gateway/load-generator.ts');
   await next(gen, 'ready');

@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { FrameComputer } from '../inference/frame/features.ts';
 import { openFrameComputer } from '../inference/frame/open-frame-computer.ts';
 import { loadLlmConfig } from '../inference/llm/config.ts';
-import { LlmRouter } from '../inference/llm/router.ts';
+import { LlmRouter, type LlmCallRecord } from '../inference/llm/router.ts';
 import type { Logger } from '../logger.ts';
 import type { Database } from '../persistence/database.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
@@ -50,6 +50,8 @@ export async function createStoryBehaviour(deps: {
   onStorykeeper?: StoryBehaviourServices['onStorykeeper'];
   /** Observer of every frame (also logged at LOG_LEVEL=debug): `play --show-frames`, a gateway debug stream. */
   onFrame?: FrameObserver;
+  /** Every answered LLM call's prompt and raw reply (the gateway's debug stream). */
+  onLlmCall?: (record: LlmCallRecord) => void;
   /** prom-client registry for the LLM router's and the frame model's metrics. */
   registry?: Registry;
 }): Promise<StoryBehaviourSetup> {
@@ -58,6 +60,7 @@ export async function createStoryBehaviour(deps: {
   const llmConfig = loadLlmConfig(deps.config.env);
   const llm = LlmRouter.fromConfig(llmConfig, { logger: deps.logger, script: storyScript, sink: new LlmUsageStore(deps.db), ...registry });
   const frames = await openFrameComputer(deps.config, { logger: deps.logger, ...registry });
+  if (deps.onLlmCall) llm.observeCalls(deps.onLlmCall);
   const onFrame = combineFrameObservers(loggingFrameObserver(deps.logger), deps.onFrame);
   const behaviour = new StoryBehaviour({
     stories: storySource(deps.db, { defaultStoryId: story.storyId }),

@@ -10,8 +10,27 @@ import { withStorageRetry, type StorageRetryPolicy } from '../persistence/storag
  * The persistence actor (issue 3 §2): one child per session (`systemId: 'persistence'`)
  * that performs every write of the session, in order, through the process-wide ledger
  * writer. Its ordering guarantee is what keeps the in-memory truth set equal to a
- * replay: replies come back in narrative_ts order, because one chain carries input
- * appends, event batches, checkpoints and the scene-exit transaction.
+ * replay: the machine folds replies in narrative_ts order. One chain carries event
+ * batches, checkpoints, status writes and the scene-exit transaction, in order.
+ *
+ * Input appends do not join that chain (issue 15 §4, "acks that never wait"): each goes
+ * to the ledger at once, so its ack never waits behind the previous turn's event batch
+ * or a mid-scene checkpoint. A turn's rows and a later turn's PlayerInput commute in the
+ * truth set (late rows of a finished turn are stale for the momentary part; the rest is
+ * keyed by statement and narrative_ts), so their ledger order may be either; a
+ * mid-scene checkpoint's ledger_ts is the newest row its truth set folded, so an input
+ * committed around it is simply replayed after it. Everything else (scene-entry
+ * batches, the scene exit, status writes, reloads) does not commute with an input
+ * (SceneEntered clears the momentary propositions): it waits for the inputs already on
+ * their way, and inputs arriving while it is on the chain queue behind it — the ledger
+ * keeps arrival order there, as before.
+ *
+ * One race remains: an input and a turn's batch racing to the database may come back
+ * in the other order than they committed (the session row lock orders the commits, not
+ * the replies). The actor sees it (a fresh row older than one of the other path already
+ * handed on) and rebuilds the truth set from the ledger (`persist.truthSetRebuilt`),
+ * holding every reply meanwhile. Input replies are also held while an op that replaces
+ * the truth set runs (defensive: the ordering above already keeps them apart).
  *
  * The I/O itself is the `SessionStorage` port, implemented by the engine
  * (`src/engine/session-storage.ts`) on Ledger, SessionStore, checkpoints and GraphStore.
@@ -160,6 +179,8 @@ export type PersistenceReply =
   | { type: 'persist.sceneExitDone'; written: SceneExitWritten }
   | { type: 'persist.checkpointDone'; checkpointType: MidSceneCheckpointWrite['type']; checkpointId: string }
   | { type: 'persist.truthSetReloaded'; truthSet: TruthSet }
+  /** The actor rebuilt the truth set itself (replies came back out of commit order); no request of the machine's. */
+  | { type: 'persist.truthSetRebuilt'; truthSet: TruthSet }
   | { type: 'persist.failed'; op: string; error: ErrorInfo };
 
 export interface PersistenceInput {
@@ -204,16 +225,86 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
     const { sessionId } = input;
     let stopped = false;
     let chain: Promise<void> = Promise.resolve();
-    let eventsInFlight = 0;
-    let inputsWaiting = 0;
+    /** Ops on the chain that an input must not overtake (all but a turn's event batches and mid-scene checkpoints). */
+    let ordered = 0;
+    /** Input appends off the chain, still on their way (settled promises; they never reject). */
+    const direct = new Set<Promise<void>>();
+    /** Ops replacing the truth set now running (scene exit, reload, rebuild): input replies wait for them. */
+    let replacing = 0;
+    /** A rebuild is running: every reply waits for it. */
+    let rebuilding = false;
+    /** Between an out-of-order reply and the rebuilt truth set: the machine's truth set may miss a row. */
+    let dirty = false;
+    let held: PersistenceReply[] = [];
+    /** Newest narrative_ts handed on in an input reply / an event-batch reply. */
+    let inputTs = 0;
+    let eventsTs = 0;
+    /** What the last replacement (scene exit, reload, rebuild) covers: rows at or before it fold to nothing. */
+    let coveredTs = 0;
     const dead = (): boolean => stopped || (deps.halted?.() ?? false);
-    const reply = (event: PersistenceReply): void => {
+    const send = (event: PersistenceReply): void => {
       if (!dead()) sendBack(event);
     };
-    const enqueue = (op: string, work: () => Promise<void>): void => {
+    const release = (): void => {
+      if (replacing > 0 || rebuilding) return;
+      const waiting = held;
+      held = [];
+      for (const r of waiting) reply(r);
+    };
+    const rebuild = (): void => {
+      rebuilding = true;
+      deps.storage.loadTruthSet(sessionId).then(
+        (truthSet) => {
+          rebuilding = false;
+          dirty = false;
+          coveredTs = Math.max(coveredTs, truthSet.lastNarrativeTs);
+          send({ type: 'persist.truthSetRebuilt', truthSet });
+          release();
+        },
+        (error: unknown) => {
+          rebuilding = false;
+          dirty = false;
+          send({ type: 'persist.failed', op: 'rebuild', error: errorInfo(error) });
+          release();
+        },
+      );
+    };
+    /** Hands a reply on, in the order the rules above need. */
+    const reply = (event: PersistenceReply): void => {
+      if (dead()) return;
+      if (rebuilding || (replacing > 0 && (event.type === 'persist.inputDurable' || event.type === 'persist.inputFailed'))) {
+        held.push(event);
+        return;
+      }
+      // Rows not yet covered by a replacement; one older than a row of the other path already handed on is out of order.
+      let inverted = false;
+      if (event.type === 'persist.inputDurable' && !event.input.duplicate && event.input.narrativeTs > coveredTs) {
+        inverted = event.input.narrativeTs < eventsTs;
+        inputTs = Math.max(inputTs, event.input.narrativeTs);
+      } else if (event.type === 'persist.eventsDurable') {
+        const ts = event.records.map((r) => r.narrativeTs).filter((t) => t > coveredTs);
+        if (ts.length > 0) {
+          inverted = Math.min(...ts) < inputTs;
+          eventsTs = Math.max(eventsTs, ...ts);
+        }
+      } else if (event.type === 'persist.sceneExitDone' || event.type === 'persist.truthSetReloaded') {
+        coveredTs = Math.max(coveredTs, event.type === 'persist.sceneExitDone' ? event.written.truthSet.lastNarrativeTs : event.truthSet.lastNarrativeTs);
+      }
+      send(event);
+      if (inverted) {
+        dirty = true;
+        rebuild();
+      }
+    };
+    /** `order`: an input must not overtake this op; later inputs queue behind it until it is done. */
+    const enqueue = (op: string, work: () => Promise<void>, order = false): void => {
+      if (order) ordered += 1;
+      // …and it waits for inputs already on their way: the ledger keeps the order they arrived in.
+      const before = order ? [...direct] : [];
       chain = chain.then(async () => {
-        if (dead()) return;
         try {
+          if (before.length > 0) await Promise.all(before);
+          if (dead()) return;
           // Through a database outage: every op here is idempotent (see storage-retry.ts); an
           // input's own failure is answered to the client inside its op and never reaches this.
           await withStorageRetry(work, {
@@ -228,18 +319,26 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
             return;
           }
           reply({ type: 'persist.failed', op, error: errorInfo(error) });
+        } finally {
+          if (order) ordered -= 1;
         }
       });
+    };
+    /** Runs `work` replacing the truth set: input replies are held until its own reply is handed on. */
+    const replacingTruthSet = async (work: () => Promise<void>): Promise<void> => {
+      replacing += 1;
+      try {
+        await work();
+      } finally {
+        replacing -= 1;
+        release();
+      }
     };
 
     receive((request) => {
       switch (request.type) {
         case 'persist.input': {
-          // An input must not wait behind the event writer's flush timer.
-          inputsWaiting += 1;
-          if (eventsInFlight > 0) void deps.storage.flush(sessionId).catch(() => undefined);
-          enqueue('input', async () => {
-            inputsWaiting -= 1;
+          const append = async (): Promise<void> => {
             try {
               const durable = await deps.storage.appendInput({ sessionId, epoch: request.epoch, clientInputId: request.clientInputId, text: request.text, sceneId: request.sceneId, turn: request.turn });
               deps.fault('input.afterAppend', sessionId);
@@ -248,58 +347,76 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
               if (isFaultHalt(error)) throw error;
               reply({ type: 'persist.inputFailed', clientInputId: request.clientInputId, error: errorInfo(error) });
             }
-          });
+          };
+          if (ordered > 0) {
+            enqueue('input', append, true);
+            return;
+          }
+          // Not on the chain: the ack never waits behind a turn's event batch or a checkpoint.
+          const onItsWay = (async () => {
+            if (dead()) return;
+            try {
+              await append();
+            } catch (error) {
+              // A crash (FaultHalt): nothing more is written or replied.
+              if (isFaultHalt(error) || dead()) stopped = true;
+            }
+          })();
+          direct.add(onItsWay);
+          void onItsWay.finally(() => direct.delete(onItsWay));
           return;
         }
         case 'persist.events': {
           // Submitted in chain order: narrative_ts is allocated in the order the machine folds the replies.
-          eventsInFlight += 1;
-          let counted = true;
+          const sceneLevel = !request.batchId.startsWith('turn:') && !request.batchId.startsWith('stage4:');
           enqueue('events', async () => {
-            try {
-              const pending = deps.storage.appendEvents(sessionId, request.events, request.epoch, request.unit === undefined ? {} : { unit: request.unit });
-              if (inputsWaiting > 0) void deps.storage.flush(sessionId).catch(() => undefined);
-              // If a crash fires here, nobody awaits the batch any more.
-              pending.catch(() => undefined);
-              deps.fault('events.inFlight', sessionId);
-              const records = await pending;
-              reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });
-            } finally {
-              // Once, though a retried op runs this more than once.
-              if (counted) eventsInFlight -= 1;
-              counted = false;
-            }
-          });
+            const pending = deps.storage.appendEvents(sessionId, request.events, request.epoch, request.unit === undefined ? {} : { unit: request.unit });
+            // If a crash fires here, nobody awaits the batch any more.
+            pending.catch(() => undefined);
+            deps.fault('events.inFlight', sessionId);
+            const records = await pending;
+            reply({ type: 'persist.eventsDurable', batchId: request.batchId, records });
+          }, sceneLevel);
           return;
         }
         case 'persist.sceneExit': {
+          // Asked for while the machine's truth set may miss a row: the checkpoint starts from the ledger's replay instead.
+          const stale = dirty;
           enqueue('sceneExit', async () => {
             await deps.storage.flush(sessionId);
             deps.fault('exit.beforeTransaction', sessionId);
-            const written = await deps.storage.writeSceneExit(request.write);
-            deps.fault('exit.afterTransaction', sessionId);
-            deps.onSceneExitCommitted?.(sessionId, request.write.idempotencyKey);
-            reply({ type: 'persist.sceneExitDone', written });
-          });
+            const write = stale ? { ...request.write, truthSet: await deps.storage.loadTruthSet(sessionId) } : request.write;
+            await replacingTruthSet(async () => {
+              const written = await deps.storage.writeSceneExit(write);
+              deps.fault('exit.afterTransaction', sessionId);
+              deps.onSceneExitCommitted?.(sessionId, request.write.idempotencyKey);
+              reply({ type: 'persist.sceneExitDone', written });
+            });
+          }, true);
           return;
         }
         case 'persist.checkpoint': {
+          const stale = dirty;
           enqueue('checkpoint', async () => {
             await deps.storage.flush(sessionId);
-            const { checkpointId } = await deps.storage.writeCheckpoint(request.write);
+            const write = stale ? { ...request.write, truthSet: await deps.storage.loadTruthSet(sessionId) } : request.write;
+            const { checkpointId } = await deps.storage.writeCheckpoint(write);
             reply({ type: 'persist.checkpointDone', checkpointType: request.write.type, checkpointId });
           });
           return;
         }
         case 'persist.status': {
-          enqueue('status', () => deps.storage.updateStatus(sessionId, request.status));
+          // A status write marks lifecycle steps (loading, connect): inputs keep their old place after it.
+          enqueue('status', () => deps.storage.updateStatus(sessionId, request.status), true);
           return;
         }
         case 'persist.reloadTruthSet': {
           enqueue('reload', async () => {
             await deps.storage.flush(sessionId);
-            reply({ type: 'persist.truthSetReloaded', truthSet: await deps.storage.loadTruthSet(sessionId) });
-          });
+            await replacingTruthSet(async () => {
+              reply({ type: 'persist.truthSetReloaded', truthSet: await deps.storage.loadTruthSet(sessionId) });
+            });
+          }, true);
           return;
         }
       }

@@ -1,7 +1,7 @@
 import { isStorytellerError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Clock } from '../engine/clock.ts';
-import { CLOSE, PROTOCOL_VERSION, SUPPORTED_VERSIONS, decodeClientFrame, encodeServerFrame, type ClientFrame, type CloseCode, type DecodedClientFrame, type ServerFrame } from './protocol.ts';
+import { CLOSE, PROTOCOL_VERSION, SUPPORTED_VERSIONS, decodeClientFrame, peekInputId, encodeServerFrame, type ClientFrame, type CloseCode, type DecodedClientFrame, type ServerFrame } from './protocol.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import type { SessionHub, Subscriber } from './session-hub.ts';
 import type { TokenClaims, TokenSigner } from './tokens.ts';
@@ -66,6 +66,11 @@ export class Connection implements Subscriber {
   #open = true;
   #heartbeat: unknown = null;
   #debugOff: (() => void) | null = null;
+  /**
+   * An input refused for the rate: later inputs of this connection are refused too until
+   * it comes again, so a retried line never lands behind a line typed after it.
+   */
+  #rateGate: string | null = null;
   /** Frames of the session emitted while attaching: sent after session.ready. */
   #held: Array<{ frame: ServerFrame; droppable: boolean }> | null = null;
 
@@ -87,7 +92,10 @@ export class Connection implements Subscriber {
     if (!this.#limiter.take()) {
       this.#strikes += 1;
       if (this.#strikes > this.#s.limits.rateStrikes) return this.close(CLOSE.RATE_LIMITED, 'rate limit exceeded');
-      return this.#refuse('RATE_LIMITED', 'too many frames; slow down');
+      // An input is named in the refusal, so the client retries that line (and it is never dropped).
+      const refusedInput = this.#claims && data.byteLength <= this.#s.limits.maxFrameBytes && !isBinary ? this.#peekInput(data) : null;
+      if (refusedInput !== null) this.#rateGate ??= refusedInput;
+      return this.#refuse('RATE_LIMITED', 'too many frames; slow down', refusedInput === null ? undefined : 'input', refusedInput ?? undefined);
     }
     this.#strikes = 0;
     const problem = this.#read(data, isBinary);
@@ -115,6 +123,14 @@ export class Connection implements Subscriber {
       return { ok: false, code: 'PROTOCOL_FRAME_INVALID', message: 'not UTF-8' };
     }
     return decodeClientFrame(text);
+  }
+
+  #peekInput(data: ArrayBuffer): string | null {
+    try {
+      return peekInputId(UTF8.decode(data));
+    } catch {
+      return null;
+    }
   }
 
   #authRequired(ref?: string): void {
@@ -202,6 +218,10 @@ export class Connection implements Subscriber {
         return this.#resume(frame.sessionId);
       case 'input':
         if (!this.#hub) return this.#refuse('PROTOCOL_OUT_OF_ORDER', 'start or resume a session first', 'input', frame.clientInputId);
+        if (this.#rateGate !== null) {
+          if (frame.clientInputId !== this.#rateGate) return this.#refuse('RATE_LIMITED', 'an earlier input was refused for the rate: send it again first', 'input', frame.clientInputId);
+          this.#rateGate = null;
+        }
         return this.#hub.input(this, frame.clientInputId, frame.text);
       case 'save':
         if (!this.#hub) return this.#refuse('PROTOCOL_OUT_OF_ORDER', 'start or resume a session first', 'save');
@@ -240,6 +260,7 @@ export class Connection implements Subscriber {
       scopes: claims.scope,
       heartbeatMs: this.#s.limits.heartbeatTimeoutMs,
       defaultStoryId: this.#s.defaultStoryId,
+      rate: this.#s.limits.rate,
     });
   }
 

@@ -5,8 +5,10 @@ import type { InspectionEvent, Observer } from 'xstate';
  * session actors that forwards, for subscribed sessions only, every agent and stage
  * reply the session root receives (stage 1–3 outputs, each character's frame and
  * intent, the storykeeper's verdict, the narrator's result, timings in `ms`), plus the
- * story behaviour's frame reports (`kind: 'frame'`, published by serve). Cheap when nobody
- * listens: one Map lookup per inspection event.
+ * story behaviour's frame reports (`kind: 'frame'`) and every LLM call's prompt and raw
+ * reply (`kind: 'llm'`: role, provider, system, messages, reply, ms), both published by
+ * serve. In stream order each arrives between its turn's `turn.started` and
+ * `narrative.done`. Cheap when nobody listens: one Map lookup per inspection event.
  */
 export interface DebugRecord {
   sessionId: string;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { decodeServerFrame, PROTOCOL_VERSION, type ClientFrame, type ServerFrame } from './protocol.ts';
+import { decodeServerFrame, PROTOCOL_VERSION, RETRYABLE_INPUT_CODES, type ClientFrame, type ServerFrame } from './protocol.ts';
 
 /**
  * A protocol client for Node (the terminal's `play --url`, tests, the load generator's
@@ -38,6 +38,8 @@ export interface PlayerClientOptions {
 }
 
 const MAX_UNACKED = 16;
+/** The share of the server's announced rate this client uses (pings and requests count too). */
+const RATE_SHARE = 0.8;
 
 export class PlayerClient {
   readonly events = new EventEmitter();
@@ -51,12 +53,15 @@ export class PlayerClient {
   #heartbeat: NodeJS.Timeout | null = null;
   #writing: Promise<void> = Promise.resolve();
   #requests: ClientFrame[] = [];
-  /** Lines to send, in order; at most MAX_UNACKED on the wire (the server's rate limit allows a burst of 40). */
+  /** Lines to send, in the order typed; at most MAX_UNACKED on the wire, paced below the server's rate. */
   #outbox: string[] = [];
-  #unacked = 0;
-  /** Lines refused with a retryable code while connected, resent after a backoff. */
-  #resendTimer: NodeJS.Timeout | null = null;
-  #resendAttempt = 0;
+  /** Lines sent on this connection and not yet acked or refused. */
+  readonly #onWire = new Set<string>();
+  /** A line refused for now (rate, storage): sending pauses until this timer fires. */
+  #retryTimer: NodeJS.Timeout | null = null;
+  #retries = 0;
+  #paceTimer: NodeJS.Timeout | null = null;
+  #bucket = { tokens: 0, at: 0, perMs: 0, burst: 0 };
   #urlIndex = 0;
 
   constructor(options: PlayerClientOptions) {
@@ -114,8 +119,9 @@ export class PlayerClient {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#paceTimer) clearTimeout(this.#paceTimer);
     if (this.#heartbeat) clearInterval(this.#heartbeat);
-    if (this.#resendTimer) clearTimeout(this.#resendTimer);
     const ws = this.#ws;
     if (ws && ws.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {
@@ -170,7 +176,12 @@ export class PlayerClient {
 
   #onFrame(f: ServerFrame): void {
     switch (f.type) {
-      case 'welcome':
+      case 'welcome': {
+        // Pace below the announced rate (20/s, burst 40 when the server does not say).
+        const rate = f.rate ?? { perSecond: 20, burst: 40 };
+        const burst = Math.max(1, Math.floor(rate.burst * RATE_SHARE) - 2);
+        // hello has used one token already.
+        this.#bucket = { tokens: burst - 1, at: performance.now(), perMs: (rate.perSecond * RATE_SHARE) / 1000, burst };
         this.#store.token = f.token;
         if (this.#heartbeat) clearInterval(this.#heartbeat);
         this.#heartbeat = setInterval(() => this.#send({ type: 'ping' }), Math.max(1000, Math.floor(f.heartbeatMs / 3)));
@@ -178,40 +189,36 @@ export class PlayerClient {
         if (this.#store.sessionId && f.sessionId === this.#store.sessionId) this.#send({ type: 'session.resume', sessionId: this.#store.sessionId });
         else this.#send({ type: 'session.start', ...(this.#options.storyId ? { storyId: this.#options.storyId } : {}) });
         return;
+      }
       case 'session.ready':
         this.#store.token = f.token;
         this.#store.sessionId = f.sessionId;
         this.#ready = true;
         this.#persist();
         this.events.emit('status', 'ready');
-        this.#unacked = 0;
+        this.#onWire.clear();
+        this.#retries = 0;
+        if (this.#retryTimer) clearTimeout(this.#retryTimer);
+        this.#retryTimer = null;
         this.#outbox = this.#store.lines.filter((l) => l.state === 'pending' || l.state === 'saved').map((l) => l.clientInputId);
         this.#pump();
         for (const r of this.#requests.splice(0)) this.#send(r);
         return;
       case 'ack':
-        this.#resendAttempt = 0;
         this.#setLine(f.clientInputId, (l) => (l.state === 'answered' ? l.state : 'saved'), f.inputId);
-        this.#unacked = Math.max(0, this.#unacked - 1);
+        if (this.#onWire.delete(f.clientInputId)) this.#retries = 0;
         this.#pump();
         return;
       case 'narrative.done':
         this.#setLine(f.clientInputId, () => 'answered', f.inputId);
         return;
       case 'error':
-        if (f.code === 'RATE_LIMITED' && !f.clientInputId) {
-          // A dropped frame (which one is not said): every line sent and not yet acked goes again
-          // after a backoff; a resend is idempotent (the server acks it with the original ids).
-          this.#unacked = 0;
-          for (const l of this.#store.lines) if (l.state === 'pending') this.#resendLater(l.clientInputId);
-          return;
-        }
         if (f.clientInputId) {
-          this.#unacked = Math.max(0, this.#unacked - 1);
+          this.#onWire.delete(f.clientInputId);
+          if (RETRYABLE_INPUT_CODES.has(f.code)) this.#retryLater(f.clientInputId);
+          else this.#setLine(f.clientInputId, () => 'refused');
           this.#pump();
         }
-        if (f.clientInputId && f.code !== 'STORAGE_UNAVAILABLE' && f.code !== 'ENGINE_SHUTTING_DOWN') this.#setLine(f.clientInputId, () => 'refused');
-        else if (f.clientInputId) this.#resendLater(f.clientInputId);
         if (f.ref === 'session.resume' && (f.code === 'STORAGE_UNAVAILABLE' || f.code === 'ENGINE_SHUTTING_DOWN')) {
           // The session is fine, this server cannot open it now: ask again later (not a new game).
           const sessionId = this.#store.sessionId;
@@ -249,38 +256,62 @@ export class PlayerClient {
   }
 
   /**
-   * A line refused because the server cannot store it now (a database outage, a shutdown):
-   * kept, and sent again after a backoff (doubling, with full jitter) — also without a
-   * reconnect, since the connection itself is fine.
+   * A line refused for now: it goes back into the outbox at its place in the order typed
+   * (the server refuses the lines sent after it too, so none overtakes it), and sending
+   * pauses for a backoff with jitter before it is sent again on this connection.
    */
-  #resendLater(clientInputId: string): void {
+  #retryLater(clientInputId: string): void {
+    const line = this.#store.lines.find((x) => x.clientInputId === clientInputId);
+    if (!line || (line.state !== 'pending' && line.state !== 'saved')) return;
     if (!this.#outbox.includes(clientInputId)) {
-      // In typing order, ahead of the lines typed after it.
       const order = new Map(this.#store.lines.map((l, i) => [l.clientInputId, i]));
-      this.#outbox = [...this.#outbox, clientInputId].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+      this.#outbox.push(clientInputId);
+      this.#outbox.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
     }
-    if (this.#resendTimer) return;
-    const cap = Math.min(this.#options.backoffMaxMs ?? 15_000, (this.#options.backoffBaseMs ?? 500) * 2 ** this.#resendAttempt);
-    this.#resendAttempt += 1;
-    this.#resendTimer = setTimeout(() => {
-      this.#resendTimer = null;
+    if (this.#retryTimer) return;
+    const cap = Math.min(this.#options.backoffMaxMs ?? 15_000, (this.#options.backoffBaseMs ?? 500) * 2 ** this.#retries);
+    this.#retries += 1;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
       this.#pump();
-    }, Math.max(50, Math.round(Math.random() * cap)));
-    this.#resendTimer.unref();
+    }, Math.round(cap / 2 + Math.random() * (cap / 2)));
   }
 
   #pump(): void {
-    if (this.#resendTimer) return;
-    while (this.#ready && this.#outbox.length > 0 && this.#unacked < MAX_UNACKED) {
-      const id = this.#outbox.shift() as string;
+    while (this.#ready && !this.#retryTimer && this.#outbox.length > 0 && this.#onWire.size < MAX_UNACKED) {
+      const id = this.#outbox[0] as string;
       const l = this.#store.lines.find((x) => x.clientInputId === id);
-      if (!l || (l.state !== 'pending' && l.state !== 'saved')) continue;
-      this.#send({ type: 'input', clientInputId: l.clientInputId, text: l.text });
-      this.#unacked += 1;
+      if (!l || (l.state !== 'pending' && l.state !== 'saved') || this.#onWire.has(id)) {
+        this.#outbox.shift();
+        continue;
+      }
+      if (!this.#take()) {
+        this.#paceTimer ??= setTimeout(() => {
+          this.#paceTimer = null;
+          this.#pump();
+        }, Math.ceil((1 - this.#bucket.tokens) / this.#bucket.perMs));
+        return;
+      }
+      this.#outbox.shift();
+      this.#send({ type: 'input', clientInputId: l.clientInputId, text: l.text }, false);
+      this.#onWire.add(id);
     }
   }
 
-  #send(frame: ClientFrame): void {
+  /** One token of the client's own bucket (every frame it sends takes one). */
+  #take(force = false): boolean {
+    const b = this.#bucket;
+    const now = performance.now();
+    b.tokens = Math.min(b.burst, b.tokens + (now - b.at) * b.perMs);
+    b.at = now;
+    if (b.tokens < 1 && !force) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  #send(frame: ClientFrame, take = true): void {
+    // Frames other than inputs are few (hello, ping, hint): they are counted, never held.
+    if (take) this.#take(true);
     if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(frame));
   }
 

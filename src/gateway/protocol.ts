@@ -87,6 +87,8 @@ export const serverFrame = z.discriminatedUnion('type', [
     /** Send any frame (a `ping` will do) at least this often, or the connection is closed (4408). */
     heartbeatMs: z.number().int().positive(),
     defaultStoryId: storyId.nullable(),
+    /** This connection's frame rate limit: a client paces itself below it (a refused input is retried, never dropped). */
+    rate: z.strictObject({ perSecond: z.number().positive(), burst: z.number().int().positive() }).optional(),
   }),
   z.strictObject({
     type: z.literal('session.ready'),
@@ -172,6 +174,18 @@ export function decodeClientFrame(text: string): DecodedClientFrame {
   const message = issue ? `${issue.path.join('.') || 'frame'}: ${issue.message}` : 'invalid frame';
   return { ok: false, code: 'PROTOCOL_FRAME_INVALID', message: message.slice(0, 300), ...(type ? { ref: type } : {}) };
 }
+
+/** The clientInputId of a frame that reads as an input (for refusing one before it is handled); never throws. */
+export function peekInputId(text: string): string | null {
+  const decoded = decodeClientFrame(text);
+  return decoded.ok && decoded.frame.type === 'input' ? decoded.frame.clientInputId : null;
+}
+
+/**
+ * Codes with which an input is refused for now, not for good: the client keeps the line
+ * and sends it again, in order, after a pause (or after a reconnect).
+ */
+export const RETRYABLE_INPUT_CODES: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'ENGINE_SHUTTING_DOWN', 'RATE_LIMITED', 'LEDGER_WRITE_FAILED']);
 
 /** Decodes a server frame (clients and tests). */
 export function decodeServerFrame(text: string): ServerFrame {

@@ -13,6 +13,7 @@ import { openDatabase } from '../persistence/open-database.ts';
 import { DebugTap } from './debug-tap.ts';
 import { openWorkflows, type OpenedWorkflows } from '../workflows/open-workflows.ts';
 import type { FrameReport } from '../actors/frame-observer.ts';
+import type { LlmCallRecord } from '../inference/llm/router.ts';
 import { realClocks } from '../engine/clock.ts';
 import { OwnershipLease } from './ownership-lease.ts';
 import { previousGatewaySecrets, resolveGatewaySecret } from './secret.ts';
@@ -64,6 +65,10 @@ export async function serve(config: Config, options: { storyPath?: string; logge
     onStorykeeper: (sessionId, output) => gateway?.storykeeper(sessionId, output),
     // Each character frame (decoded prediction + frame text) reaches the session's debug subscribers.
     ...(debug ? { onFrame: (r: FrameReport) => debug.publish({ sessionId: r.sessionId, kind: 'frame', data: r }) } : {}),
+    // …and each LLM role's prompt and raw reply.
+    ...(debug ? { onLlmCall: (r: LlmCallRecord) => {
+          if (r.sessionId !== null) debug.publish({ sessionId: r.sessionId, kind: 'llm', data: r });
+        }, } : {}),
   });
   const local = inspectorFromEnvironment(config.env);
   const observers = [debug?.observer, local?.inspect].filter((o) => o !== undefined);

@@ -2,7 +2,7 @@ import { StorytellerError, isStorytellerError } from '../errors.ts';
 import { describeDeferred } from '../workflows/deferred-summary.ts';
 import type { SessionEngine, SessionHandle } from '../engine/engine.ts';
 import type { Clock } from '../engine/clock.ts';
-import type { ServerFrame, ServerFrameOf } from './protocol.ts';
+import { RETRYABLE_INPUT_CODES, type ServerFrame, type ServerFrameOf } from './protocol.ts';
 
 /**
  * One session as the gateway sees it: the connections attached to it, the engine's
@@ -82,6 +82,12 @@ export class SessionHub {
   /** Another instance owns the session: this hub writes nothing more for it. */
   #moved = false;
   #releasing: Promise<void> = Promise.resolve();
+  /**
+   * An input refused with a retryable code (the database was away): the inputs queued
+   * after it were refused with it, and new ones are refused until it comes again, so the
+   * client's resend keeps the order typed.
+   */
+  #gate: { clientInputId: string; code: string } | null = null;
 
   constructor(id: string, options: SessionHubOptions) {
     this.id = id;
@@ -112,6 +118,8 @@ export class SessionHub {
       this.#moved = false;
     }
     this.subscribers.add(subscriber);
+    // A new connection resends every unanswered line in order.
+    this.#gate = null;
     try {
       const handle = await this.#ensureHandle();
       if (this.#storyId === null) this.#storyId = (await this.#options.engine.sessions.get(this.id))?.storyId ?? null;
@@ -145,6 +153,13 @@ export class SessionHub {
     }
     // Already on its way to the ledger: its ack will come once.
     if (this.#inFlight?.clientInputId === clientInputId || this.#queue.some((q) => q.clientInputId === clientInputId)) return;
+    if (this.#gate) {
+      if (this.#gate.clientInputId !== clientInputId) {
+        from.send({ type: 'error', code: this.#gate.code, message: 'an earlier input was not saved: send it again first', clientInputId, ref: 'input' });
+        return;
+      }
+      this.#gate = null;
+    }
     this.#queue.push({ clientInputId, text, receivedAt: performance.now() });
     this.#pump();
   }
@@ -263,6 +278,10 @@ export class SessionHub {
         }
         this.broadcast({ type: 'error', code: r.error.code, message: r.error.message, clientInputId: r.clientInputId, ref: 'input' });
         if (r.error.code === 'LEDGER_FENCED') return this.#movedAway();
+        if (RETRYABLE_INPUT_CODES.has(r.error.code)) {
+          this.#gate = { clientInputId: r.clientInputId, code: r.error.code };
+          for (const q of this.#queue.splice(0)) this.broadcast({ type: 'error', code: r.error.code, message: 'an earlier input was not saved: send it again after it', clientInputId: q.clientInputId, ref: 'input' });
+        }
         this.#pump();
       }),
       h.on('turnStarted', (e) => this.broadcast({ type: 'turn.started', inputId: e.inputId, turn: e.turn })),

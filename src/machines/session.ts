@@ -134,6 +134,8 @@ export const sessionMachine = sessionSetup.createMachine({
       ],
     },
     'persist.truthSetReloaded': { actions: assign(({ context, event }) => ({ truthSet: event.truthSet, pendingWrites: Math.max(0, context.pendingWrites - 1) })) },
+    // The persistence actor saw an input and an event batch come back out of commit order: the ledger's replay.
+    'persist.truthSetRebuilt': { actions: assign({ truthSet: ({ event }) => event.truthSet }) },
     'persist.failed': { target: '.lifecycle.failed', actions: markFailed },
     // Stage 4 never blocks a turn: whenever it answers, its judgments are written and apply from the next turn.
     'agent.done': {

@@ -41,8 +41,16 @@
   // Lines waiting to be sent, in order; at most MAX_UNACKED on the wire at once (the server's
   // rate limit allows a burst of 40 frames).
   const MAX_UNACKED = 16;
+  // Codes that refuse a line for now, not for good: it is sent again, in order, after a pause.
+  const RETRYABLE = new Set(['STORAGE_UNAVAILABLE', 'ENGINE_SHUTTING_DOWN', 'RATE_LIMITED', 'LEDGER_WRITE_FAILED']);
   let outbox = [];
-  let unacked = 0;
+  /** Lines sent on this connection, not yet acked or refused. */
+  const onWire = new Set();
+  let retryTimer = null;
+  let retries = 0;
+  let paceTimer = null;
+  // The client's own token bucket, below the rate the server announces in welcome.
+  let bucket = { tokens: 0, at: 0, perMs: 0, burst: 0 };
   /** clientInputId → the <p> its narration streams into. */
   const streaming = new Map();
 
@@ -74,35 +82,71 @@
     return e;
   }
 
-  function drawEntry(entry) {
+  /** Draws one transcript entry; `place` puts its elements into the page (default: at the end). */
+  function drawEntry(entry, place = (nodes) => story.append(...nodes)) {
     if (entry.kind === 'scene') {
       lastSceneIndex = entry.sceneIndex ?? lastSceneIndex;
-      const h = el('h2', 'scene', entry.name ?? entry.ref ?? '');
-      story.append(h);
-      if (entry.text) story.append(el('p', 'scene-description', entry.text));
+      const nodes = [el('h2', 'scene', entry.name ?? entry.ref ?? '')];
+      if (entry.text) nodes.push(el('p', 'scene-description', entry.text));
+      place(nodes);
     } else if (entry.kind === 'you') {
       const p = el('p', 'you');
       p.dataset.clientInputId = entry.ref;
       p.append(el('span', 'text', `> ${entry.text}`), el('span', 'state', ''));
-      story.append(p);
+      place([p]);
       const l = state.lines.find((x) => x.clientInputId === entry.ref);
       showLineState(entry.ref, l ? l.state : 'answered');
     } else if (entry.kind === 'prose') {
       const p = el('p', 'prose', entry.text);
       p.dataset.clientInputId = entry.ref;
       p.dataset.done = 'true';
-      story.append(p);
+      place([p]);
     } else if (entry.kind === 'end') {
-      story.append(el('p', 'the-end', 'THE END'));
+      place([el('p', 'the-end', 'THE END')]);
     } else {
-      story.append(el('p', 'note', entry.text));
+      place([el('p', 'note', entry.text)]);
     }
   }
 
+  /** The line whose turn runs (or ran last): its gate/goal notes and a scene heading after it belong under it. */
+  let turnRef = null;
+
+  /**
+   * Where a new entry goes, so that each answer stands under its own input even when
+   * lines resent together after an outage are all shown before their answers come:
+   * an answer right after its input (and that input's earlier prose); a scene heading or
+   * a gate/goal note after the block of the line whose turn runs (before the next input shown);
+   * anything else (what the player typed, local notes) at the end. The same rule orders the DOM and the stored transcript.
+   * `items` are {you: ref|null, prose: ref|null}; returns the index to insert before.
+   */
+  function insertAt(items, entry) {
+    const ref = entry.kind === 'prose' ? entry.ref : entry.kind === 'scene' || entry.afterAnswer ? turnRef : null;
+    if (!ref) return items.length;
+    const at = items.findIndex((x) => x.you === ref);
+    if (at < 0) return items.length;
+    let i = at + 1;
+    if (entry.kind === 'prose') while (i < items.length && items[i].prose === ref) i += 1;
+    else while (i < items.length && items[i].you === null) i += 1;
+    return i;
+  }
+
+  function placeAnswer(p, clientInputId) {
+    placeNodes([p], { kind: 'prose', ref: clientInputId });
+  }
+
+  function placeNodes(nodes, entry) {
+    const children = [...story.children];
+    const items = children.map((c) => ({ you: c.classList.contains('you') ? c.dataset.clientInputId : null, prose: c.classList.contains('prose') ? c.dataset.clientInputId : null }));
+    const i = insertAt(items, entry);
+    if (i >= children.length) story.append(...nodes);
+    else children[i].before(...nodes);
+  }
+
   function add(entry, { speak = false } = {}) {
-    state.entries.push(entry);
+    const i = insertAt(state.entries.map((e) => ({ you: e.kind === 'you' ? e.ref : null, prose: e.kind === 'prose' ? e.ref : null })), entry);
+    state.entries.splice(i, 0, entry);
     save();
-    drawEntry(entry);
+    drawEntry(entry, (nodes) => placeNodes(nodes, entry));
     if (speak) announce.textContent = entry.kind === 'scene' ? `${entry.name}. ${entry.text}` : entry.text;
     story.lastElementChild?.scrollIntoView({ block: 'end' });
   }
@@ -170,13 +214,18 @@
     ws.onerror = () => {};
   }
 
-  function send(frame) {
+  function send(frame, counted = true) {
+    // Frames other than inputs (hello, ping, hint, save) are few: counted, never held.
+    if (counted) take(true);
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
   }
 
   function onFrame(f) {
     switch (f.type) {
-      case 'welcome':
+      case 'welcome': {
+        const rate = f.rate ?? { perSecond: 20, burst: 40 };
+        const burst = Math.max(1, Math.floor(rate.burst * 0.8) - 2);
+        bucket = { tokens: burst - 1, at: performance.now(), perMs: (rate.perSecond * 0.8) / 1000, burst };
         state.token = f.token;
         save();
         clearInterval(heartbeat);
@@ -190,6 +239,7 @@
           showChoice();
         }
         return;
+      }
       case 'session.ready':
         ready = true;
         wantNew = false;
@@ -204,9 +254,14 @@
         return;
       case 'ack':
         setLine(f.clientInputId, { state: isAnswered(f.clientInputId) ? 'answered' : 'saved', inputId: f.inputId, turn: f.turn });
-        unacked = Math.max(0, unacked - 1);
+        if (onWire.delete(f.clientInputId)) retries = 0;
         pump();
         return;
+      case 'turn.started': {
+        const l = state.lines.find((x) => x.inputId === f.inputId);
+        if (l) turnRef = l.clientInputId;
+        return;
+      }
       case 'narrative.chunk': {
         const l = state.lines.find((x) => x.inputId === f.inputId);
         if (!l || l.state === 'answered') return;
@@ -215,7 +270,7 @@
           p = el('p', 'prose');
           p.dataset.clientInputId = l.clientInputId;
           streaming.set(l.clientInputId, p);
-          story.append(p);
+          placeAnswer(p, l.clientInputId);
         }
         p.textContent += f.text;
         p.scrollIntoView({ block: 'end' });
@@ -238,10 +293,10 @@
         add({ kind: 'note', text: `~ ${f.text}` }, { speak: true });
         return;
       case 'gate.fired':
-        add({ kind: 'note', text: `◆ revealed: ${f.gateId}` });
+        add({ kind: 'note', text: `◆ revealed: ${f.gateId}`, afterAnswer: true });
         return;
       case 'goal.fired':
-        add({ kind: 'note', text: `★ goal complete: ${f.description}` }, { speak: true });
+        add({ kind: 'note', text: `★ goal complete: ${f.description}`, afterAnswer: true }, { speak: true });
         return;
       case 'hint':
         add({ kind: 'note', text: f.text ? `Hint: ${f.text}` : 'No hint here — look around, and talk to people.' }, { speak: true });
@@ -271,13 +326,15 @@
 
   function onError(f) {
     if (f.clientInputId) {
-      unacked = Math.max(0, unacked - 1);
-      pump();
-      // Not saved, outcome unknown: keep the line; it is sent again on the next connection.
-      if (f.code === 'STORAGE_UNAVAILABLE' || f.code === 'ENGINE_SHUTTING_DOWN') {
-        add({ kind: 'note', text: 'The server could not save that yet; it will be sent again.' });
+      onWire.delete(f.clientInputId);
+      // Not saved (yet), or outcome unknown: keep the line; it is sent again after a pause.
+      if (RETRYABLE.has(f.code)) {
+        const first = !retryTimer;
+        retryLater(f.clientInputId);
+        if (first && f.code !== 'RATE_LIMITED') add({ kind: 'note', text: 'The server could not save that yet; it will be sent again.' });
         return;
       }
+      pump();
       setLine(f.clientInputId, { state: 'refused' });
       add({ kind: 'note', text: `Not accepted — ${f.message} (${f.code})` }, { speak: true });
       return;
@@ -293,18 +350,62 @@
 
   /** After (re)connecting: every line not yet answered, in the order typed. */
   function resend() {
-    unacked = 0;
+    onWire.clear();
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    retries = 0;
     outbox = state.lines.filter((l) => l.state === 'pending' || l.state === 'saved').map((l) => l.clientInputId);
     pump();
   }
 
+  /**
+   * A line refused for now goes back into the outbox at its place in the order typed (the
+   * server refuses the lines sent after it too, so none overtakes it); sending pauses for a
+   * backoff with jitter, then goes on over the same connection.
+   */
+  function retryLater(clientInputId) {
+    const l = state.lines.find((x) => x.clientInputId === clientInputId);
+    if (!l || (l.state !== 'pending' && l.state !== 'saved')) return;
+    if (!outbox.includes(clientInputId)) {
+      outbox.push(clientInputId);
+      outbox.sort((a, b) => Number(a.split('-').pop()) - Number(b.split('-').pop()));
+    }
+    if (retryTimer) return;
+    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** retries);
+    retries += 1;
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      pump();
+    }, Math.round(cap / 2 + Math.random() * (cap / 2)));
+  }
+
+  function take(force) {
+    const now = performance.now();
+    bucket.tokens = Math.min(bucket.burst, bucket.tokens + (now - bucket.at) * bucket.perMs);
+    bucket.at = now;
+    if (bucket.tokens < 1 && !force) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
   function pump() {
-    while (ready && outbox.length > 0 && unacked < MAX_UNACKED) {
-      const l = state.lines.find((x) => x.clientInputId === outbox[0]);
+    while (ready && !retryTimer && outbox.length > 0 && onWire.size < MAX_UNACKED) {
+      const id = outbox[0];
+      const l = state.lines.find((x) => x.clientInputId === id);
+      if (!l || (l.state !== 'pending' && l.state !== 'saved') || onWire.has(id)) {
+        outbox.shift();
+        continue;
+      }
+      if (!take(false)) {
+        if (!paceTimer) paceTimer = setTimeout(() => {
+          paceTimer = null;
+          pump();
+        }, Math.ceil((1 - bucket.tokens) / bucket.perMs));
+        return;
+      }
       outbox.shift();
-      if (!l || (l.state !== 'pending' && l.state !== 'saved')) continue;
-      send({ type: 'input', clientInputId: l.clientInputId, text: l.text });
-      unacked += 1;
+      send({ type: 'input', clientInputId: l.clientInputId, text: l.text }, false);
+      onWire.add(id);
     }
   }
 

@@ -43,6 +43,18 @@ export interface RoutedProvider extends LlmProvider {
   completeStreaming(req: CompletionRequest): AsyncIterable<RoutedStreamChunk>;
 }
 
+/** One answered LLM call as the debug stream shows it: the prompt sent and the raw reply. */
+export interface LlmCallRecord {
+  sessionId: string | null;
+  role: LlmRole;
+  provider: string;
+  system: string | null;
+  messages: Array<{ role: string; content: string }>;
+  /** The provider's text before any parsing (for a stream, its chunks joined). */
+  reply: string;
+  ms: number;
+}
+
 export interface LlmRouterOptions {
   /** Providers by name (the names the role chains use). */
   providers: Record<string, LlmProvider>;
@@ -141,6 +153,34 @@ export class LlmRouter {
     });
   }
 
+  readonly #callObservers = new Set<(record: LlmCallRecord) => void>();
+
+  /** Sees every answered call's prompt and raw reply (the gateway's debug stream). Returns the unsubscribe function. */
+  observeCalls(observer: (record: LlmCallRecord) => void): () => void {
+    this.#callObservers.add(observer);
+    return () => this.#callObservers.delete(observer);
+  }
+
+  #called(role: LlmRole, provider: string, req: CompletionRequest, reply: string, started: number): void {
+    if (this.#callObservers.size === 0) return;
+    const record: LlmCallRecord = {
+      sessionId: req.sessionId ?? null,
+      role,
+      provider,
+      system: req.system ?? null,
+      messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+      reply,
+      ms: Math.max(0, this.clock.now() - started),
+    };
+    for (const o of this.#callObservers) {
+      try {
+        o(record);
+      } catch (error) {
+        this.logger.warn({ err: error }, 'llm call observer failed');
+      }
+    }
+  }
+
   /** The governed, budgeted, falling-back provider for one agent role. */
   forRole(role: LlmRole): RoutedProvider {
     let routed = this.routes.get(role);
@@ -203,6 +243,7 @@ export class LlmRouter {
         const response = await provider.complete(req, overrides);
         if (req.jsonSchema) parseStructuredReply(name, response.text, req.jsonSchema);
         const costUsd = this.account(role, name, req.sessionId, response.usage, started);
+        this.#called(role, name, req, response.text, started);
         return { ...response, provider: name, fallbacks, costUsd };
       } catch (error) {
         const failure = this.asLlmError(error, name);
@@ -224,14 +265,17 @@ export class LlmRouter {
       const next = chain[i + 1] ?? null;
       const started = this.clock.now();
       let emitted = false;
+      const text: string[] = [];
       try {
         this.checkBudget(req.sessionId, name);
         for await (const chunk of this.governed.get(name)!.completeStreaming(req, overrides)) {
           if (chunk.type === 'text') {
             emitted = true;
+            if (this.#callObservers.size > 0) text.push(chunk.text);
             yield chunk;
           } else {
             const costUsd = this.account(role, name, req.sessionId, chunk.usage, started);
+            this.#called(role, name, req, text.join(''), started);
             yield { type: 'done', usage: chunk.usage, stopReason: chunk.stopReason, provider: name, fallbacks, costUsd };
             return;
           }

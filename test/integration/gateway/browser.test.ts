@@ -121,12 +121,12 @@ describe('web client in a real browser', () => {
     await answered(page, 4);
     expect((await lineStates(page)).map(([, s]) => s)).toEqual(['answered', 'answered', 'answered', 'answered']);
 
-    // In the page: each line answered by exactly one narration, after it, in the order typed
-    // (the two lines typed offline stand together, then their two answers).
+    // In the page: each line answered by exactly one narration, right under it, in the order
+    // typed (also the two lines typed offline and resent together).
     const order = await page.$$eval('#story > .you, #story > .prose', (els) => els.map((e) => `${e.className}:${e.getAttribute('data-client-input-id')}`));
     const ids = (await page.$$eval('.you', (ps) => ps.map((p) => p.getAttribute('data-client-input-id')))) as string[];
     const [a, b, c, d] = ids;
-    expect(order).toEqual([`you:${a}`, `prose:${a}`, `you:${b}`, `prose:${b}`, `you:${c}`, `you:${d}`, `prose:${c}`, `prose:${d}`]);
+    expect(order).toEqual([`you:${a}`, `prose:${a}`, `you:${b}`, `prose:${b}`, `you:${c}`, `prose:${c}`, `you:${d}`, `prose:${d}`]);
     expect(await page.textContent('#story')).toContain('The Drowned Bell');
 
     // In the ledger: four PlayerInputs, in order, each with one TurnCompleted.
@@ -152,6 +152,10 @@ describe('web client in a real browser', () => {
       await db.end();
     }
     expect(pageErrors).toEqual([]);
+    // After a reload the transcript is drawn from localStorage in the same order.
+    await page.reload();
+    await page.waitForSelector('#story > .prose');
+    expect(await page.$$eval('#story > .you, #story > .prose', (els) => els.map((e) => `${e.className}:${e.getAttribute('data-client-input-id')}`))).toEqual(order);
     await page.screenshot({ path: 'docs/web-client.png', fullPage: false });
   });
 });

@@ -73,6 +73,19 @@ describe('the sample story to its end through `serve` on the embedded default', 
     expect(frame.characterId).toBe('ewan');
     expect(frame.text.length).toBeGreaterThan(0);
     expect(typeof frame.prediction.action.type).toBe('string');
+    // The prompts sent to each LLM role and the raw replies, for this session only.
+    const calls = dev.all('debug').filter((r) => r.kind === 'llm').map((r) => r.data as { sessionId: string; role: string; messages: Array<{ content: string }>; reply: string });
+    expect(calls.length).toBeGreaterThan(0);
+    expect(new Set(calls.map((c) => c.sessionId))).toEqual(new Set([ready.sessionId]));
+    expect(calls.map((c) => c.role)).toContain('narrator');
+    const narrator = calls.find((c) => c.role === 'narrator');
+    expect(narrator?.messages.some((m) => m.content.includes('Ewan') || m.content.includes('light'))).toBe(true);
+    expect(narrator?.reply.length ?? 0).toBeGreaterThan(0);
+    // An ordinary player's token: the subscription is refused and nothing of it ever arrives.
+    player.send({ type: 'debug.subscribe' });
+    const refused = await player.next('error', (e) => e.ref === 'debug.subscribe');
+    expect(refused.code).toBe('AUTH_FORBIDDEN');
+    await player.play('p-x', 'look');
     expect(player.all('debug')).toHaveLength(0);
     player.ws.close();
     dev.ws.close();
