@@ -57,6 +57,8 @@ export const envSchema = z.object({
   STORYTELLER_TASKER_LOCAL_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   /** How often the between-sessions workflow runs over suspended sessions (ms). */
   STORYTELLER_BETWEEN_SESSIONS_MS: positiveInt.default(3_600_000),
+  /** A full checkpoint every N per session; the others are deltas against it (docs/checkpoints.md). 1 = always full. */
+  STORYTELLER_CHECKPOINT_FULL_EVERY: positiveInt.max(1000).default(10),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -87,6 +89,8 @@ export interface Config {
   /** STORYTELLER_FRAME_SCHEMA: declared schema of a bare .onnx frame model (null: none). */
   frameSchema: string | null;
   workflows: { transport: 'rest' | 'queue' | 'in-process'; taskerUrl: string | undefined; localPort: number; betweenSessionsMs: number };
+  /** Incremental checkpoints (docs/checkpoints.md). */
+  checkpoints: { fullEvery: number };
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
 }
@@ -135,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       localPort: e.STORYTELLER_TASKER_LOCAL_PORT,
       betweenSessionsMs: e.STORYTELLER_BETWEEN_SESSIONS_MS,
     },
+    checkpoints: { fullEvery: e.STORYTELLER_CHECKPOINT_FULL_EVERY },
     env,
   };
 }

@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Structural JSON deltas for incremental checkpoints (docs/checkpoints.md).
+ *
+ * A patch turns a base JSON value into a target one:
+ *   { r: value }                  replace with `value`
+ *   { o: { key: patch }, d: [k] } object: these keys patched (or added), these deleted, the rest kept
+ *   { a: [[start, count] | { v: [values] }] }
+ *                                  array: rebuilt from runs copied out of the base and literal values
+ * An unchanged value has no patch (`null` from `diffJson`). Applying is exact by
+ * construction: the array runs are explicit, so a poor match only costs size, never
+ * correctness. Keys are compared in canonical (sorted) form because JSONB reorders them.
+ *
+ * @example
+ *   const patch = diffJson(base, target);             // null when equal
+ *   deepEqual(applyPatch(base, patch ?? NO_CHANGE), target) // always
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+export type Patch = { r: Json } | { o: Record<string, Patch>; d?: string[] } | { a: ArrayOp[] };
+export type ArrayOp = [number, number] | { v: Json[] };
+
+/** The patch of an unchanged value. */
+export const NO_CHANGE: Patch = { o: {} };
+
+const json = z.json() as z.ZodType<Json>;
+const index = z.number().int().nonnegative();
+
+/** zod schema of a patch read back from the database. */
+export const patchSchema: z.ZodType<Patch> = z.lazy(() =>
+  z.union([
+    z.object({ r: json }).strict(),
+    z.object({ o: z.record(z.string(), patchSchema), d: z.array(z.string()).optional() }).strict(),
+    z.object({ a: z.array(z.union([z.tuple([index, index]), z.object({ v: z.array(json) }).strict()])) }).strict(),
+  ]),
+);
+
+export class PatchMismatch extends Error {}
+
+const isObject = (v: Json): v is { [k: string]: Json } => v !== null && typeof v === 'object' && !Array.isArray(v);
+const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+/** Own-property assignment that is safe for keys such as "__proto__". */
+const put = (o: Record<string, unknown>, k: string, v: unknown) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+
+/** JSON text with every object's keys sorted: equal values give equal text whatever their key order. */
+export function canonicalText(v: Json): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonicalText).join(',')}]`;
+  const keys = Object.keys(v).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalText(v[k] as Json)}`).join(',')}}`;
+}
+
+/** sha256 of the canonical text: what a delta checkpoint must rebuild (checked on restore). */
+export function stateHash(v: Json): string {
+  return createHash('sha256').update(canonicalText(v)).digest('base64url');
+}
+
+/** The patch from `base` to `target`, or null when they are equal. */
+export function diffJson(base: Json, target: Json): Patch | null {
+  if (isObject(base) && isObject(target)) return diffObject(base, target);
+  if (Array.isArray(base) && Array.isArray(target)) return diffArray(base, target);
+  return base === target ? null : { r: target };
+}
+
+function diffObject(base: { [k: string]: Json }, target: { [k: string]: Json }): Patch | null {
+  const o: Record<string, Patch> = {};
+  const d: string[] = [];
+  let changed = false;
+  for (const k of Object.keys(target)) {
+    const t = target[k] as Json;
+    const p = has(base, k) ? diffJson(base[k] as Json, t) : { r: t };
+    if (p) {
+      put(o, k, p);
+      changed = true;
+    }
+  }
+  for (const k of Object.keys(base)) {
+    if (!has(target, k)) {
+      d.push(k);
+      changed = true;
+    }
+  }
+  if (!changed) return null;
+  return d.length > 0 ? { o, d } : { o };
+}
+
+function diffArray(base: Json[], target: Json[]): Patch | null {
+  const baseKeys = base.map(canonicalText);
+  const targetKeys = target.map(canonicalText);
+  if (baseKeys.length === targetKeys.length && baseKeys.every((k, i) => k === targetKeys[i])) return null;
+  // Where each element occurs in the base (ascending), to copy runs from.
+  const where = new Map<string, number[]>();
+  baseKeys.forEach((k, i) => {
+    const list = where.get(k);
+    if (list) list.push(i);
+    else where.set(k, [i]);
+  });
+  const ops: ArrayOp[] = [];
+  let cursor = 0; // the base index that continues the current copy run
+  for (let j = 0; j < target.length; j++) {
+    const key = targetKeys[j] as string;
+    const last = ops[ops.length - 1];
+    if (Array.isArray(last) && cursor < baseKeys.length && baseKeys[cursor] === key) {
+      last[1] += 1;
+      cursor += 1;
+      continue;
+    }
+    const list = where.get(key);
+    if (list) {
+      // Prefer an occurrence ahead of the cursor (inserts and removals in a sorted array).
+      const at = list.find((i) => i >= cursor) ?? (list[0] as number);
+      ops.push([at, 1]);
+      cursor = at + 1;
+      continue;
+    }
+    if (last && !Array.isArray(last)) last.v.push(target[j] as Json);
+    else ops.push({ v: [target[j] as Json] });
+  }
+  const patch: Patch = { a: ops };
+  // A rewrite that is mostly new values is smaller as a plain replacement.
+  return JSON.stringify(patch).length < JSON.stringify(target).length ? patch : { r: target };
+}
+
+/**
+ * Applies a patch to a base value (neither is modified).
+ * @throws PatchMismatch when the patch does not fit the base (a corrupt or foreign delta).
+ */
+export function applyPatch(base: Json, patch: Patch): Json {
+  if ('r' in patch) return patch.r;
+  if ('o' in patch) {
+    if (!isObject(base)) throw new PatchMismatch('object patch on a non-object');
+    const out: Record<string, Json> = {};
+    const deleted = new Set(patch.d ?? []);
+    for (const k of deleted) if (!has(base, k)) throw new PatchMismatch(`deleted key ${JSON.stringify(k)} is not in the base`);
+    for (const k of Object.keys(base)) if (!deleted.has(k)) put(out, k, base[k]);
+    for (const k of Object.keys(patch.o)) {
+      const p = patch.o[k] as Patch;
+      if (!('r' in p) && !has(base, k)) throw new PatchMismatch(`patched key ${JSON.stringify(k)} is not in the base`);
+      put(out, k, applyPatch(has(base, k) ? (base[k] as Json) : null, p));
+    }
+    return out;
+  }
+  if (!Array.isArray(base)) throw new PatchMismatch('array patch on a non-array');
+  const out: Json[] = [];
+  for (const op of patch.a) {
+    if (Array.isArray(op)) {
+      const [start, count] = op;
+      if (start + count > base.length) throw new PatchMismatch(`run ${start}+${count} is outside the base (${base.length})`);
+      for (let i = start; i < start + count; i++) out.push(base[i] as Json);
+    } else {
+      for (const v of op.v) out.push(v);
+    }
+  }
+  return out;
+}
