@@ -210,8 +210,8 @@ export async function writeCheckpoint(q: Queryable, cp: NewCheckpoint, options: 
     if (base) {
       const patch = diffJson(base.parts as unknown as Json, parts as unknown as Json) ?? NO_CHANGE;
       const text = jsonText(patch);
-      // A delta near the size of the state saves nothing and costs a second read: write it full.
-      if (text.length * 2 < jsonText(parts).length) delta = { baseId: base.id, text, hash: stateHash(parts as unknown as Json) };
+      // A delta no smaller than the state saves nothing: write it full.
+      if (text.length < jsonText(parts).length) delta = { baseId: base.id, text, hash: stateHash(parts as unknown as Json) };
     }
     const full = delta === null;
     // clock_timestamp(), not NOW(): two checkpoints in one transaction still order by creation.
