@@ -57,8 +57,8 @@ export const envSchema = z.object({
   STORYTELLER_TASKER_LOCAL_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   /** How often the between-sessions workflow runs over suspended sessions (ms). */
   STORYTELLER_BETWEEN_SESSIONS_MS: positiveInt.default(3_600_000),
-  /** A full checkpoint every N per session; the others are deltas against it (docs/checkpoints.md). 1 = always full. */
-  STORYTELLER_CHECKPOINT_FULL_EVERY: positiveInt.max(1000).default(10),
+  /** A full checkpoint every N per session; the ones between are deltas, each against the previous checkpoint (docs/checkpoints.md). 1 = always full. */
+  STORYTELLER_CHECKPOINT_FULL_EVERY: positiveInt.max(1000).default(20),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -46,7 +46,7 @@ export interface SessionEngineOptions {
   gracePeriodMs?: number;
   /** An 'autosave' checkpoint every N completed turns (default: none; scene exits always checkpoint). */
   autosaveEveryTurns?: number;
-  /** STORYTELLER_CHECKPOINT_FULL_EVERY: a full checkpoint every N per session, deltas between (default 10; 1 = always full). */
+  /** STORYTELLER_CHECKPOINT_FULL_EVERY: a full checkpoint every N per session, deltas between (default 20; 1 = always full). */
   checkpointFullEvery?: number;
   /** This engine's identity for session ownership (config.instanceId); random by default. */
   instanceId?: string;

@@ -35,7 +35,7 @@ export interface TestingKitOptions {
   storyId?: string;
   gracePeriodMs?: number;
   autosaveEveryTurns?: number;
-  /** A full checkpoint every N (default: the engine's, 10; 1 = always full). */
+  /** A full checkpoint every N (default: the engine's, 20; 1 = always full). */
   checkpointFullEvery?: number;
   timeouts?: BehaviourTimeouts;
   graph?: GraphStore | null;

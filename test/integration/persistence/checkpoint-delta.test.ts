@@ -142,40 +142,48 @@ describe.each(DRIVERS)('incremental checkpoints on %s', (driver) => {
     expect(deltas).toBeGreaterThan(10);
   });
 
-  /** A session whose newest checkpoint is a delta: full, delta, delta, full, delta. */
+  /** A session whose newest checkpoint is a delta two links from its full one: F D D F D D (N = 3). */
   async function chained(): Promise<{ sessionId: string; ids: string[] }> {
     const sessionId = await newSession(t);
-    const [events] = fc.sample(eventSequence(60).filter((e) => e.length >= 30), { numRuns: 1, seed: 99 });
-    await play(t, ledger, sessionId, events!, [4, 9, 14, 20, 26], 3);
-    expect(await encodings(t, sessionId)).toEqual(['full', 'delta', 'delta', 'full', 'delta']);
-    const { rows } = await t.db.query<{ id: string }>('SELECT id FROM checkpoints WHERE session_id = $1 ORDER BY ledger_ts, created_at', [sessionId]);
+    const [events] = fc.sample(eventSequence(60).filter((e) => e.length >= 34), { numRuns: 1, seed: 99 });
+    await play(t, ledger, sessionId, events!, [4, 9, 14, 20, 26, 32], 3);
+    expect(await encodings(t, sessionId)).toEqual(['full', 'delta', 'delta', 'full', 'delta', 'delta']);
+    const { rows } = await t.db.query<{ id: string; base_id: string | null }>('SELECT id, base_id FROM checkpoints WHERE session_id = $1 ORDER BY ledger_ts, created_at', [sessionId]);
+    // Each delta's parent is the checkpoint before it.
+    expect(rows.map((r) => r.base_id)).toEqual([null, rows[0]!.id, rows[1]!.id, null, rows[3]!.id, rows[4]!.id]);
     return { sessionId, ids: rows.map((r) => r.id) };
   }
 
-  const breaks: Array<[string, ChainBroken['reason'], (ids: string[]) => [string, unknown[]]]> = [
-    ['its base row deleted', 'base_missing', (ids) => ['DELETE FROM checkpoints WHERE id = $1', [ids[3]]]],
-    ['its delta JSON not a patch', 'delta_invalid', (ids) => [`UPDATE checkpoints SET delta = '{"x": [1, 2]}'::jsonb WHERE id = $1`, [ids[4]]]],
-    ['its delta pointing outside the base', 'delta_invalid', (ids) => [`UPDATE checkpoints SET delta = '{"o": {"truthSet": {"o": {"persistent": {"a": [[0, 100000]]}}}}}'::jsonb WHERE id = $1`, [ids[4]]]],
-    ['its delta altered into another valid patch', 'hash_mismatch', (ids) => [`UPDATE checkpoints SET delta = jsonb_set(delta, '{o,worldState}', '{"r": {"forged": true}}') WHERE id = $1`, [ids[4]]]],
-    ['its base row failing its schema', 'base_invalid', (ids) => ['UPDATE checkpoints SET turn = -1 WHERE id = $1', [ids[3]]]],
+  type Break = [string, ChainBroken['reason'], (ids: string[]) => [string, unknown[]], (ids: string[]) => { brokenAt: string; fallbackId: string }];
+  const breaks: Break[] = [
+    ['its full base deleted', 'base_missing', (ids) => ['DELETE FROM checkpoints WHERE id = $1', [ids[3]]], (ids) => ({ brokenAt: ids[4]!, fallbackId: ids[0]! })],
+    ['the delta between it and its base deleted', 'base_missing', (ids) => ['DELETE FROM checkpoints WHERE id = $1', [ids[4]]], (ids) => ({ brokenAt: ids[5]!, fallbackId: ids[3]! })],
+    ['its delta JSON not a patch', 'delta_invalid', (ids) => [`UPDATE checkpoints SET delta = '{"x": [1, 2]}'::jsonb WHERE id = $1`, [ids[5]]], (ids) => ({ brokenAt: ids[5]!, fallbackId: ids[3]! })],
+    ['its parent’s delta JSON not a patch', 'delta_invalid', (ids) => [`UPDATE checkpoints SET delta = '[]'::jsonb WHERE id = $1`, [ids[4]]], (ids) => ({ brokenAt: ids[4]!, fallbackId: ids[3]! })],
+    ['its delta altered into another valid patch', 'hash_mismatch', (ids) => [`UPDATE checkpoints SET delta = jsonb_set(delta, '{o,worldState}', '{"r": {"forged": true}}') WHERE id = $1`, [ids[5]]], (ids) => ({ brokenAt: ids[5]!, fallbackId: ids[3]! })],
+    ['its full base row failing its schema', 'base_invalid', (ids) => ['UPDATE checkpoints SET turn = -1 WHERE id = $1', [ids[3]]], (ids) => ({ brokenAt: ids[3]!, fallbackId: ids[0]! })],
   ];
 
-  it.each(breaks)('a delta with %s: falls back to the last full checkpoint + ledger replay (== replay from zero), logged and counted', async (_name, reason, corrupt) => {
+  it.each(breaks)('a delta with %s: falls back to the last full checkpoint + ledger replay (== replay from zero), logged and counted', async (_name, reason, corrupt, expected) => {
     const { sessionId, ids } = await chained();
     const [sql, params] = corrupt(ids);
     await t.db.query(sql, params);
     const o = observed();
     const restored = await restoreNewestCheckpoint(t.db, sessionId, o.hooks);
     expect(restored?.mode).toBe('fallback');
-    expect(o.broken).toEqual([{ sessionId, checkpointId: ids[4], baseId: ids[3], reason, fallbackId: reason === 'hash_mismatch' || reason === 'delta_invalid' ? ids[3] : ids[0] }]);
-    expect(o.lines).toEqual([expect.objectContaining({ level: 40, code: 'CHECKPOINT_CHAIN_BROKEN', reason, checkpointId: ids[4], sessionId })]);
+    expect(o.broken).toEqual([{ sessionId, checkpointId: ids[5], reason, ...expected(ids) }]);
+    expect(o.lines).toEqual([expect.objectContaining({ level: 40, code: 'CHECKPOINT_CHAIN_BROKEN', reason, checkpointId: ids[5], sessionId })]);
     // The fallback keeps the newest row's metadata but the full checkpoint's state and ledger position.
-    expect(restored!.checkpoint.id).toBe(ids[4]);
+    expect(restored!.checkpoint.id).toBe(ids[5]);
     const loaded = await loadTruthSet(t.db, ledger, sessionId, o.hooks);
     expect(loaded.truthSet).toEqual(await replayTruthSet(t.db, sessionId));
     expect(loaded.checkpoint?.ledgerTs).toBeLessThan((await replayTruthSet(t.db, sessionId)).lastNarrativeTs);
     // The auditor reports the broken checkpoint instead of trusting it.
-    expect(auditFailures(await auditLedger(t.db, { sessionIds: [sessionId] })).join('\n')).toContain(ids[4]);
+    expect(auditFailures(await auditLedger(t.db, { sessionIds: [sessionId] })).join('\n')).toContain(ids[5]);
+    // The next checkpoint is full: a broken chain is never extended.
+    const now = await replayTruthSet(t.db, sessionId);
+    await writeCheckpoint(t.db, { sessionId, sceneId: SCENE_A, turn: 9, type: 'manual_save', entityState: {}, truthSet: now, narrativePosition: {}, worldState: {}, ledgerTs: now.lastNarrativeTs }, { fullEvery: 3 });
+    expect(await restoreNewestCheckpoint(t.db, sessionId)).toMatchObject({ mode: 'full' });
   });
 
   it('every full checkpoint gone: the fallback replays the ledger from its first row', async () => {
@@ -183,26 +191,25 @@ describe.each(DRIVERS)('incremental checkpoints on %s', (driver) => {
     await t.db.query(`DELETE FROM checkpoints WHERE session_id = $1 AND encoding = 'full'`, [sessionId]);
     const o = observed();
     const loaded = await loadTruthSet(t.db, ledger, sessionId, o.hooks);
-    expect(o.broken).toEqual([{ sessionId, checkpointId: ids[4], baseId: ids[3], reason: 'base_missing', fallbackId: null }]);
+    expect(o.broken).toEqual([{ sessionId, checkpointId: ids[5], brokenAt: ids[4], reason: 'base_missing', fallbackId: null }]);
     expect(loaded.checkpoint?.ledgerTs).toBe(0);
     expect(loaded.truthSet).toEqual(await replayTruthSet(t.db, sessionId));
   });
 
-  it('a deleted delta row is no broken chain: the checkpoint before it restores, and the ledger covers the rest', async () => {
+  it('the newest delta deleted is no broken chain: the one before it restores, and the ledger covers the rest', async () => {
     const { sessionId, ids } = await chained();
-    await t.db.query('DELETE FROM checkpoints WHERE id = $1', [ids[4]]);
-    await t.db.query('DELETE FROM checkpoints WHERE id = $1', [ids[3]]);
+    await t.db.query('DELETE FROM checkpoints WHERE id = $1', [ids[5]]);
     const o = observed();
     const restored = await restoreNewestCheckpoint(t.db, sessionId, o.hooks);
-    expect(restored).toMatchObject({ mode: 'delta', checkpoint: { id: ids[2] } });
+    expect(restored).toMatchObject({ mode: 'delta', depth: 1, checkpoint: { id: ids[4] } });
     expect(o.broken).toEqual([]);
     expect((await loadTruthSet(t.db, ledger, sessionId)).truthSet).toEqual(await replayTruthSet(t.db, sessionId));
-    // The surviving full one already has N-1 = 2 deltas: the next checkpoint is full.
+    // The next checkpoint extends the chain from the surviving delta (depth 2 < N = 3).
     const now = await replayTruthSet(t.db, sessionId);
     const next = await writeCheckpoint(t.db, {
       sessionId, sceneId: SCENE_A, turn: 9, type: 'manual_save', entityState: { entities: entities(9) }, truthSet: now,
       narrativePosition: {}, worldState: now.world, ledgerTs: now.lastNarrativeTs,
     }, { fullEvery: 3 });
-    expect((await restoreNewestCheckpoint(t.db, sessionId))).toMatchObject({ mode: 'full', checkpoint: { id: next.id } });
+    expect(await restoreNewestCheckpoint(t.db, sessionId)).toMatchObject({ mode: 'delta', depth: 2, checkpoint: { id: next.id, truthSet: now } });
   });
 });
