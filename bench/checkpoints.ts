@@ -1,7 +1,7 @@
 /**
  * Checkpoint-size benchmark (issue 13, open consideration 3; docs/checkpoints.md).
  *
- *   npm run bench:checkpoints [-- --driver pg|pglite --scenes 200 --turns 5000 --entities 50 --full-every 10,25 --restores 300]
+ *   npm run bench:checkpoints [-- --driver pg|pglite --scenes 200 --turns 5000 --entities 50 --full-every 10,20,50 --restores 300]
  *
  * A generated story — 50 entities (player, 14 characters, 35 objects), 20 places, 200
  * scenes, 5,000 turns — is played into the ledger as the engine writes it (PlayerInput,
@@ -20,7 +20,9 @@
  *   stored_bytes     pg_column_size of the stored columns (after TOAST compression), per row
  *   today_*          every checkpoint full with pglz — the format before this change
  *   growth           least-squares bytes per scene of the full checkpoint
- *   restore p50/p99  restoreNewestCheckpoint of the newest row (a full row; the last delta of a chain)
+ *   last chain       the newest full checkpoint and the deltas after it: the steady cost per checkpoint at 5,000 turns
+ *   restore p50/p99  restoreNewestCheckpoint + truthSetOfCheckpoint of the newest row (what loadSession does), wall
+ *                    clock, and the node process's CPU time for it (less sensitive to a loaded machine)
  *   fallback         loadTruthSet when the newest delta is corrupt: full checkpoint + ledger replay
  */
 import { randomUUID } from 'node:crypto';
@@ -41,7 +43,7 @@ import { Ledger } from '../src/persistence/ledger.ts';
 import { migrate } from '../src/persistence/migrations.ts';
 import { PgDatabase } from '../src/persistence/pg-database.ts';
 import { PgliteDatabase } from '../src/persistence/pglite-database.ts';
-import { loadTruthSet } from '../src/persistence/truth-set-replay.ts';
+import { loadTruthSet, truthSetOfCheckpoint } from '../src/persistence/truth-set-replay.ts';
 import { replayTruthSet, sameTruthSet } from '../src/testing/ledger-audit.ts';
 
 const program = new Command()
@@ -49,7 +51,7 @@ const program = new Command()
   .option('--entities <n>', 'entities in the story', '50')
   .option('--scenes <n>', 'scenes played', '200')
   .option('--turns <n>', 'turns played in all', '5000')
-  .option('--full-every <list>', 'STORYTELLER_CHECKPOINT_FULL_EVERY values to compare', '10,25')
+  .option('--full-every <list>', 'STORYTELLER_CHECKPOINT_FULL_EVERY values to compare', '10,20,50')
   .option('--restores <n>', 'timed restores per mode', '300')
   .parse();
 const opts = program.opts<{ driver: string; entities: string; scenes: string; turns: string; fullEvery: string; restores: string }>();
@@ -304,42 +306,24 @@ async function main(): Promise<void> {
     const todayMean = mean(today);
     const fullJsonNewest = fullRows.at(-1)?.json_bytes ?? 0;
 
-    if (process.env.BENCH_PROFILE) {
-      const { z } = await import('zod');
-      const { truthSetSchema } = await import('../src/domain/truth-set.ts');
-      const { stateHash } = await import('../src/persistence/checkpoint-delta.ts');
-      const text = JSON.stringify(truthSet);
-      const time = (name: string, f: () => unknown) => {
-        const xs: number[] = [];
-        for (let k = 0; k < 30; k++) { const t0 = performance.now(); f(); xs.push(performance.now() - t0); }
-        console.log(`${name}: p50 ${round(percentile(xs, 50))} ms`);
-      };
-      console.log(`truth set JSON ${text.length} B; persistent ${truthSet.persistent.length}, judgments ${truthSet.judgments.length}, accumulators ${Object.keys(truthSet.accumulators).length}`);
-      const parsed = JSON.parse(text) as unknown;
-      time('JSON.parse', () => JSON.parse(text));
-      time('z.json()', () => z.json().safeParse(parsed));
-      time('truthSetSchema', () => truthSetSchema.safeParse(parsed));
-      time('stateHash', () => stateHash(parsed as never));
-    }
-    if (process.env.BENCH_EXPLAIN) {
-      const { rows: d } = await db.query<{ delta: unknown }>(`SELECT delta FROM checkpoints WHERE session_id = $1 AND encoding = 'delta' ORDER BY ledger_ts DESC LIMIT 1`, [played]);
-      const walk = (v: unknown, path: string, depth: number) => {
-        const size = JSON.stringify(v).length;
-        if (size > 200) console.log(`${path}: ${size}`);
-        if (depth < 5 && v && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`, depth + 1);
-      };
-      walk(d[0]?.delta, '$', 0);
-    }
     // ------------------------------------------------ restore timings (interleaved across modes)
+    // restore = restoreNewestCheckpoint + truthSetOfCheckpoint (the truth set's zod read-back), what loadSession does.
     const restoreMs = new Map<string, number[]>(modes.map((m) => [m.name, []]));
+    const restoreCpuMs = new Map<string, number[]>(modes.map((m) => [m.name, []]));
     const restoredMode = new Map<string, string>();
     for (let r = 0; r < RESTORES + 20; r++) {
       for (const m of modes) {
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         const restored = await restoreNewestCheckpoint(db, sessions.get(m.name)!);
+        if (restored) truthSetOfCheckpoint(restored.checkpoint);
         const ms = performance.now() - t0;
-        if (r >= 20) restoreMs.get(m.name)!.push(ms); // 20 warm-up rounds
-        restoredMode.set(m.name, restored?.mode ?? 'none');
+        const cpu = process.cpuUsage(c0);
+        if (r >= 20) {
+          restoreMs.get(m.name)!.push(ms); // 20 warm-up rounds
+          restoreCpuMs.get(m.name)!.push((cpu.user + cpu.system) / 1000);
+        }
+        restoredMode.set(m.name, `${restored?.mode ?? 'none'}${restored?.depth ? ` (${restored.depth} deltas)` : ''}`);
       }
     }
     // The oracle: the delta session's newest checkpoint == the full one's == the replay from the ledger's first row.
@@ -372,6 +356,8 @@ async function main(): Promise<void> {
     if (saved !== undefined) await db.query('UPDATE checkpoints SET delta = $2::jsonb WHERE id = $1', [newestId, JSON.stringify(saved)]);
 
     // ------------------------------------------------ report
+    /** The newest full checkpoint and the deltas after it: what a checkpoint costs at this length of session. */
+    const lastChain = <T extends { encoding: string }>(rows: T[]): T[] => rows.slice(rows.map((r) => r.encoding).lastIndexOf('full'));
     const table = modes.map((m) => {
       const rows = perMode(m.name);
       const deltas = rows.filter((r) => r.encoding === 'delta');
@@ -398,6 +384,10 @@ async function main(): Promise<void> {
         restore_mode: restoredMode.get(m.name),
         restore_p50_ms: round(percentile(restore, 50)),
         restore_p99_ms: round(percentile(restore, 99)),
+        restore_cpu_p50_ms: round(percentile(restoreCpuMs.get(m.name)!, 50)),
+        restore_cpu_p99_ms: round(percentile(restoreCpuMs.get(m.name)!, 99)),
+        last_chain_mean_stored_bytes: Math.round(mean(lastChain(rows).map((r) => r.stored_bytes))),
+        last_chain_mean_vs_today_newest_pct: round((100 * mean(lastChain(rows).map((r) => r.stored_bytes))) / todayNewest, 2),
       };
     });
     const result = {
@@ -443,7 +433,8 @@ async function main(): Promise<void> {
     console.table(table.map((r) => ({
       mode: r.mode, rows: `${r.full_rows}F+${r.delta_rows}D`, newest: `${r.newest_encoding} ${r.newest_stored_bytes} B`, 'newest/today': `${r.newest_vs_today_pct}%`,
       'mean B': r.mean_stored_bytes, 'mean/today': `${r.mean_vs_today_pct}%`, 'write p50/p99 ms': `${r.write_p50_ms}/${r.write_p99_ms}`,
-      'restore p50/p99 ms': `${r.restore_p50_ms}/${r.restore_p99_ms}`,
+      'last chain mean/today': `${r.last_chain_mean_vs_today_newest_pct}%`,
+      'restore p50/p99 ms': `${r.restore_p50_ms}/${r.restore_p99_ms}`, 'cpu p50/p99 ms': `${r.restore_cpu_p50_ms}/${r.restore_cpu_p99_ms}`, restored: r.restore_mode,
     })));
     console.log(`fallback (corrupt newest delta → full + ${replayedRows} ledger rows): load p50/p99 ${result.fallback.fallback_load_p50_ms}/${result.fallback.fallback_load_p99_ms} ms (intact ${result.fallback.intact_load_p50_ms}/${result.fallback.intact_load_p99_ms} ms); equals replay: ${fallbackVerified}`);
     console.log(`newest checkpoints equal the replay from the ledger's first row: ${verified}`);

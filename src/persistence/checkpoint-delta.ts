@@ -129,17 +129,36 @@ function diffArray(base: Json[], target: Json[]): Patch | null {
  * @throws PatchMismatch when the patch does not fit the base (a corrupt or foreign delta).
  */
 export function applyPatch(base: Json, patch: Patch): Json {
+  return apply(base, patch, false);
+}
+
+/**
+ * Applies a patch by changing the base's objects where they stand (O(changes), not O(size)):
+ * for a chain of patches on a state this process owns outright (fresh from JSON.parse).
+ * Patches never descend into array elements, so a reference an array run shares is never changed.
+ * @throws PatchMismatch as applyPatch — the base is then partly patched and must be dropped.
+ */
+export function applyPatchInPlace(base: Json, patch: Patch): Json {
+  return apply(base, patch, true);
+}
+
+function apply(base: Json, patch: Patch, inPlace: boolean): Json {
   if ('r' in patch) return patch.r;
   if ('o' in patch) {
     if (!isObject(base)) throw new PatchMismatch('object patch on a non-object');
-    const out: Record<string, Json> = {};
-    const deleted = new Set(patch.d ?? []);
-    for (const k of deleted) if (!has(base, k)) throw new PatchMismatch(`deleted key ${JSON.stringify(k)} is not in the base`);
-    for (const k of Object.keys(base)) if (!deleted.has(k)) put(out, k, base[k]);
+    // Spread defines own properties (a "__proto__" key stays data); assignment is safe for every other key.
+    const out: Record<string, Json> = inPlace ? base : { ...base };
+    for (const k of patch.d ?? []) {
+      if (!has(base, k)) throw new PatchMismatch(`deleted key ${JSON.stringify(k)} is not in the base`);
+      delete out[k];
+    }
     for (const k of Object.keys(patch.o)) {
       const p = patch.o[k] as Patch;
-      if (!('r' in p) && !has(base, k)) throw new PatchMismatch(`patched key ${JSON.stringify(k)} is not in the base`);
-      put(out, k, applyPatch(has(base, k) ? (base[k] as Json) : null, p));
+      const present = has(base, k);
+      if (!('r' in p) && !present) throw new PatchMismatch(`patched key ${JSON.stringify(k)} is not in the base`);
+      const value = apply(present ? (base[k] as Json) : null, p, inPlace);
+      if (k === '__proto__') put(out, k, value);
+      else out[k] = value;
     }
     return out;
   }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { StorytellerError } from '../errors.ts';
 import { emptyTruthSet } from '../domain/truth-set.ts';
 import type { Logger } from '../logger.ts';
-import { applyPatch, diffJson, NO_CHANGE, patchSchema, PatchMismatch, stateHash, type Json } from './checkpoint-delta.ts';
+import { applyPatch, applyPatchInPlace, diffJson, NO_CHANGE, patchSchema, PatchMismatch, stateHash, type Json } from './checkpoint-delta.ts';
 import type { Queryable } from './database.ts';
 
 /**
@@ -165,7 +165,7 @@ type Rebuilt = { parts: StateParts; depth: number } | { broken: ChainBreak; at: 
  * Rebuilds the state of `chain[0]` from its chain, given newest first and ending at the
  * full checkpoint it descends from: the full state, then every patch in order.
  */
-function rebuildChain(chain: readonly StoredRow[]): Rebuilt {
+function rebuildChain(chain: readonly StoredRow[], inPlace: boolean): Rebuilt {
   const head = chain[0];
   if (!head) return { broken: 'base_missing', at: '' };
   const root = chain[chain.length - 1] as StoredRow;
@@ -183,7 +183,7 @@ function rebuildChain(chain: readonly StoredRow[]): Rebuilt {
     // The hash catches a patch altered into another valid-looking one.
     if (stateHash(patch.data as unknown as Json) !== row.delta_hash) return { broken: 'hash_mismatch', at: row.id };
     try {
-      state = applyPatch(state, patch.data);
+      state = inPlace ? applyPatchInPlace(state, patch.data) : applyPatch(state, patch.data);
     } catch (error) {
       if (error instanceof PatchMismatch) return { broken: 'delta_invalid', at: row.id };
       throw error;
@@ -241,7 +241,7 @@ async function deltaParent(q: Queryable, sessionId: string, fullEvery: number): 
   const head = chain?.[0];
   if (!chain || !head || head.chain_depth + 1 >= fullEvery) return null;
   if (chain.some((r) => r === null)) return null;
-  const rebuilt = rebuildChain(chain as StoredRow[]);
+  const rebuilt = rebuildChain(chain as StoredRow[], true);
   // A broken chain is no parent: the next checkpoint is full (and so repairs the chain).
   return 'parts' in rebuilt ? { id: head.id, depth: head.chain_depth, parts: rebuilt.parts } : null;
 }
@@ -375,7 +375,7 @@ export async function restoreNewestCheckpoint(q: Queryable, sessionId: string, h
   }
   const unreadable = chain.findIndex((r) => r === null);
   const result: Rebuilt =
-    unreadable >= 0 ? { broken: 'base_invalid', at: (chain[unreadable - 1] as StoredRow).base_id ?? '' } : rebuildChain(chain as StoredRow[]);
+    unreadable >= 0 ? { broken: 'base_invalid', at: (chain[unreadable - 1] as StoredRow).base_id ?? '' } : rebuildChain(chain as StoredRow[], true);
   if ('parts' in result) return { checkpoint: toCheckpoint(head, result.parts), mode: 'delta', depth: result.depth };
 
   const fallback = await newestIntactFull(q, sessionId);
@@ -422,7 +422,8 @@ export async function listCheckpointStates(q: Queryable, sessionId: string): Pro
       const parent = row.base_id === null ? undefined : byId.get(row.base_id);
       const up: Rebuilt = parent ? stateOf(parent) : { broken: 'base_missing', at: row.id };
       if ('parts' in up) {
-        const link = rebuildChain([row, { ...(parent as StoredRow), encoding: 'full', ...fullColumns(up.parts) }]);
+        // Not in place: the parent's state is memoised (and returned) too.
+        const link = rebuildChain([row, { ...(parent as StoredRow), encoding: 'full', ...fullColumns(up.parts) }], false);
         result = 'parts' in link ? { parts: link.parts, depth: up.depth + 1 } : link;
       } else {
         result = up;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyPatch, canonicalText, diffJson, NO_CHANGE, patchSchema, PatchMismatch, stateHash, type Json } from '../../../src/persistence/checkpoint-delta.ts';
+import { applyPatch, applyPatchInPlace, canonicalText, diffJson, NO_CHANGE, patchSchema, PatchMismatch, stateHash, type Json } from '../../../src/persistence/checkpoint-delta.ts';
 
 /** A JSON value as JSONB gives it back (keys reordered): the base a delta is computed against. */
 const reorderKeys = (v: Json): Json => {
@@ -65,6 +65,30 @@ describe('checkpoint deltas (structural JSON patches)', () => {
         expect(patch === null).toBe(canonicalText(base) === canonicalText(target));
       }),
       { numRuns: 400, seed: 20261204 },
+    );
+  });
+
+  it('a chain of patches (each parsed afresh, as restore does) applied in place gives the last state; applyPatch changes nothing it is given', () => {
+    const chain = (fc.jsonValue({ maxDepth: 4 }) as fc.Arbitrary<Json>).chain((s0) =>
+      edited({ state: s0 }).chain((s1) => edited(s1).chain((s2) => edited(s2).map((s3) => [{ state: s0 }, s1, s2, s3].map(viaJson)))),
+    );
+    fc.assert(
+      fc.property(chain, (states) => {
+        const texts = states.slice(1).map((s, i) => JSON.stringify(diffJson(states[i] as Json, s) ?? NO_CHANGE));
+        const parsed = () => texts.map((t) => patchSchema.parse(JSON.parse(t)));
+        let inPlace: Json = reorderKeys(states[0] as Json);
+        for (const p of parsed()) inPlace = applyPatchInPlace(inPlace, p);
+        let copying: Json = states[0] as Json;
+        const before = canonicalText(copying);
+        const patches = parsed();
+        const patchesBefore = patches.map((p) => canonicalText(p as unknown as Json));
+        for (const p of patches) copying = applyPatch(copying, p);
+        expect(patches.map((p) => canonicalText(p as unknown as Json))).toEqual(patchesBefore);
+        expect(canonicalText(inPlace)).toBe(canonicalText(states[3] as Json));
+        expect(canonicalText(copying)).toBe(canonicalText(states[3] as Json));
+        expect(canonicalText(states[0] as Json)).toBe(before); // applyPatch changed nothing it was given
+      }),
+      { numRuns: 300, seed: 20261205 },
     );
   });
 
