@@ -26,17 +26,39 @@ export type ArrayOp = [number, number] | { v: Json[] };
 /** The patch of an unchanged value. */
 export const NO_CHANGE: Patch = { o: {} };
 
-const json = z.json() as z.ZodType<Json>;
-const index = z.number().int().nonnegative();
+/**
+ * The shape of a patch, checked by hand: zod's recursive unions cost about as much as
+ * parsing the patch text again, per link of a chain. Literal values (`r`, `v`) were read
+ * back by JSON.parse, so they are JSON by construction; their meaning is validated once
+ * the state is rebuilt (the truth set by `truthSetSchema`, the other parts as JSON).
+ */
+function isPatch(v: unknown): v is Patch {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  const o = v as Record<string, unknown>;
+  if (keys.length === 1 && keys[0] === 'r') return o.r !== undefined;
+  if (keys.length === 1 && keys[0] === 'a') {
+    if (!Array.isArray(o.a)) return false;
+    for (const op of o.a as unknown[]) {
+      if (Array.isArray(op)) {
+        if (op.length !== 2 || !Number.isSafeInteger(op[0]) || !Number.isSafeInteger(op[1]) || (op[0] as number) < 0 || (op[1] as number) < 0) return false;
+      } else if (op === null || typeof op !== 'object' || Object.keys(op).length !== 1 || !Array.isArray((op as { v?: unknown }).v)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (keys.every((k) => k === 'o' || k === 'd') && keys.includes('o')) {
+    const patched = o.o;
+    if (patched === null || typeof patched !== 'object' || Array.isArray(patched)) return false;
+    if (o.d !== undefined && !(Array.isArray(o.d) && o.d.every((k) => typeof k === 'string'))) return false;
+    return Object.values(patched).every(isPatch);
+  }
+  return false;
+}
 
 /** zod schema of a patch read back from the database. */
-export const patchSchema: z.ZodType<Patch> = z.lazy(() =>
-  z.union([
-    z.object({ r: json }).strict(),
-    z.object({ o: z.record(z.string(), patchSchema), d: z.array(z.string()).optional() }).strict(),
-    z.object({ a: z.array(z.union([z.tuple([index, index]), z.object({ v: z.array(json) }).strict()])) }).strict(),
-  ]),
-);
+export const patchSchema: z.ZodType<Patch> = z.custom<Patch>(isPatch, 'not a checkpoint patch');
 
 export class PatchMismatch extends Error {}
 

@@ -121,5 +121,9 @@ describe('checkpoint deltas (structural JSON patches)', () => {
     expect(() => applyPatch({}, { a: [] })).toThrow(PatchMismatch);
     expect(patchSchema.safeParse({ a: [[-1, 2]] }).success).toBe(false);
     expect(patchSchema.safeParse({ x: 1 }).success).toBe(false);
+    for (const bad of [null, [], {}, { r: 1, o: {} }, { o: { k: 5 } }, { o: {}, d: [1] }, { a: [{ v: 1 }] }, { a: [[1]] }, { a: [[0.5, 1]] }, { a: [{ v: [], w: 1 }] }]) {
+      expect(patchSchema.safeParse(bad).success).toBe(false);
+    }
+    expect(patchSchema.safeParse({ o: { k: { a: [[0, 2], { v: [null, { x: 1 }] }] }, j: { r: null } }, d: ['z'] }).success).toBe(true);
   });
 });
