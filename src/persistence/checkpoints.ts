@@ -6,11 +6,15 @@ import { applyPatch, applyPatchInPlace, diffJson, NO_CHANGE, patchSchema, PatchM
 import type { Queryable } from './database.ts';
 
 /**
- * Checkpoints: full state snapshots at scene boundaries (and manual saves, autosaves,
+ * Checkpoints: state snapshots at scene boundaries (and manual saves, autosaves,
  * suspension). A checkpoint plus the ledger rows after its `ledgerTs` reconstructs the
  * session (seed: "Checkpoints", "Truth Set Reconstruction"). The JSON parts are opaque
  * here — each owner validates its own (the truth set with `truthSetSchema`) — but they
  * must be JSON, and the row itself is validated on the way in and on the way out.
+ *
+ * Stored full, or as a delta against the session's previous checkpoint with a full one
+ * every N (docs/checkpoints.md); readers always get the whole state back. A broken delta
+ * chain restores from the last intact full checkpoint (+ the ledger replay callers do).
  *
  * @example
  *   await db.transaction(async (tx) => {
