@@ -295,7 +295,12 @@ async function main(): Promise<void> {
     );
     // Today's format: every checkpoint full, TOAST with the default pglz (a copy of the full session's rows).
     await db.exec(`CREATE TEMP TABLE today_checkpoints (e jsonb COMPRESSION pglz, t jsonb COMPRESSION pglz, n jsonb COMPRESSION pglz, w jsonb COMPRESSION pglz, s jsonb COMPRESSION pglz)`);
-    await db.query(`INSERT INTO today_checkpoints SELECT entity_state, truth_set, narrative_position, world_state, session_state FROM checkpoints WHERE session_id = $1 ORDER BY ledger_ts`, [sessions.get('full')]);
+    // Through text: PostgreSQL copies an already compressed value as it is (no recompression with the target's method).
+    await db.query(
+      `INSERT INTO today_checkpoints SELECT entity_state::text::jsonb, truth_set::text::jsonb, narrative_position::text::jsonb, world_state::text::jsonb, session_state::text::jsonb
+         FROM checkpoints WHERE session_id = $1 ORDER BY ledger_ts`,
+      [sessions.get('full')],
+    );
     const today = (await db.query<{ stored: number }>(
       `SELECT (pg_column_size(e) + pg_column_size(t) + pg_column_size(n) + pg_column_size(w) + pg_column_size(s))::int AS stored FROM today_checkpoints`,
     )).rows.map((r) => r.stored);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StorytellerError } from '../errors.ts';
+import { isStorytellerError, StorytellerError } from '../errors.ts';
 import { emptyTruthSet } from '../domain/truth-set.ts';
 import type { Logger } from '../logger.ts';
 import { applyPatch, applyPatchInPlace, diffJson, NO_CHANGE, patchSchema, PatchMismatch, stateHash, type Json } from './checkpoint-delta.ts';
@@ -239,8 +239,10 @@ async function deltaParent(q: Queryable, sessionId: string, fullEvery: number): 
   let chain: Array<StoredRow | null> | null;
   try {
     chain = await newestChain(q, sessionId);
-  } catch {
-    return null; // the newest row does not read back: start afresh with a full checkpoint
+  } catch (error) {
+    // The newest row does not read back: start afresh with a full checkpoint.
+    if (isStorytellerError(error, 'STORED_DATA_INVALID')) return null;
+    throw error;
   }
   const head = chain?.[0];
   if (!chain || !head || head.chain_depth + 1 >= fullEvery) return null;

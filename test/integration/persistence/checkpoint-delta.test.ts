@@ -196,6 +196,15 @@ describe.each(DRIVERS)('incremental checkpoints on %s', (driver) => {
     expect(loaded.truthSet).toEqual(await replayTruthSet(t.db, sessionId));
   });
 
+  it('a newest row that fails its schema: restore refuses it (STORED_DATA_INVALID, as before); the next checkpoint is full', async () => {
+    const { sessionId, ids } = await chained();
+    await t.db.query('UPDATE checkpoints SET turn = -1 WHERE id = $1', [ids[5]]);
+    await expect(restoreNewestCheckpoint(t.db, sessionId)).rejects.toMatchObject({ code: 'STORED_DATA_INVALID' });
+    const now = await replayTruthSet(t.db, sessionId);
+    const next = await writeCheckpoint(t.db, { sessionId, sceneId: SCENE_A, turn: 9, type: 'autosave', entityState: {}, truthSet: now, narrativePosition: {}, worldState: {}, ledgerTs: now.lastNarrativeTs }, { fullEvery: 3 });
+    expect(await restoreNewestCheckpoint(t.db, sessionId)).toMatchObject({ mode: 'full', checkpoint: { id: next.id, truthSet: now } });
+  });
+
   it('the newest delta deleted is no broken chain: the one before it restores, and the ledger covers the rest', async () => {
     const { sessionId, ids } = await chained();
     await t.db.query('DELETE FROM checkpoints WHERE id = $1', [ids[5]]);
