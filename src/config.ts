@@ -72,6 +72,8 @@ export const envSchema = z.object({
   STORYTELLER_TASKER_LOCAL_HOLD: z.string().regex(/^[a-z][a-z0-9_]*:(before|after)$/, 'must be <step>:before or <step>:after').optional(),
   /** Sent as `X-API-Key` on every Tasker REST call (Tasker's API-key auth). */
   STORYTELLER_TASKER_API_KEY: z.string().min(1).optional(),
+  /** A full checkpoint every N per session; the ones between are deltas, each against the previous checkpoint (docs/checkpoints.md). 1 = always full. */
+  STORYTELLER_CHECKPOINT_FULL_EVERY: positiveInt.max(1000).default(20),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -117,6 +119,8 @@ export interface Config {
     localStaleAfterMs?: number;
     localHold?: { step: string; phase: 'before' | 'after' } | null;
   };
+  /** Incremental checkpoints (docs/checkpoints.md). */
+  checkpoints: { fullEvery: number };
   /** The raw, validated environment, for layers that parse their own section. */
   env: NodeJS.ProcessEnv;
 }
@@ -176,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       localStaleAfterMs: e.STORYTELLER_TASKER_LOCAL_STALE_AFTER_MS,
       localHold: e.STORYTELLER_TASKER_LOCAL_HOLD ? holdOf(e.STORYTELLER_TASKER_LOCAL_HOLD) : null,
     },
+    checkpoints: { fullEvery: e.STORYTELLER_CHECKPOINT_FULL_EVERY },
     env,
   };
 }

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   CHECKPOINT_INVALID: 'a checkpoint failed validation',
   CHECKPOINT_NOT_FOUND: 'no checkpoint exists for the session',
   LEDGER_ARCHIVE_DATE_INVALID: 'the ledger archive date is not a valid date in the past',
+  CHECKPOINT_CHAIN_BROKEN: 'a delta checkpoint cannot be rebuilt (base missing or corrupt); restored from the last full checkpoint + ledger replay',
   STORED_DATA_INVALID: 'JSON read back from the database fails its schema',
   SESSION_RECORD_INVALID: 'a session create or update request fails validation',
   // sessions

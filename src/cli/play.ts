@@ -242,6 +242,7 @@ async function engineBackend(config: Config, story: Story, ui: Ui, logger: Retur
     logger,
     onSceneExitCommitted: () => workflows?.bridge.wake(),
     gracePeriodMs: config.gracePeriodMs,
+    checkpointFullEvery: config.checkpoints.fullEvery,
     ledgerOptions: { maxPayloadBytes: config.ledger.maxPayloadBytes, maxBatch: config.ledger.maxBatch, flushMs: config.ledger.eventFlushMs, logger },
   });
   workflows = await openWorkflows({ config, db, graph, logger, sessions: { get: (id) => engine.get(id) } });

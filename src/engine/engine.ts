@@ -46,6 +46,8 @@ export interface SessionEngineOptions {
   gracePeriodMs?: number;
   /** An 'autosave' checkpoint every N completed turns (default: none; scene exits always checkpoint). */
   autosaveEveryTurns?: number;
+  /** STORYTELLER_CHECKPOINT_FULL_EVERY: a full checkpoint every N per session, deltas between (default 20; 1 = always full). */
+  checkpointFullEvery?: number;
   /** This engine's identity for session ownership (config.instanceId); random by default. */
   instanceId?: string;
   /** Scheduler clock + wall clock (SimulatedClock in tests). */
@@ -205,6 +207,8 @@ export class SessionEngine {
         logger: moduleLogger(baseLogger, 'persistence'),
         fault: (point, sessionId) => this.faults.hit(point, sessionId),
         onRefused: (effect, code) => this.metrics.effectsRefused.inc({ effect, code }),
+        ...(options.checkpointFullEvery !== undefined ? { checkpointFullEvery: options.checkpointFullEvery } : {}),
+        onCheckpointChainBroken: (info) => this.metrics.checkpointFallbacks.inc({ reason: info.reason }),
       });
     const behaviour = options.behaviour;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...behaviour.timeouts, ...options.timeouts };

@@ -17,6 +17,8 @@ export interface SessionMetrics {
   activeSessions: Gauge;
   /** Planned effects that were not applied (each also a durable EffectRefused event). */
   effectsRefused: Counter<'effect' | 'code'>;
+  /** Delta checkpoints that could not be rebuilt on restore (fell back to a full checkpoint + ledger replay). */
+  checkpointFallbacks: Counter<'reason'>;
 }
 
 export function createSessionMetrics(lifecycles: () => Record<string, number> = () => ({})): SessionMetrics {
@@ -44,6 +46,12 @@ export function createSessionMetrics(lifecycles: () => Record<string, number> = 
       name: 'storyteller_effects_refused_total',
       help: 'Planned effects refused (edge updates, invalid behaviour events); each is an EffectRefused ledger event',
       labelNames: ['effect', 'code'],
+      registers: [registry],
+    }),
+    checkpointFallbacks: new Counter({
+      name: 'storyteller_checkpoint_fallbacks_total',
+      help: 'Delta checkpoints whose chain was broken on restore (restored from the last full checkpoint + ledger replay)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };

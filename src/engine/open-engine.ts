@@ -59,6 +59,7 @@ export async function openEngine(config: Config, logger: Logger, options: Pick<S
     graph,
     logger,
     gracePeriodMs: config.gracePeriodMs,
+    checkpointFullEvery: config.checkpoints.fullEvery,
     ...((options.instanceId ?? config.instanceId) ? { instanceId: (options.instanceId ?? config.instanceId) as string } : {}),
     ledgerOptions: { maxPayloadBytes: config.ledger.maxPayloadBytes, maxBatch: config.ledger.maxBatch, flushMs: config.ledger.eventFlushMs, logger },
     ...(options.faults ? { faults: options.faults } : {}),

@@ -15,7 +15,7 @@ import { event, type LedgerRecord, type NewEvent } from '../domain/events.ts';
 import type { FaultPoint } from './fault-points.ts';
 import { applyEvents, emptyTruthSet, type TruthSet } from '../domain/truth-set.ts';
 import { isStorytellerError, StorytellerError } from '../errors.ts';
-import { writeCheckpoint, loadNewestCheckpoint } from '../persistence/checkpoints.ts';
+import { writeCheckpoint, loadNewestCheckpoint, DEFAULT_CHECKPOINT_FULL_EVERY, type ChainBroken, type RestoreHooks } from '../persistence/checkpoints.ts';
 import type { Database, Queryable } from '../persistence/database.ts';
 import type { GraphStore } from '../persistence/graph/graph-store.ts';
 import { validateEvent, type Ledger } from '../persistence/ledger.ts';
@@ -48,6 +48,10 @@ export interface SessionStorageDeps {
   fault?: (point: FaultPoint, sessionId: string) => void;
   /** Counts a refused effect (metric `storyteller_effects_refused_total`). */
   onRefused?: (effect: 'edge_update' | 'event', code: string) => void;
+  /** STORYTELLER_CHECKPOINT_FULL_EVERY: a full checkpoint every N, deltas between (docs/checkpoints.md). */
+  checkpointFullEvery?: number;
+  /** A delta checkpoint that could not be rebuilt on restore (metric `storyteller_checkpoint_fallbacks_total`). */
+  onCheckpointChainBroken?: (info: ChainBroken) => void;
 }
 
 
@@ -167,6 +171,11 @@ function toTurnInput(r: DurableRecord & { clientInputId?: string | null }, clien
  */
 export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
   const { db, ledger, sessions, graph } = deps;
+  const checkpointOptions = { fullEvery: deps.checkpointFullEvery ?? DEFAULT_CHECKPOINT_FULL_EVERY };
+  const restoreHooks: RestoreHooks = {
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(deps.onCheckpointChainBroken ? { onChainBroken: deps.onCheckpointChainBroken } : {}),
+  };
 
   /**
    * Guarantee 2's audit trail: an effect that will not be applied is replaced by an
@@ -306,7 +315,7 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
           worldState: plan.worldState ?? null,
           ledgerTs: truthSet.lastNarrativeTs,
           sessionState: write.sessionState,
-        });
+        }, checkpointOptions);
         await tx.query(
           `INSERT INTO outbox (session_id, kind, idempotency_key, payload) VALUES ($1, 'scene_exit', $2, $3::jsonb)
            ON CONFLICT (idempotency_key) DO NOTHING`,
@@ -346,7 +355,7 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
           // The checkpoint covers exactly what its truth set folded; replay resumes after it.
           ledgerTs: write.truthSet.lastNarrativeTs,
           sessionState: write.sessionState,
-        });
+        }, checkpointOptions);
         if (write.type === 'suspend') {
           await tx.query(`UPDATE sessions SET status = 'suspended', current_turn = $2, updated_at = NOW() WHERE id = $1`, [write.sessionId, write.turn]);
         }
@@ -367,14 +376,14 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
     },
 
     async loadTruthSet(sessionId: string): Promise<TruthSet> {
-      return (await loadTruthSet(db, ledger, sessionId)).truthSet;
+      return (await loadTruthSet(db, ledger, sessionId, restoreHooks)).truthSet;
     },
 
     async loadSession(sessionId: string): Promise<LoadedSession> {
       // Independent reads in parallel (resume latency is a handful of round trips).
       const [row, checkpoint, unanswered, deferredResults] = await Promise.all([
         sessions.get(sessionId),
-        loadNewestCheckpoint(db, sessionId),
+        loadNewestCheckpoint(db, sessionId, restoreHooks),
         // Any input without a TurnCompleted, wherever it is (an input queued during a scene exit precedes its checkpoint).
         ledger.unansweredInputs(sessionId, 0),
         unappliedDeferredResults(db, sessionId),

@@ -80,6 +80,7 @@ export async function serve(config: Config, options: { storyPath?: string; logge
     graph,
     logger,
     gracePeriodMs: config.gracePeriodMs,
+    checkpointFullEvery: config.checkpoints.fullEvery,
     ...(config.instanceId ? { instanceId: config.instanceId } : {}),
     ledgerOptions: { maxPayloadBytes: config.ledger.maxPayloadBytes, maxBatch: config.ledger.maxBatch, flushMs: config.ledger.eventFlushMs, logger, registry },
     inspect: inspect ?? null,

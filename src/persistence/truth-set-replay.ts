@@ -1,7 +1,7 @@
 import type { LedgerRecord } from '../domain/events.ts';
 import { reconstructTruthSet, truthSetSchema, type TruthSet } from '../domain/truth-set.ts';
 import { StorytellerError } from '../errors.ts';
-import { loadNewestCheckpoint, type Checkpoint } from './checkpoints.ts';
+import { loadNewestCheckpoint, type Checkpoint, type RestoreHooks } from './checkpoints.ts';
 import type { Queryable } from './database.ts';
 
 /**
@@ -43,8 +43,8 @@ export function truthSetOfCheckpoint(checkpoint: Pick<Checkpoint, 'id' | 'truthS
  * @example
  * const { truthSet, replayed } = await loadTruthSet(db, ledger, sessionId);
  */
-export async function loadTruthSet(q: Queryable, ledger: LedgerReader, sessionId: string): Promise<LoadedTruthSet> {
-  const checkpoint = await loadNewestCheckpoint(q, sessionId);
+export async function loadTruthSet(q: Queryable, ledger: LedgerReader, sessionId: string, hooks: RestoreHooks = {}): Promise<LoadedTruthSet> {
+  const checkpoint = await loadNewestCheckpoint(q, sessionId, hooks);
   const base = checkpoint === null ? null : truthSetOfCheckpoint(checkpoint);
   const replayed = await ledger.eventsSince(sessionId, checkpoint?.ledgerTs ?? 0);
   return { truthSet: reconstructTruthSet(base, replayed), checkpoint, replayed };

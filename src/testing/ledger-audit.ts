@@ -2,6 +2,7 @@ import { applyEvents, emptyTruthSet, toCanonicalJson, type TruthSet } from '../d
 import type { Queryable } from '../persistence/database.ts';
 import { ledgerColumnList, rowToRecord } from '../persistence/ledger-rows.ts';
 import { truthSetOfCheckpoint } from '../persistence/truth-set-replay.ts';
+import { listCheckpointStates } from '../persistence/checkpoints.ts';
 import { toDurableRecord } from '../actors/persistence.ts';
 
 /**
@@ -81,21 +82,19 @@ export async function auditLedger(q: Queryable, options: { sessionIds?: readonly
       if (a.sessionId === sessionId && stored.get(a.inputId) !== a.clientInputId) audit.lostInputs.push(a);
     }
 
-    const checkpoints = await q.query<{ id: string; type: string; ledger_ts: string; truth_set: unknown }>(
-      'SELECT id, checkpoint_type AS type, ledger_ts, truth_set FROM checkpoints WHERE session_id = $1 ORDER BY ledger_ts, created_at',
-      [sessionId],
-    );
-    audit.checkpoints += checkpoints.rows.length;
-    for (const c of checkpoints.rows) {
-      const ledgerTs = Number(c.ledger_ts);
-      const replayed = await replayTruthSet(q, sessionId, ledgerTs);
+    // Delta checkpoints (docs/checkpoints.md) are rebuilt from their base as stored; one that
+    // cannot be rebuilt is inconsistent. The replay from the first row stays the oracle.
+    const checkpoints = await listCheckpointStates(q, sessionId);
+    audit.checkpoints += checkpoints.length;
+    for (const c of checkpoints) {
+      const replayed = await replayTruthSet(q, sessionId, c.ledgerTs);
       let stored: TruthSet | null = null;
       try {
-        stored = truthSetOfCheckpoint({ id: c.id, truthSet: c.truth_set });
+        stored = c.checkpoint ? truthSetOfCheckpoint(c.checkpoint) : null;
       } catch {
         stored = null;
       }
-      if (!stored || !sameTruthSet(stored, replayed)) audit.inconsistentCheckpoints.push({ sessionId, checkpointId: c.id, type: c.type, ledgerTs });
+      if (!stored || !sameTruthSet(stored, replayed)) audit.inconsistentCheckpoints.push({ sessionId, checkpointId: c.id, type: c.type, ledgerTs: c.ledgerTs });
     }
 
     // Live rows only: a row moved into the archive row by row has a new xmin.

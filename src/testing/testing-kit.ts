@@ -35,6 +35,8 @@ export interface TestingKitOptions {
   storyId?: string;
   gracePeriodMs?: number;
   autosaveEveryTurns?: number;
+  /** A full checkpoint every N (default: the engine's, 20; 1 = always full). */
+  checkpointFullEvery?: number;
   timeouts?: BehaviourTimeouts;
   graph?: GraphStore | null;
   /** Ledger event flush interval (ms), default 2. */
@@ -135,6 +137,7 @@ export class TestingKit {
       graph: this.#options.graph ?? null,
       gracePeriodMs: this.#options.gracePeriodMs ?? 5 * 60_000,
       autosaveEveryTurns: this.#options.autosaveEveryTurns ?? 0,
+      ...(this.#options.checkpointFullEvery !== undefined ? { checkpointFullEvery: this.#options.checkpointFullEvery } : {}),
       clocks: { clock: this.clock, now: () => this.clock.now() },
       faults: new FaultPoints(),
       ...(this.#options.timeouts ? { timeouts: this.#options.timeouts } : {}),

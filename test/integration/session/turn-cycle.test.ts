@@ -189,7 +189,8 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
   });
 
   it('autosaves every N turns mid-scene; a crash after it recovers from the autosave', async () => {
-    const kit = await TestingKit.create({ db: tdb.db, autosaveEveryTurns: 2 });
+    // Always-full checkpoints: the test marks the autosave's truth_set column (a delta row has none).
+    const kit = await TestingKit.create({ db: tdb.db, autosaveEveryTurns: 2, checkpointFullEvery: 1 });
     const s = await kit.createSession();
     const saved = s.next('checkpointed');
     await s.play('one');
