@@ -214,8 +214,8 @@ async function main(): Promise<void> {
       const first = ts + 1;
       ts += events.length;
       const { rows } = await db.query<{ id: string; narrative_ts: string }>(
-        `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts, client_input_id)
-         SELECT $1, s, t, e, d::jsonb, c, 'bench', n, ci FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::real[], $7::bigint[], $8::text[]) AS u(s, t, e, d, c, n, ci)
+        `INSERT INTO event_ledger (session_id, scene_id, turn, event_type, event_data, confidence, source, narrative_ts, client_input_id, session_started_at)
+         SELECT $1, s, t, e, d::jsonb, c, 'bench', n, ci, (SELECT created_at FROM sessions WHERE id = $1) FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::real[], $7::bigint[], $8::text[]) AS u(s, t, e, d, c, n, ci)
          RETURNING id, narrative_ts`,
         [
           played,
