@@ -27,8 +27,9 @@ for (const driver of drivers) {
   const log = (line: string) => {
     if (verbose || /child|failed|violation/.test(line)) process.stderr.write(`${line}\n`);
   };
-  if (driver === 'ws') {
-    const name = `st_crash_ws_${Date.now().toString(36)}`;
+  if (driver === 'ws' || driver === 'pg') {
+    // A private database per driver, dropped afterwards.
+    const name = `st_crash_${driver === 'ws' ? 'ws_' : ''}${Date.now().toString(36)}`;
     const admin = new pg.Client({ connectionString: base });
     await admin.connect();
     await admin.query(`CREATE DATABASE "${name}"`);
@@ -37,23 +38,11 @@ for (const driver of drivers) {
     const auditDb = new PgDatabase({ connectionString: url.toString(), maxConnections: 2 });
     await migrate(auditDb);
     try {
-      reports.push(await runWsCrashTrials({ trials, seed: seed + 2, databaseUrl: url.toString(), auditDb, log }));
-    } finally {
-      await auditDb.close();
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
-    }
-  } else if (driver === 'pg') {
-    const name = `st_crash_${Date.now().toString(36)}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    const url = new URL(base);
-    url.pathname = `/${name}`;
-    const auditDb = new PgDatabase({ connectionString: url.toString(), maxConnections: 2 });
-    await migrate(auditDb);
-    try {
-      reports.push(await runCrashTrials({ driver, trials, seed, databaseUrl: url.toString(), auditDb, cliEvery: 7, log }));
+      reports.push(
+        driver === 'ws'
+          ? await runWsCrashTrials({ trials, seed: seed + 2, databaseUrl: url.toString(), auditDb, log })
+          : await runCrashTrials({ driver, trials, seed, databaseUrl: url.toString(), auditDb, cliEvery: 7, log }),
+      );
     } finally {
       await auditDb.close();
       await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

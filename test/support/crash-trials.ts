@@ -63,7 +63,7 @@ export interface DriverReport {
 }
 
 /** The sample story's winning path (README), then inputs it did not anticipate. */
-const PLAYTHROUGH = [
+export const PLAYTHROUGH = [
   'look', 'ask Ewan about the light', 'go to the inn', 'ask Silas about the Curlew', 'take the key', 'give the letter to Ada',
   'go to the cliff path', 'ask Nell about the lamp', 'go to the lighthouse', 'go up', 'unlock the door', 'go up',
   'ask Tobias about Davey', 'give the lamp to Tobias',

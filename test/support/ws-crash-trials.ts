@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Database } from '../../src/persistence/database.ts';
 import { auditFailures, auditLedger, type AckedInput } from '../../src/testing/ledger-audit.ts';
 import { killGroup, startServe, type ServeProcess } from './serve-process.ts';
+import { PLAYTHROUGH } from './crash-trials.ts';
 import { auditWorkflows } from './workflow-audit.ts';
 import { TrackedPlayer } from './ws-player.ts';
 
@@ -54,11 +55,6 @@ export interface WsDriverReport {
   seconds: number;
 }
 
-const PLAYTHROUGH = [
-  'look', 'ask Ewan about the light', 'go to the inn', 'ask Silas about the Curlew', 'take the key', 'give the letter to Ada',
-  'go to the cliff path', 'ask Nell about the lamp', 'go to the lighthouse', 'go up', 'unlock the door', 'go up',
-  'ask Tobias about Davey', 'give the lamp to Tobias',
-];
 const DETOURS = ['wait', 'look around', 'north', 'what is this place?', 'sing loudly'];
 const SECRET = 'ws-crash-secret-of-at-least-thirty-two-chars';
 /** Recovery and the final answers; far above what a loaded 2-core machine needs. */
