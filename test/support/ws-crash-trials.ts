@@ -121,10 +121,15 @@ export async function runWsCrashTrials(options: WsTrialOptions): Promise<WsDrive
       await Promise.race([stop, delay(50 + Math.floor(random() * 400))]);
     }
   };
-  /** Resolves when the local runner has a deferred step in flight (the parent's own view of the database). */
+  /**
+   * Resolves when the local runner has a deferred step in flight (the parent's own view of the
+   * database) on its first attempt. A killed attempt counts (Tasker counts attempts at the
+   * claim), so a step killed max_attempts times fails by contract; targeting first attempts
+   * only leaves every step its last attempt, and the audit can demand every workflow complete.
+   */
   const deferredInFlight = async (until: () => boolean): Promise<boolean> => {
     while (!until()) {
-      const { rows } = await options.auditDb.query(`SELECT 1 FROM workflow_steps WHERE state = 'in_progress' LIMIT 1`);
+      const { rows } = await options.auditDb.query(`SELECT 1 FROM workflow_steps WHERE state = 'in_progress' AND attempts < max_attempts - 1 LIMIT 1`);
       if (rows.length > 0) return true;
       await delay(5);
     }

@@ -142,5 +142,5 @@ describe.skipIf(unavailable !== null)(`PostgreSQL restarted during play${unavail
     s.signal('SIGTERM');
     expect(await s.exited).toEqual({ code: 0, signal: null });
     server = null;
-  }, 120_000);
+  }, 240_000);
 });
