@@ -18,7 +18,9 @@ ENV NODE_ENV=production \
 # package.json's allowScripts: node-llama-cpp builds nothing (only the `local` LLM provider
 # uses it, with a prebuilt binary), onnxruntime-node ships its CPU binaries in the package.
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY patches ./patches
+# --ignore-scripts skips postinstall too: apply patches/ (xstate's context copy) by hand.
+RUN npm ci --omit=dev --ignore-scripts && npx patch-package && npm cache clean --force
 
 COPY bin ./bin
 COPY src ./src

@@ -67,6 +67,7 @@ async function measure(server: ChildProcess, gen: ChildProcess, meanMs: number, 
   const onWindow = (m: { type: string }) => {
     if (m.type === 'window-start') void stats(server).then((s) => (before = s));
     if (m.type === 'window-end') void stats(server).then((s) => (after = s));
+    if (m.type === 'window-start' || m.type === 'window-end') server.send({ type: m.type });
   };
   gen.on('message', onWindow);
   const result = await ask<Result>(gen, { type: 'run', meanMs, warmupMs: WARMUP_MS, durationMs }, 'result');

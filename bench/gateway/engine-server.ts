@@ -3,6 +3,8 @@
  * clocks) and the gateway on a fresh PostgreSQL database at DATABASE_URL. Driven by
  * bench/gateway.ts over IPC: 'stats' → CPU, memory, turns answered so far.
  */
+import { writeFileSync } from 'node:fs';
+import { Session as InspectorSession } from 'node:inspector';
 import pg from 'pg';
 import { SessionEngine } from '../../src/engine/engine.ts';
 import { startGateway } from '../../src/gateway/server.ts';
@@ -42,7 +44,23 @@ const turns = async () => {
   return m.values.find((v) => v.metricName === 'storyteller_gateway_turn_ms_count')?.value ?? 0;
 };
 
+// WINDOW_PROFILE=<file>: a V8 CPU profile of the first measurement window only (no start-up).
+const windowProfile = process.env.WINDOW_PROFILE ?? '';
+const inspector = windowProfile ? new InspectorSession() : null;
+inspector?.connect();
+let profiled = 0;
+const post = (method: string) =>
+  new Promise<unknown>((resolve, reject) => inspector?.post(method, (err, res) => (err ? reject(err) : resolve(res))));
+
 process.on('message', (msg: { type: string }) => {
+  if (inspector && msg.type === 'window-start' && profiled === 0) {
+    profiled = 1;
+    void post('Profiler.enable').then(() => post('Profiler.start'));
+  }
+  if (inspector && msg.type === 'window-end' && profiled === 1) {
+    profiled = 2;
+    void post('Profiler.stop').then((res) => writeFileSync(windowProfile, JSON.stringify((res as { profile: unknown }).profile)));
+  }
   if (msg.type === 'stats') {
     const g = (globalThis as { gc?: () => void }).gc;
     g?.();
