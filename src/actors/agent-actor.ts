@@ -78,37 +78,99 @@ export function runGuarded<T>(
   fn: (signal: AbortSignal) => Promise<T>,
   options: { clock: Clock; timeoutMs: number; parentSignal?: AbortSignal },
 ): { promise: Promise<Settled<T>>; abort: () => void } {
-  const controller = new AbortController();
-  const started = performance.now();
-  const onParentAbort = (): void => controller.abort(options.parentSignal?.reason);
-  options.parentSignal?.addEventListener('abort', onParentAbort, { once: true });
-  let timer: unknown;
-  const promise = new Promise<Settled<T>>((resolve) => {
-    let settled = false;
-    const settle = (value: Settled<T>): void => {
-      if (settled) return;
-      settled = true;
-      options.clock.clearTimeout(timer);
-      options.parentSignal?.removeEventListener('abort', onParentAbort);
-      resolve(value);
-    };
-    timer = options.clock.setTimeout(() => {
-      controller.abort(new Error('timeout'));
-      settle({ ok: false, reason: 'timeout', message: `timed out after ${options.timeoutMs} ms`, ms: performance.now() - started });
-    }, options.timeoutMs);
+  return runGuardedLazily((signal) => fn(signal()), options);
+}
+
+/**
+ * runGuarded with the AbortSignal made on first use: `signal()` creates it (already aborted
+ * if the run was). An AbortController costs ~9 µs in Node 20 and a turn asks nine members,
+ * most of which (rule-based stages, scripted replies) never look at it.
+ */
+export function runGuardedLazily<T>(
+  fn: (signal: () => AbortSignal) => Promise<T>,
+  options: { clock: Clock; timeoutMs: number; parentSignal?: AbortSignal },
+): { promise: Promise<Settled<T>>; abort: () => void } {
+  return new GuardedRun<T>(options, fn);
+}
+
+/**
+ * One guarded call. A class, not closures: the turn cycle makes nine of these per turn, and
+ * tsx (esbuild `keepNames`) wraps every named closure in a `defineProperty` call.
+ */
+class GuardedRun<T> {
+  readonly #options: { clock: Clock; timeoutMs: number; parentSignal?: AbortSignal | undefined };
+  readonly #started = performance.now();
+  #controller: AbortController | null = null;
+  #aborted: { reason: unknown } | null = null;
+  #settled = false;
+  #timer: unknown = null;
+  #resolve: ((value: Settled<T>) => void) | null = null;
+  readonly #onParentAbort: (() => void) | null;
+  readonly promise: Promise<Settled<T>>;
+
+  constructor(options: { clock: Clock; timeoutMs: number; parentSignal?: AbortSignal }, fn: (signal: () => AbortSignal) => Promise<T>) {
+    this.#options = options;
+    this.#onParentAbort = options.parentSignal ? () => this.abort(options.parentSignal?.reason) : null;
+    this.promise = this.#start(fn);
+  }
+
+  #start(fn: (signal: () => AbortSignal) => Promise<T>): Promise<Settled<T>> {
+    const { clock, timeoutMs, parentSignal } = this.#options;
+    if (this.#onParentAbort) parentSignal?.addEventListener('abort', this.#onParentAbort, { once: true });
+    const promise = new Promise<Settled<T>>((resolve) => (this.#resolve = resolve));
+    this.#timer = clock.setTimeout(() => {
+      this.abort(new Error('timeout'));
+      this.#settle({ ok: false, reason: 'timeout', message: `timed out after ${timeoutMs} ms`, ms: performance.now() - this.#started });
+    }, timeoutMs);
     let running: Promise<T>;
     try {
-      running = fn(controller.signal);
+      running = fn(() => this.signal());
     } catch (error) {
-      settle({ ok: false, reason: 'error', message: error instanceof Error ? error.message : String(error), ms: performance.now() - started });
-      return;
+      this.#fail(error);
+      return promise;
     }
     running.then(
-      (value) => settle({ ok: true, value, ms: performance.now() - started }),
-      (error: unknown) => settle({ ok: false, reason: 'error', message: error instanceof Error ? error.message : String(error), ms: performance.now() - started }),
+      (value) => this.#settle({ ok: true, value, ms: performance.now() - this.#started }),
+      (error: unknown) => this.#fail(error),
     );
-  });
-  return { promise, abort: () => controller.abort(new Error('aborted')) };
+    return promise;
+  }
+
+  signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#aborted.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown = new Error('aborted')): void {
+    if (this.#aborted) return;
+    this.#aborted = { reason };
+    this.#controller?.abort(reason);
+  }
+
+  #fail(error: unknown): void {
+    this.#settle({ ok: false, reason: 'error', message: error instanceof Error ? error.message : String(error), ms: performance.now() - this.#started });
+  }
+
+  #settle(value: Settled<T>): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#options.clock.clearTimeout(this.#timer);
+    if (this.#onParentAbort) this.#options.parentSignal?.removeEventListener('abort', this.#onParentAbort);
+    this.#resolve?.(value);
+  }
+}
+
+/** `request` plus a `signal` property that makes the AbortSignal when first read. */
+function withLazySignal<R extends object>(request: R, signal: () => AbortSignal): R & { signal: AbortSignal } {
+  return {
+    ...request,
+    get signal() {
+      return signal();
+    },
+  };
 }
 
 export interface AgentDeps {
@@ -131,6 +193,30 @@ function emptyResult(): StageResult {
   return { output: null, events: [] };
 }
 
+/** Calls the behaviour member for the actor's role. */
+function askMember(b: SceneBehaviour, input: AgentActorInput, request: AgentTurnRequest, signal: () => AbortSignal, onChunk: (text: string) => void): Promise<AgentOutput> {
+  switch (input.role) {
+    case 'stage1':
+      return b.stage1(withLazySignal(request, signal));
+    case 'stage2':
+      return b.stage2(withLazySignal(request, signal));
+    case 'stage3':
+      return b.stage3(withLazySignal(request, signal));
+    case 'stage4':
+      return b.stage4(withLazySignal(request, signal));
+    case 'character':
+      return b.character(withLazySignal({ ...request, characterId: input.characterId ?? '' }, signal));
+    case 'storykeeper':
+      return b.storykeeper(withLazySignal(request, signal));
+    case 'world':
+      return b.world(withLazySignal(request, signal));
+    case 'reconciler':
+      return b.reconciler(withLazySignal(request, signal));
+    case 'narrator':
+      return b.narrator(withLazySignal(request, signal), onChunk);
+  }
+}
+
 /**
  * Builds the agent shell logic for one engine (provided to the machine as `agent`).
  *
@@ -139,7 +225,7 @@ function emptyResult(): StageResult {
  */
 export function createAgentLogic(deps: AgentDeps) {
   return fromCallback<AgentRequestEvent, AgentActorInput>(({ input, receive, sendBack }) => {
-    const running = new Set<() => void>();
+    const running = new Set<{ abort(): void }>();
     let stopped = false;
     const dead = (): boolean => stopped || (deps.halted?.() ?? false);
     const member: BehaviourMember = input.role;
@@ -147,40 +233,27 @@ export function createAgentLogic(deps: AgentDeps) {
 
     receive((event) => {
       if (event.type === 'agent.cancel') {
-        for (const abort of running) abort();
+        for (const run of running) run.abort();
         return;
       }
       const { requestId } = event;
-      const call = (signal: AbortSignal): Promise<AgentOutput> => {
-        const req: TurnRequest = { ...event.request, signal };
-        const b = deps.behaviour;
-        switch (input.role) {
-          case 'stage1':
-            return b.stage1(req);
-          case 'stage2':
-            return b.stage2(req);
-          case 'stage3':
-            return b.stage3(req);
-          case 'stage4':
-            return b.stage4(req);
-          case 'character':
-            return b.character({ ...req, characterId: input.characterId ?? '' });
-          case 'storykeeper':
-            return b.storykeeper(req);
-          case 'world':
-            return b.world(req);
-          case 'reconciler':
-            return b.reconciler(req);
-          case 'narrator':
-            return b.narrator(req, (text) => {
+      // The member starts on a later event-loop iteration: a turn whose members answer at once
+      // (rules, scripted replies) would otherwise run all nine in one uninterrupted stretch, and
+      // a burst of such turns holds up every socket and database reply behind it (acks).
+      // (Anonymous functions here: see GuardedRun.)
+      const guarded = runGuardedLazily(
+        (signal) =>
+          new Promise<void>((resume) => setImmediate(resume)).then(() => {
+            if (dead()) throw new Error('stopped');
+            return askMember(deps.behaviour, input, event.request, signal, (text) => {
               if (!dead()) sendBack({ type: 'agent.chunk', requestId, text } satisfies AgentReply);
             });
-        }
-      };
-      const guarded = runGuarded(call, { clock: deps.clock, timeoutMs: deps.timeouts[member] });
-      running.add(guarded.abort);
+          }),
+        { clock: deps.clock, timeoutMs: deps.timeouts[member] },
+      );
+      running.add(guarded);
       void guarded.promise.then((settled) => {
-        running.delete(guarded.abort);
+        running.delete(guarded);
         if (dead()) return;
         let result: AgentOutput;
         let degraded: Degradation | null = null;
@@ -196,7 +269,7 @@ export function createAgentLogic(deps: AgentDeps) {
 
     return () => {
       stopped = true;
-      for (const abort of running) abort();
+      for (const run of running) run.abort();
       running.clear();
     };
   });

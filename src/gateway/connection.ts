@@ -18,6 +18,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 export interface Socket {
   /** uWS send: 0 backpressure building, 1 sent, 2 dropped. */
   send(text: string): number;
+  /** Runs `write` with the socket corked: its sends leave in one syscall. */
+  cork(write: () => void): void;
   bufferedAmount(): number;
   end(code: number, reason: string): void;
 }
@@ -54,8 +56,24 @@ export interface ConnectionServices {
   draining?: () => boolean;
 }
 
+/** Connections with frames queued in this event-loop iteration; flushed once, after its I/O. */
+const unflushed = new Set<Connection>();
+let flushScheduled = false;
+function scheduleFlush(connection: Connection): void {
+  unflushed.add(connection);
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(() => {
+    flushScheduled = false;
+    for (const c of unflushed) c.flush();
+    unflushed.clear();
+  });
+}
+
 export class Connection implements Subscriber {
   readonly #socket: Socket;
+  #outbox: string[] = [];
+  #outboxBytes = 0;
   readonly #s: ConnectionServices;
   readonly #limiter: RateLimiter;
   #claims: TokenClaims | null = null;
@@ -151,10 +169,37 @@ export class Connection implements Subscriber {
       this.#held.push({ frame, droppable });
       return;
     }
-    const buffered = this.#socket.bufferedAmount();
-    if (droppable && buffered > this.#s.limits.throttleBytes) return;
-    this.#socket.send(encodeServerFrame(frame));
-    if (this.#socket.bufferedAmount() > this.#s.limits.closeBytes) this.close(CLOSE.SLOW_READER, 'slow reader');
+    if (droppable && this.#socket.bufferedAmount() + this.#outboxBytes > this.#s.limits.throttleBytes) return;
+    const text = encodeServerFrame(frame);
+    this.#outbox.push(text);
+    this.#outboxBytes += text.length;
+    // An ack leaves now (the player waits on it); the turn's frames wait for the iteration's end.
+    if (frame.type === 'ack') this.flush();
+    else if (this.#outbox.length === 1) scheduleFlush(this);
+  }
+
+  /**
+   * Writes the frames queued since the last flush in one corked write. A turn's frames
+   * (ack, turn.started, chunks, narrative.done) mostly arise in one event-loop iteration,
+   * outside any uWS callback, where each uncorked send would be its own syscall.
+   */
+  flush(): void {
+    if (this.#outbox.length === 0) return;
+    const frames = this.#outbox;
+    this.#outbox = [];
+    this.#outboxBytes = 0;
+    if (!this.#open) return;
+    let slow = false;
+    this.#socket.cork(() => {
+      for (const text of frames) {
+        this.#socket.send(text);
+        if (this.#socket.bufferedAmount() > this.#s.limits.closeBytes) {
+          slow = true;
+          break;
+        }
+      }
+    });
+    if (slow || this.#socket.bufferedAmount() > this.#s.limits.closeBytes) this.close(CLOSE.SLOW_READER, 'slow reader');
   }
 
   moved(): void {
@@ -163,6 +208,8 @@ export class Connection implements Subscriber {
 
   close(code: CloseCode, reason: string): void {
     if (!this.#open) return;
+    // What was said before the close (the error that explains it) goes first.
+    if (code !== CLOSE.SLOW_READER) this.flush();
     this.#open = false;
     this.#s.closed(code);
     this.#cleanup();

@@ -179,6 +179,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       data.connection = new Connection(
         {
           send: (text) => ws.send(text, false),
+          cork: (write) => void ws.cork(write),
           bufferedAmount: () => ws.getBufferedAmount(),
           end: (code, reason) => ws.end(code, reason),
         },

@@ -14,8 +14,12 @@ export interface SessionInput {
   autosaveEveryTurns?: number;
 }
 
-/** A durable PlayerInput waiting for its turn. */
-export type QueuedInput = Omit<TurnInput, 'turn'>;
+/**
+ * A durable PlayerInput waiting for its turn. `replay`: it may have been played before, by
+ * another actor that crashed or lost ownership (loaded as unanswered, or appended again as a
+ * duplicate); only such a turn's stage-4 batch has to look for an earlier run's rows.
+ */
+export type QueuedInput = Omit<TurnInput, 'turn'> & { replay?: true };
 
 export interface CurrentTurn {
   input: TurnInput;

@@ -116,7 +116,7 @@ export const sessionMachine = sessionSetup.createMachine({
             truthSet: fold(context.truthSet, [event.input.record]),
             queue: known
               ? context.queue
-              : [...context.queue, { inputId: event.input.id, clientInputId: event.clientInputId, text: event.text, narrativeTs: event.input.narrativeTs }],
+              : [...context.queue, { inputId: event.input.id, clientInputId: event.clientInputId, text: event.text, narrativeTs: event.input.narrativeTs, ...(event.input.duplicate ? { replay: true as const } : {}) }],
           };
         }),
       ],
@@ -142,12 +142,14 @@ export const sessionMachine = sessionSetup.createMachine({
       guard: 'isStage4Reply',
       actions: enqueueActions(({ context, event, enqueue }) => {
         if (event.type !== 'agent.done' || event.result.events.length === 0) return;
-        // requestId = <inputId>:stage4:<turn>
+        // requestId = <inputId>:stage4:<turn>[:replay]
         const [inputId, , turn] = event.requestId.split(':').map(Number) as [number, number, number];
         const events = stamp(event.result.events, { sceneId: sceneIdOf(context), turn, inputId, member: 'stage4' });
-        // A unit: a re-run of the turn after a crash never mixes its stage-4 events with the first run's.
+        // A unit: a re-run of the turn after a crash never mixes its stage-4 events with the first
+        // run's. Only a replayed input can have had a first run (the check costs a query).
+        const replay = event.requestId.endsWith(':replay');
         enqueue.sendTo('persistence', {
-          type: 'persist.events', batchId: `stage4:${inputId}:${context.batchSeq}`, events, epoch: context.epoch, unit: `input:${inputId}:stage4`,
+          type: 'persist.events', batchId: `stage4:${inputId}:${context.batchSeq}`, events, epoch: context.epoch, ...(replay ? { unit: `input:${inputId}:stage4` } : {}),
         } satisfies PersistenceRequest);
         enqueue.assign({ pendingWrites: context.pendingWrites + 1, batchSeq: context.batchSeq + 1 });
       }),
@@ -193,7 +195,7 @@ export const sessionMachine = sessionSetup.createMachine({
                 entityState: event.output.entityState,
                 worldState: event.output.worldState,
                 deferredResults: event.output.deferredResults,
-                queue: event.output.pendingInputs.map(({ turn: _turn, ...rest }) => rest),
+                queue: event.output.pendingInputs.map(({ turn: _turn, ...rest }) => ({ ...rest, replay: true as const })),
                 lastCheckpointId: event.output.checkpointId,
                 exitRequest: event.output.exitRequest,
               })),

@@ -2,7 +2,7 @@ import { assign, emit, enqueueActions } from 'xstate';
 import type { AgentRequestEvent } from '../actors/agent-actor.ts';
 import type { NarratorResult, SceneDefinition } from '../actors/behaviour.ts';
 import type { PersistenceRequest } from '../actors/persistence.ts';
-import type { CurrentTurn } from './session-types.ts';
+import type { CurrentTurn, QueuedInput } from './session-types.ts';
 import { sessionSetup, askMember, recordReply, midSceneCheckpoint, sceneIdOf, turnRequest, requestId, type AgentDone } from './session-setup.ts';
 import { turnEvents } from './turn-events.ts';
 
@@ -75,7 +75,8 @@ export const playingState = sessionSetup.createStateConfig({
                 pending.push(rid);
                 enqueue.sendTo(member, { type: 'agent.run', requestId: rid, request } satisfies AgentRequestEvent);
               }
-              enqueue.sendTo('stage4', { type: 'agent.run', requestId: `${requestId(context, 'stage4')}:${context.turn}`, request } satisfies AgentRequestEvent);
+              const replay = (context.current?.input as QueuedInput | undefined)?.replay ? ':replay' : '';
+              enqueue.sendTo('stage4', { type: 'agent.run', requestId: `${requestId(context, 'stage4')}:${context.turn}${replay}`, request } satisfies AgentRequestEvent);
               enqueue.assign({ current: { ...(context.current as CurrentTurn), pendingAgents: pending } });
             }),
             { type: 'fault', params: { point: 'turn.duringAgents' } },

@@ -28,24 +28,24 @@ function invalid(message: string, issues: readonly z.core.$ZodIssue[], extra: Re
   });
 }
 
+const ESCAPED_NUL = /(?<!\\)(?:\\\\)*\\u0000/;
+
 /**
  * Serialises a payload once, measuring it and refusing what PostgreSQL cannot store
  * (NUL characters in text or JSONB, cycles, BigInt): those would otherwise fail a
  * whole batch inside the database.
  */
 export function serialisePayload(data: unknown, maxPayloadBytes: number, what: string): string {
-  let hasNul = false;
   let json: string | undefined;
   try {
-    json = JSON.stringify(data, (_key, value: unknown) => {
-      if (typeof value === 'string' && value.includes('\u0000')) hasNul = true;
-      return value;
-    });
+    json = JSON.stringify(data);
   } catch (error) {
     throw new StorytellerError('LEDGER_PAYLOAD_INVALID', `${what} payload is not serialisable JSON: ${(error as Error).message}`, { cause: error });
   }
   if (json === undefined) throw new StorytellerError('LEDGER_PAYLOAD_INVALID', `${what} payload is missing`, { details: { path: [] } });
-  if (hasNul) throw new StorytellerError('LEDGER_PAYLOAD_INVALID', `${what} payload contains a NUL character`, { details: { path: [] } });
+  // PostgreSQL's jsonb refuses U+0000; JSON.stringify writes it as \u0000, which an odd run
+  // of backslashes before "u0000" tells apart from a string that spells the six characters.
+  if (json.includes('\\u0000') && ESCAPED_NUL.test(json)) throw new StorytellerError('LEDGER_PAYLOAD_INVALID', `${what} payload contains a NUL character`, { details: { path: [] } });
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > maxPayloadBytes) {
     throw new StorytellerError('LEDGER_PAYLOAD_TOO_LARGE', `${what} payload is ${bytes} bytes, limit ${maxPayloadBytes}`, {
@@ -63,6 +63,8 @@ export function serialisePayload(data: unknown, maxPayloadBytes: number, what: s
  * @example validateEvent({ type: 'GoalCompleted', data: { goalId: 'g1' }, source: 'storykeeper' }, 65536);
  */
 export function validateEvent(e: NewEvent, maxPayloadBytes: number): NewEvent {
+  // Already the output of validateEvent (the session's storage validates before the ledger does).
+  if (validated.has(e)) return e;
   const type = (e as { type?: unknown } | null)?.type;
   if (typeof type !== 'string' || !isEventType(type)) {
     throw new StorytellerError('LEDGER_EVENT_TYPE_UNKNOWN', `unknown ledger event type ${JSON.stringify(type ?? null)}`, {
@@ -89,8 +91,12 @@ export function validateEvent(e: NewEvent, maxPayloadBytes: number): NewEvent {
     inputId: envelope.data.inputId ?? (type === 'TurnCompleted' ? (parsed.inputId as number) : null),
     idempotencyKey: envelope.data.idempotencyKey ?? null,
   };
+  validated.add(normalised);
   return normalised as NewEvent;
 }
+
+/** Events validateEvent returned (never mutated afterwards): validating one again is a no-op. */
+const validated = new WeakSet<object>();
 
 export interface ValidInput {
   sessionId: string;

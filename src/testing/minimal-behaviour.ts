@@ -81,17 +81,17 @@ export function createMinimalBehaviour(options: MinimalBehaviourOptions = {}): S
   const scenes = new Map((options.scenes ?? MINIMAL_SCENES).map((s) => [s.key, s]));
   const first = (options.scenes ?? MINIMAL_SCENES)[0]?.key ?? 'harbour';
 
-  /** Applies the configured fault, then runs `fn`. */
-  async function guard<T>(member: BehaviourMember, signal: AbortSignal, detail: { sessionId: string; inputId?: number }, fn: () => T): Promise<T> {
+  /** Applies the configured fault, then runs `fn`. The signal is read only to hang (it is made on first read). */
+  async function guard<T>(member: BehaviourMember, signal: () => AbortSignal, detail: { sessionId: string; inputId?: number }, fn: () => T): Promise<T> {
     options.onCall?.(member, detail);
     const fault = options.faults?.[member];
     if (fault === 'throw') throw new Error(`${member} failed (minimal behaviour fault)`);
-    if (fault === 'hang') return hang(signal);
+    if (fault === 'hang') return hang(signal());
     return fn();
   }
 
-  const entry = <T>(member: BehaviourMember, req: SceneEntryRequest, fn: () => T) => guard(member, req.signal, { sessionId: req.session.sessionId }, fn);
-  const turn = <T>(member: BehaviourMember, req: TurnRequest, fn: () => T) => guard(member, req.signal, { sessionId: req.session.sessionId, inputId: req.input.inputId }, fn);
+  const entry = <T>(member: BehaviourMember, req: SceneEntryRequest, fn: () => T) => guard(member, () => req.signal, { sessionId: req.session.sessionId }, fn);
+  const turn = <T>(member: BehaviourMember, req: TurnRequest, fn: () => T) => guard(member, () => req.signal, { sessionId: req.session.sessionId, inputId: req.input.inputId }, fn);
   const data = (req: TurnRequest | SceneExitPlanRequest): SceneData => req.scene.definition.data as SceneData;
   const words = (req: TurnRequest) => req.input.text.trim().toLowerCase().split(/\s+/);
 
@@ -186,7 +186,7 @@ export function createMinimalBehaviour(options: MinimalBehaviourOptions = {}): S
       }),
 
     planSceneExit: (req) =>
-      guard('planSceneExit', req.signal, { sessionId: req.session.sessionId }, (): SceneExitPlan => {
+      guard('planSceneExit', () => req.signal, { sessionId: req.session.sessionId }, (): SceneExitPlan => {
         const d = data(req);
         const cast = req.scene.definition.cast;
         return {

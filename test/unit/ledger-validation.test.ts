@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { event, EVENT_TYPES, type NewEvent } from '../../src/domain/events.ts';
 import { isStorytellerError } from '../../src/errors.ts';
 import { validateEvent } from '../../src/persistence/ledger.ts';
-import { validateInput } from '../../src/persistence/ledger-validation.ts';
+import { serialisePayload, validateInput } from '../../src/persistence/ledger-validation.ts';
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -48,5 +48,27 @@ describe('validateEvent', () => {
     const ok = validateInput({ sessionId: '7f0c2c1e-2d9b-4c55-9a55-0c2b8e5d9e11', clientInputId: 'c', text: 'hi', sceneId: null, turn: 1 }, 4096);
     expect(ok).toMatchObject({ epoch: null, json: '{"clientInputId":"c","text":"hi"}' });
     expect(isStorytellerError(thrown(() => validateInput({ sessionId: 'x', clientInputId: 'c', text: 'hi', sceneId: null, turn: 1 }, 4096)), 'SESSION_NOT_FOUND')).toBe(true);
+  });
+});
+
+describe('serialisePayload and NUL characters', () => {
+  const nul = (value: unknown) => () => serialisePayload(value, 65_536, 'test');
+  it('refuses a real U+0000 anywhere (value or key), also right after a backslash', () => {
+    expect(nul({ a: 'x\u0000y' })).toThrow(/NUL/);
+    expect(nul({ ['k\u0000']: 1 })).toThrow(/NUL/);
+    expect(nul({ a: '\\\u0000' })).toThrow(/NUL/);
+    expect(nul({ a: '\\\\\\\u0000' })).toThrow(/NUL/);
+  });
+  it('keeps text that only spells the escape (backslash, "u0000")', () => {
+    expect(JSON.parse(nul({ a: '\\u0000' })() as string)).toEqual({ a: '\\u0000' });
+    expect(JSON.parse(nul({ a: '\\\\u0000 and \\u0000' })() as string)).toEqual({ a: '\\\\u0000 and \\u0000' });
+  });
+});
+
+describe('validateEvent, twice', () => {
+  it('returns its own output unchanged, and still refuses what it refused', () => {
+    const once = validateEvent({ type: 'SpeechAct', data: { speaker: 'player', content: 'hi' }, source: 'stage2' } as NewEvent, 65_536);
+    expect(validateEvent(once, 65_536)).toBe(once);
+    expect(() => validateEvent({ type: 'SpeechAct', data: { speaker: 'player' }, source: 'stage2' } as NewEvent, 65_536)).toThrow();
   });
 });

@@ -11,6 +11,8 @@ import { silentLogger } from '../../../src/logger.ts';
  * sets (uWS's getBufferedAmount). Over throttleBytes droppable frames (narrative chunks)
  * are skipped — narrative.done carries the whole text — and over closeBytes the slow
  * reader is closed with 4508. Nothing is buffered without bound by the gateway itself.
+ * Frames queue for the rest of the event-loop iteration and leave in one corked write
+ * (`flush`, which the gateway runs from setImmediate; the tests call it).
  */
 class FakeSocket implements Socket {
   buffered = 0;
@@ -18,6 +20,11 @@ class FakeSocket implements Socket {
   ended: { code: number; reason: string } | null = null;
   /** Bytes each send adds to the buffer (a reader that reads nothing). */
   growth = 0;
+  corks = 0;
+  cork(write: () => void): void {
+    this.corks += 1;
+    write();
+  }
   send(text: string): number {
     this.sent.push(text);
     this.buffered += this.growth;
@@ -60,12 +67,15 @@ describe('gateway backpressure', () => {
     const socket = new FakeSocket();
     const { c } = connection(socket);
     c.send(chunk, true);
+    c.flush();
     expect(socket.sent).toHaveLength(1);
     socket.buffered = 1001;
     c.send(chunk, true);
     c.send(chunk, true);
+    c.flush();
     expect(socket.sent).toHaveLength(1);
     c.send(done);
+    c.flush();
     expect(socket.sent.map((t) => JSON.parse(t).type)).toEqual(['narrative.chunk', 'narrative.done']);
     expect(socket.ended).toBeNull();
   });
@@ -75,10 +85,33 @@ describe('gateway backpressure', () => {
     socket.growth = 1200;
     const { c, closes } = connection(socket);
     for (let i = 0; i < 10; i++) c.send(done);
+    c.flush();
     expect(socket.ended).toEqual({ code: CLOSE.SLOW_READER, reason: 'slow reader' });
     expect(closes).toEqual([CLOSE.SLOW_READER]);
     // 1200 per frame: the fifth send passes 5000.
     expect(socket.sent).toHaveLength(5);
+  });
+
+  it("one iteration's frames leave in one corked write, in order; nothing before the flush", () => {
+    const socket = new FakeSocket();
+    const { c } = connection(socket);
+    c.send(chunk, true);
+    c.send(chunk, true);
+    c.send(done);
+    expect(socket.sent).toHaveLength(0);
+    c.flush();
+    c.flush();
+    expect(socket.corks).toBe(1);
+    expect(socket.sent.map((t) => JSON.parse(t).type)).toEqual(['narrative.chunk', 'narrative.chunk', 'narrative.done']);
+  });
+
+  it('a close sends what was queued before it first (the error that explains it)', () => {
+    const socket = new FakeSocket();
+    const { c } = connection(socket);
+    c.send({ type: 'error', code: 'AUTH_REQUIRED', message: 'hello first' });
+    c.close(CLOSE.AUTH_FAILED, 'hello required');
+    expect(socket.sent.map((t) => JSON.parse(t).type)).toEqual(['error']);
+    expect(socket.ended?.code).toBe(CLOSE.AUTH_FAILED);
   });
 
   it('a connection that never says hello is closed by the heartbeat deadline (4408)', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, SimulatedClock } from 'xstate';
-import { createAgentLogic, DEFAULT_TIMEOUTS, runGuarded } from '../../../src/actors/agent-actor.ts';
+import { assign, createActor, sendTo, setup, SimulatedClock, waitFor } from 'xstate';
+import { createAgentLogic, DEFAULT_TIMEOUTS, runGuarded, runGuardedLazily } from '../../../src/actors/agent-actor.ts';
 import type { SceneBehaviour } from '../../../src/actors/behaviour.ts';
 import { createPersistenceLogic, type DurableRecord, type SessionStorage } from '../../../src/actors/persistence.ts';
 import { sceneChildIds } from '../../../src/actors/session-children.ts';
@@ -142,6 +142,44 @@ describe('turn events and the agent shell', () => {
     void runGuarded((signal) => ((seen = signal), new Promise(() => undefined)), { clock, timeoutMs: 10, parentSignal: parent.signal });
     parent.abort();
     expect(seen?.aborted).toBe(true);
+  });
+
+  it('runGuardedLazily: a signal first read after a timeout or an abort is already aborted; one read before is aborted then', async () => {
+    const clock = new SimulatedClock();
+    let late: (() => AbortSignal) | undefined;
+    const timedOut = runGuardedLazily((signal) => ((late = signal), new Promise<never>(() => undefined)), { clock, timeoutMs: 5 });
+    clock.increment(5);
+    await expect(timedOut.promise).resolves.toMatchObject({ ok: false, reason: 'timeout' });
+    expect(late?.().aborted).toBe(true);
+    expect((late?.().reason as Error).message).toBe('timeout');
+
+    let early: AbortSignal | undefined;
+    const cancelled = runGuardedLazily((signal) => ((early = signal()), new Promise<never>(() => undefined)), { clock, timeoutMs: 1_000 });
+    expect(early?.aborted).toBe(false);
+    cancelled.abort();
+    expect(early?.aborted).toBe(true);
+  });
+
+  it('the agent shell hands members a request whose signal is a live AbortSignal', async () => {
+    const clock = new SimulatedClock();
+    let seen: unknown;
+    const behaviour: SceneBehaviour = {
+      ...createMinimalBehaviour(),
+      character: async (req) => {
+        seen = { aborted: req.signal.aborted, isSignal: req.signal instanceof AbortSignal, characterId: req.characterId, spread: { ...req }.signal === req.signal };
+        return { output: null, events: [] };
+      },
+    };
+    // A parent that asks its one agent child and keeps the reply.
+    const parent = setup({ actors: { agent: createAgentLogic({ behaviour, clock, timeouts: DEFAULT_TIMEOUTS }) } }).createMachine({
+      context: { replies: 0 },
+      invoke: { src: 'agent', id: 'character:mara', input: { role: 'character', characterId: 'mara' } },
+      entry: sendTo('character:mara', { type: 'agent.run', requestId: 'r1', request: {} as never }),
+      on: { 'agent.done': { actions: assign({ replies: ({ context }) => context.replies + 1 }) } },
+    });
+    const actor = createActor(parent).start();
+    await waitFor(actor, (s) => s.context.replies === 1);
+    expect(seen).toEqual({ aborted: false, isSignal: true, characterId: 'mara', spread: true });
   });
 
   it('names the per-scene children by systemId', () => {
