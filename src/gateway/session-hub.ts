@@ -55,6 +55,8 @@ interface PendingInput {
   clientInputId: string;
   text: string;
   receivedAt: number;
+  /** The connection that sent it (a retryable refusal gates that connection only). */
+  from: Subscriber;
 }
 
 const TERMINAL = new Set(['suspended', 'ended', 'failed']);
@@ -83,11 +85,12 @@ export class SessionHub {
   #moved = false;
   #releasing: Promise<void> = Promise.resolve();
   /**
-   * An input refused with a retryable code (the database was away): the inputs queued
-   * after it were refused with it, and new ones are refused until it comes again, so the
-   * client's resend keeps the order typed.
+   * Per connection, its first input refused with a retryable code (the database was away):
+   * the inputs queued after it were refused too, and that connection's new ones are refused
+   * until it comes again, so its resend keeps the order it typed. Another device on the
+   * session is not held up by it.
    */
-  #gate: { clientInputId: string; code: string } | null = null;
+  readonly #gates = new Map<Subscriber, { clientInputId: string; code: string }>();
 
   constructor(id: string, options: SessionHubOptions) {
     this.id = id;
@@ -117,9 +120,8 @@ export class SessionHub {
       await this.#releasing;
       this.#moved = false;
     }
+    // A new connection resends every unanswered line in order: it starts ungated.
     this.subscribers.add(subscriber);
-    // A new connection resends every unanswered line in order.
-    this.#gate = null;
     try {
       const handle = await this.#ensureHandle();
       if (this.#storyId === null) this.#storyId = (await this.#options.engine.sessions.get(this.id))?.storyId ?? null;
@@ -135,6 +137,7 @@ export class SessionHub {
   /** The connection went away; the last one tells the session it disconnected. */
   detach(subscriber: Subscriber): void {
     if (!this.subscribers.delete(subscriber)) return;
+    this.#gates.delete(subscriber);
     if (this.subscribers.size > 0) return;
     const h = this.#live();
     // Not after a move: the stale actor's status write is not fenced, it would mark the new owner's session disconnected.
@@ -153,14 +156,15 @@ export class SessionHub {
     }
     // Already on its way to the ledger: its ack will come once.
     if (this.#inFlight?.clientInputId === clientInputId || this.#queue.some((q) => q.clientInputId === clientInputId)) return;
-    if (this.#gate) {
-      if (this.#gate.clientInputId !== clientInputId) {
-        from.send({ type: 'error', code: this.#gate.code, message: 'an earlier input was not saved: send it again first', clientInputId, ref: 'input' });
+    const gate = this.#gates.get(from);
+    if (gate) {
+      if (gate.clientInputId !== clientInputId) {
+        from.send({ type: 'error', code: gate.code, message: 'an earlier input was not saved: send it again first', clientInputId, ref: 'input' });
         return;
       }
-      this.#gate = null;
+      this.#gates.delete(from);
     }
-    this.#queue.push({ clientInputId, text, receivedAt: performance.now() });
+    this.#queue.push({ clientInputId, text, receivedAt: performance.now(), from });
     this.#pump();
   }
 
@@ -272,15 +276,24 @@ export class SessionHub {
         this.#pump();
       }),
       h.on('inputRejected', (r) => {
-        if (this.#inFlight?.clientInputId === r.clientInputId) {
+        const refused = this.#inFlight?.clientInputId === r.clientInputId ? this.#inFlight : null;
+        if (refused) {
           this.#inFlight = null;
           this.#clearAckTimer();
         }
         this.broadcast({ type: 'error', code: r.error.code, message: r.error.message, clientInputId: r.clientInputId, ref: 'input' });
         if (r.error.code === 'LEDGER_FENCED') return this.#movedAway();
         if (RETRYABLE_INPUT_CODES.has(r.error.code)) {
-          this.#gate = { clientInputId: r.clientInputId, code: r.error.code };
-          for (const q of this.#queue.splice(0)) this.broadcast({ type: 'error', code: r.error.code, message: 'an earlier input was not saved: send it again after it', clientInputId: q.clientInputId, ref: 'input' });
+          const code = r.error.code;
+          const gate = (from: Subscriber, clientInputId: string) => {
+            if (this.subscribers.has(from) && !this.#gates.has(from)) this.#gates.set(from, { clientInputId, code });
+          };
+          if (refused) gate(refused.from, refused.clientInputId);
+          // Queued lines were not sent to the ledger: refused with it, each connection gated at its first.
+          for (const q of this.#queue.splice(0)) {
+            gate(q.from, q.clientInputId);
+            q.from.send({ type: 'error', code, message: 'an earlier input was not saved: send it again after it', clientInputId: q.clientInputId, ref: 'input' });
+          }
         }
         this.#pump();
       }),
