@@ -135,7 +135,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
     const rules = this.#parser.parse(req);
     const classifier = this.#services.classifier;
     if (!classifier) return { output: rules, events: [] };
-    const parsed = await decomposeInput(forSession(classifier, req.session.sessionId), req.input.text, rules, this.#parser.lexicon(req.scene).entries, {
+    const parsed = await decomposeInput(forSession(classifier, req.session.sessionId, req.input.turn), req.input.text, rules, this.#parser.lexicon(req.scene).entries, {
       timeoutMs: this.#services.classifierTimeoutMs ?? 1_500,
       ...(req.signal ? { signal: req.signal } : {}),
     });
@@ -175,7 +175,7 @@ export class StoryBehaviour implements SceneBehaviour, HistoryAware {
 
   /** The role's provider, with the session stamped on every request (per-session cost and budgets). */
   #llmFor(role: LlmRole, req: TurnRequest): LlmProvider {
-    return forSession(this.#llm.forRole(role), req.session.sessionId);
+    return forSession(this.#llm.forRole(role), req.session.sessionId, req.input.turn);
   }
 
   async character(req: CharacterRequest): Promise<AgentResult> {

@@ -30,6 +30,8 @@ export interface CompletionRequest {
   signal?: AbortSignal;
   timeoutMs?: number;
   sessionId?: string;
+  /** The session turn the call serves (the debug stream shows it); absent outside a turn. */
+  turn?: number;
   /** Structured context the prompt was built from; the ScriptedProvider renders from it. */
   context?: Record<string, unknown>;
 }

@@ -46,6 +46,8 @@ export interface RoutedProvider extends LlmProvider {
 /** One answered LLM call as the debug stream shows it: the prompt sent and the raw reply. */
 export interface LlmCallRecord {
   sessionId: string | null;
+  /** The turn it served (null outside a turn, e.g. at scene entry). */
+  turn: number | null;
   role: LlmRole;
   provider: string;
   system: string | null;
@@ -165,6 +167,7 @@ export class LlmRouter {
     if (this.#callObservers.size === 0) return;
     const record: LlmCallRecord = {
       sessionId: req.sessionId ?? null,
+      turn: req.turn ?? null,
       role,
       provider,
       system: req.system ?? null,

@@ -74,8 +74,12 @@ describe('the sample story to its end through `serve` on the embedded default', 
     expect(frame.text.length).toBeGreaterThan(0);
     expect(typeof frame.prediction.action.type).toBe('string');
     // The prompts sent to each LLM role and the raw replies, for this session only.
-    const calls = dev.all('debug').filter((r) => r.kind === 'llm').map((r) => r.data as { sessionId: string; role: string; messages: Array<{ content: string }>; reply: string });
+    const calls = dev.all('debug').filter((r) => r.kind === 'llm').map((r) => r.data as { sessionId: string; turn: number | null; role: string; messages: Array<{ content: string }>; reply: string });
     expect(calls.length).toBeGreaterThan(0);
+    // Each call names the turn it served: d-1's, the session's first.
+    const turn = (await dev.all('ack').find((a) => a.clientInputId === 'd-1'))?.turn;
+    expect(turn).toBe(1);
+    expect(new Set(calls.map((c) => c.turn))).toEqual(new Set([turn]));
     expect(new Set(calls.map((c) => c.sessionId))).toEqual(new Set([ready.sessionId]));
     expect(calls.map((c) => c.role)).toContain('narrator');
     const narrator = calls.find((c) => c.role === 'narrator');
