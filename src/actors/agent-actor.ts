@@ -1,5 +1,6 @@
 import { fromCallback } from 'xstate';
 import type { Clock } from '../engine/clock.ts';
+import { createTimeSlicer, type TimeSlicer } from './time-slice.ts';
 import type { AgentResult, BehaviourMember, BehaviourTimeouts, NarratorResult, SceneBehaviour, StageResult, TurnRequest } from './behaviour.ts';
 
 /**
@@ -179,6 +180,8 @@ export interface AgentDeps {
   timeouts: Required<BehaviourTimeouts>;
   /** True once the engine crashed: no reply is sent back any more. */
   halted?: () => boolean;
+  /** When a busy stretch of the turn cycle should let pending I/O in (default: 2 ms slices). */
+  slicer?: TimeSlicer;
 }
 
 function fallbackNarration(behaviour: SceneBehaviour, request: AgentTurnRequest): string {
@@ -224,6 +227,7 @@ function askMember(b: SceneBehaviour, input: AgentActorInput, request: AgentTurn
  * spawnChild('agent', { id: 'narrator', systemId: 'narrator', input: { role: 'narrator' } })
  */
 export function createAgentLogic(deps: AgentDeps) {
+  const slicer = deps.slicer ?? createTimeSlicer();
   return fromCallback<AgentRequestEvent, AgentActorInput>(({ input, receive, sendBack }) => {
     const running = new Set<{ abort(): void }>();
     let stopped = false;
@@ -237,18 +241,22 @@ export function createAgentLogic(deps: AgentDeps) {
         return;
       }
       const { requestId } = event;
-      // The member starts on a later event-loop iteration: a turn whose members answer at once
-      // (rules, scripted replies) would otherwise run all nine in one uninterrupted stretch, and
-      // a burst of such turns holds up every socket and database reply behind it (acks).
+      // A turn starts at once unless the loop has been busy past a time slice: then its first
+      // member (stage 1) starts on a later event-loop iteration, after pending I/O such as
+      // other players' acks (time-slice.ts). Only the turn's start moves, so the order of
+      // one turn's members — and of what they write — never depends on timing.
       // (Anonymous functions here: see GuardedRun.)
       const guarded = runGuardedLazily(
-        (signal) =>
-          new Promise<void>((resume) => setImmediate(resume)).then(() => {
+        (signal) => {
+          const chunk = (text: string): void => {
+            if (!dead()) sendBack({ type: 'agent.chunk', requestId, text } satisfies AgentReply);
+          };
+          if (input.role !== 'stage1' || !slicer.expired()) return askMember(deps.behaviour, input, event.request, signal, chunk);
+          return new Promise<void>((resume) => setImmediate(resume)).then(() => {
             if (dead()) throw new Error('stopped');
-            return askMember(deps.behaviour, input, event.request, signal, (text) => {
-              if (!dead()) sendBack({ type: 'agent.chunk', requestId, text } satisfies AgentReply);
-            });
-          }),
+            return askMember(deps.behaviour, input, event.request, signal, chunk);
+          });
+        },
         { clock: deps.clock, timeoutMs: deps.timeouts[member] },
       );
       running.add(guarded);
