@@ -35,9 +35,12 @@ interface Result { sent: number; acked: number; answered: number; ack_p50_ms: nu
 
 /** PROFILE=<dir>: the engine process writes a V8 CPU profile there (`node --cpu-prof`); read it with bench/gateway/profile-summary.ts. */
 const PROFILE = process.env.PROFILE ?? '';
+/** ENGINE_NODE_ARGS: extra node flags for the engine process only (e.g. `--trace-gc`). */
+const ENGINE_NODE_ARGS = (process.env.ENGINE_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
 function start(file: string, profile = false): ChildProcess {
   const prof = profile && PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
-  return fork(new URL(file, import.meta.url), { execArgv: ['--import', 'tsx', '--expose-gc', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const extra = profile ? ENGINE_NODE_ARGS : [];
+  return fork(new URL(file, import.meta.url), { execArgv: ['--import', 'tsx', '--expose-gc', ...prof, ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 function next<T>(child: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -58,7 +61,12 @@ async function ask<T>(child: ChildProcess, msg: object, type: string): Promise<T
   child.send(msg);
   return p;
 }
-const stats = (server: ChildProcess) => ask<Stats>(server, { type: 'stats' }, 'stats');
+/**
+ * `gc`: collect garbage first (for the heap-per-socket and per-session figures, taken with
+ * no load). Never inside a measurement window: two forced full collections stall the
+ * engine for ~90 ms, which the window's percentiles would count as the engine's own.
+ */
+const stats = (server: ChildProcess, gc = false) => ask<Stats>(server, { type: 'stats', gc }, 'stats');
 
 interface RunOutcome { result: Result; cpuMsPerTurn: number | null; turnsPerS: number; rssMb: number }
 async function measure(server: ChildProcess, gen: ChildProcess, meanMs: number, durationMs: number): Promise<RunOutcome> {
@@ -86,11 +94,11 @@ async function main(): Promise<void> {
   const { port } = await next<{ port: number }>(server, 'ready');
   const gen = start('./gateway/load-generator.ts');
   await next(gen, 'ready');
-  const s0 = await stats(server);
+  const s0 = await stats(server, true);
   await ask(gen, { type: 'open', mode: 'gateway', url: `ws://127.0.0.1:${port}/ws`, sessions: SESSIONS }, 'opened');
-  const s1 = await stats(server);
+  const s1 = await stats(server, true);
   await ask(gen, { type: 'start' }, 'started');
-  const s2 = await stats(server);
+  const s2 = await stats(server, true);
   console.log(`gateway: ${SESSIONS} sessions started; measuring ${DURATION_MS / 1000} s at one input per ${MEAN_MS / 1000} s each…`);
   const realistic = await measure(server, gen, MEAN_MS, DURATION_MS);
 

@@ -52,7 +52,7 @@ let profiled = 0;
 const post = (method: string) =>
   new Promise<unknown>((resolve, reject) => inspector?.post(method, (err, res) => (err ? reject(err) : resolve(res))));
 
-process.on('message', (msg: { type: string }) => {
+process.on('message', (msg: { type: string; gc?: boolean }) => {
   if (inspector && msg.type === 'window-start' && profiled === 0) {
     profiled = 1;
     void post('Profiler.enable').then(() => post('Profiler.start'));
@@ -62,7 +62,7 @@ process.on('message', (msg: { type: string }) => {
     void post('Profiler.stop').then((res) => writeFileSync(windowProfile, JSON.stringify((res as { profile: unknown }).profile)));
   }
   if (msg.type === 'stats') {
-    const g = (globalThis as { gc?: () => void }).gc;
+    const g = msg.gc ? (globalThis as { gc?: () => void }).gc : undefined;
     g?.();
     g?.();
     void turns().then((t) => {
