@@ -10,26 +10,16 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { cpus, loadavg } from 'node:os';
-import pg from 'pg';
 import { SessionEngine, type SessionHandle } from '../src/engine/engine.ts';
 import { silentLogger } from '../src/logger.ts';
-import { migrate } from '../src/persistence/migrations.ts';
-import { PgDatabase } from '../src/persistence/pg-database.ts';
 import { createMinimalBehaviour } from '../src/testing/minimal-behaviour.ts';
+import { freshBenchDatabase } from './fresh-database.ts';
 
 const S = Number(process.env.S ?? 100);
 const T = Number(process.env.T ?? 30);
 const WARMUP_ROUNDS = 5;
-const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const name = `bench_engine_cpu_${Date.now().toString(36)}`;
-const admin = new pg.Client({ connectionString: base });
-await admin.connect();
-await admin.query(`CREATE DATABASE "${name}"`);
-const url = new URL(base);
-url.pathname = `/${name}`;
-const db = new PgDatabase({ connectionString: url.toString(), maxConnections: 10 });
-await migrate(db);
-await db.query(`INSERT INTO stories (id, title, definition, checksum) VALUES ('minimal', 'minimal', '{}'::jsonb, 'bench')`);
+const fresh = await freshBenchDatabase('bench_engine_cpu');
+const db = fresh.db;
 const behaviour = createMinimalBehaviour({ scenes: [{ key: 'harbour', cast: ['mara'], next: null, exitAtTurn: 1_000_000 }] });
 const engine = new SessionEngine({ db, behaviour, logger: silentLogger, inspect: null });
 
@@ -78,6 +68,4 @@ console.log(`${'sessions × turns'.padEnd(24)} ${`${S} × ${T}`.padStart(10)}`);
 console.log(`${'CPU ms / turn'.padEnd(24)} ${String(report.cpu_ms_per_turn).padStart(10)}`);
 console.log(`${'wall ms / turn'.padEnd(24)} ${String(report.wall_ms_per_turn).padStart(10)}`);
 await engine.shutdown();
-await db.close();
-await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-await admin.end();
+await fresh.drop();

@@ -5,25 +5,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session as InspectorSession } from 'node:inspector';
-import pg from 'pg';
 import { SessionEngine } from '../../src/engine/engine.ts';
 import { startGateway } from '../../src/gateway/server.ts';
 import { TokenSigner } from '../../src/gateway/tokens.ts';
 import { silentLogger } from '../../src/logger.ts';
-import { migrate } from '../../src/persistence/migrations.ts';
-import { PgDatabase } from '../../src/persistence/pg-database.ts';
 import { createMinimalBehaviour } from '../../src/testing/minimal-behaviour.ts';
+import { freshBenchDatabase } from '../fresh-database.ts';
 
-const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const name = `bench_gateway_${Date.now().toString(36)}`;
-const admin = new pg.Client({ connectionString: base });
-await admin.connect();
-await admin.query(`CREATE DATABASE "${name}"`);
-const url = new URL(base);
-url.pathname = `/${name}`;
-const db = new PgDatabase({ connectionString: url.toString(), maxConnections: 10 });
-await migrate(db);
-await db.query(`INSERT INTO stories (id, title, definition, checksum) VALUES ('minimal', 'minimal', '{}'::jsonb, 'bench')`);
+const fresh = await freshBenchDatabase('bench_gateway');
+const db = fresh.db;
 
 // One endless scene: the load never runs out of story.
 const behaviour = createMinimalBehaviour({ scenes: [{ key: 'harbour', cast: ['mara'], next: null, exitAtTurn: 1_000_000 }] });
@@ -74,9 +64,7 @@ process.on('message', (msg: { type: string; gc?: boolean }) => {
     void (async () => {
       await gateway.close();
       await engine.shutdown();
-      await db.close();
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
+      await fresh.drop();
       process.exit(0);
     })();
   }

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorytellerError } from '../../../src/errors.ts';
 import { startGateway } from '../../../src/gateway/server.ts';
 import { TokenSigner } from '../../../src/gateway/tokens.ts';
-import type { Database, QueryOptions, QueryResult, Queryable } from '../../../src/persistence/database.ts';
+import type { QueryOptions, QueryResult } from '../../../src/persistence/database.ts';
 import { TestingKit } from '../../../src/testing/testing-kit.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { DelegatingDatabase } from '../../support/delegating-database.ts';
 import { GatewaySocket } from '../../support/gateway-socket.ts';
 
 /**
@@ -14,26 +15,16 @@ import { GatewaySocket } from '../../support/gateway-socket.ts';
  * PostgreSQL, real sockets; the refusal is a database on which every statement naming one
  * client input id fails as a lost connection would (everything else reaches PostgreSQL).
  */
-class RefusingInputs implements Database {
+class RefusingInputs extends DelegatingDatabase {
   /** A clientInputId whose statements fail with STORAGE_UNAVAILABLE. */
   refusing: string | null = null;
-  readonly driver: 'pg' | 'pglite';
-  readonly #db: Database;
-  constructor(db: Database) {
-    this.#db = db;
-    this.driver = db.driver;
+  override query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    if (this.refusing !== null && JSON.stringify(params ?? []).includes(JSON.stringify(this.refusing)))
+      return Promise.reject(new StorytellerError('STORAGE_UNAVAILABLE', 'database unavailable: test refusal'));
+    return super.query<R>(sql, params, options);
   }
-  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-    if (this.refusing !== null && JSON.stringify(params ?? []).includes(JSON.stringify(this.refusing))) return Promise.reject(new StorytellerError('STORAGE_UNAVAILABLE', 'database unavailable: test refusal'));
-    return this.#db.query<R>(sql, params, options);
-  }
-  exec(sql: string): Promise<void> {
-    return this.#db.exec(sql);
-  }
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.#db.transaction(fn);
-  }
-  close(): Promise<void> {
+  /** The test database outlives the engine. */
+  override close(): Promise<void> {
     return Promise.resolve();
   }
 }

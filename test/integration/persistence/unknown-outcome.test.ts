@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database, Queryable, QueryOptions, QueryResult } from '../../../src/persistence/database.ts';
+import type { QueryOptions, QueryResult } from '../../../src/persistence/database.ts';
 import { StorytellerError } from '../../../src/errors.ts';
 import { Ledger } from '../../../src/persistence/ledger.ts';
 import { SessionStore } from '../../../src/persistence/sessions.ts';
 import { TestingKit } from '../../../src/testing/testing-kit.ts';
 import { auditFailures, auditLedger, replayTruthSet } from '../../../src/testing/ledger-audit.ts';
+import { DelegatingDatabase } from '../../support/delegating-database.ts';
 import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/test-database.ts';
 
 /**
@@ -13,28 +14,21 @@ import { createTestDatabase, DRIVERS, type TestDatabase } from '../../support/te
  * way the client sees the truth: the committed row with its original id, or a typed
  * STORAGE_UNAVAILABLE after which a retransmission with the same clientInputId is played once.
  */
-class DropsConnection implements Database {
+class DropsConnection extends DelegatingDatabase {
   #armed: 'before' | 'after' | 'after-unresolved' | null = null;
   #failLookup = false;
-  readonly #inner: Database;
-  constructor(inner: Database) {
-    this.#inner = inner;
-  }
-  get driver(): Database['driver'] {
-    return this.#inner.driver;
-  }
   /** How many appends lost their connection (a test checks the fault really happened). */
   dropped = 0;
   /** The next player-input append loses its connection (before or after the server ran it). */
   arm(when: 'before' | 'after' | 'after-unresolved'): void {
     this.#armed = when;
   }
-  async query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+  override async query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     const when = this.#armed;
     if (when && /INSERT INTO event_ledger/.test(sql) && /client_input_id/.test(options?.name ?? '')) {
       this.#armed = null;
       this.dropped += 1;
-      if (when !== 'before') await this.#inner.query<R>(sql, params, options);
+      if (when !== 'before') await this.inner.query<R>(sql, params, options);
       // 'after-unresolved': the ledger's lookup of the outcome fails too (still no connection).
       this.#failLookup = when === 'after-unresolved';
       throw new StorytellerError('STORAGE_UNAVAILABLE', 'database unavailable: Connection terminated unexpectedly');
@@ -43,16 +37,7 @@ class DropsConnection implements Database {
       this.#failLookup = false;
       throw new StorytellerError('STORAGE_UNAVAILABLE', 'database unavailable: Connection terminated unexpectedly');
     }
-    return this.#inner.query<R>(sql, params, options);
-  }
-  exec(sql: string): Promise<void> {
-    return this.#inner.exec(sql);
-  }
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.#inner.transaction(fn);
-  }
-  close(): Promise<void> {
-    return this.#inner.close();
+    return this.inner.query<R>(sql, params, options);
   }
 }
 
