@@ -180,7 +180,7 @@ export class Connection implements Subscriber {
 
   /**
    * Writes the frames queued since the last flush in one corked write. A turn's frames
-   * (ack, turn.started, chunks, narrative.done) mostly arise in one event-loop iteration,
+   * (turn.started, chunks, narrative.done) mostly arise in one event-loop iteration,
    * outside any uWS callback, where each uncorked send would be its own syscall.
    */
   flush(): void {
