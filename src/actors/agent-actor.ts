@@ -199,24 +199,12 @@ function emptyResult(): StageResult {
 /** Calls the behaviour member for the actor's role. */
 function askMember(b: SceneBehaviour, input: AgentActorInput, request: AgentTurnRequest, signal: () => AbortSignal, onChunk: (text: string) => void): Promise<AgentOutput> {
   switch (input.role) {
-    case 'stage1':
-      return b.stage1(withLazySignal(request, signal));
-    case 'stage2':
-      return b.stage2(withLazySignal(request, signal));
-    case 'stage3':
-      return b.stage3(withLazySignal(request, signal));
-    case 'stage4':
-      return b.stage4(withLazySignal(request, signal));
     case 'character':
       return b.character(withLazySignal({ ...request, characterId: input.characterId ?? '' }, signal));
-    case 'storykeeper':
-      return b.storykeeper(withLazySignal(request, signal));
-    case 'world':
-      return b.world(withLazySignal(request, signal));
-    case 'reconciler':
-      return b.reconciler(withLazySignal(request, signal));
     case 'narrator':
       return b.narrator(withLazySignal(request, signal), onChunk);
+    default:
+      return b[input.role](withLazySignal(request, signal));
   }
 }
 
