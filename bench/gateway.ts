@@ -12,6 +12,8 @@
  *   answer_p99_ms                      input sent → narrative.done                        (target ≤ 50 ms)
  *   engine_cpu_ms_per_turn             server process CPU (engine + gateway) in the window / turns answered
  *   engine_rss_mb                      server RSS at the end of the window
+ *   engine_loop_delay_p99_ms / _max_ms  how long the server's event loop was held up in the window
+ *   generator_loop_delay_p99_ms        the same for the load generator (its stalls inflate every latency)
  *   heap_bytes_per_socket              (heapUsed with N sockets open, hello done − before) / N
  *   heap_bytes_per_session             (heapUsed with N sessions started − with N sockets) / N
  *   colyseus_roundtrip_p99_ms          the same generator, Colyseus room, message → reply
@@ -30,8 +32,8 @@ const SATURATION = process.env.SATURATION !== '0';
 /** bench/results/<RESULT>.json (gateway by default). */
 const RESULT = process.env.RESULT ?? 'gateway';
 
-interface Stats { cpu: NodeJS.CpuUsage; rss: number; heapUsed: number; turns: number }
-interface Result { sent: number; acked: number; answered: number; ack_p50_ms: number | null; ack_p99_ms: number | null; answer_p50_ms: number | null; answer_p99_ms: number | null }
+interface Stats { cpu: NodeJS.CpuUsage; rss: number; heapUsed: number; turns: number; loopDelayP99Ms: number; loopDelayMaxMs: number }
+interface Result { sent: number; acked: number; answered: number; ack_p50_ms: number | null; ack_p99_ms: number | null; answer_p50_ms: number | null; answer_p99_ms: number | null; loop_delay_p99_ms: number }
 
 /** PROFILE=<dir>: the engine process writes a V8 CPU profile there (`node --cpu-prof`); read it with bench/gateway/profile-summary.ts. */
 const PROFILE = process.env.PROFILE ?? '';
@@ -68,7 +70,7 @@ async function ask<T>(child: ChildProcess, msg: object, type: string): Promise<T
  */
 const stats = (server: ChildProcess, gc = false) => ask<Stats>(server, { type: 'stats', gc }, 'stats');
 
-interface RunOutcome { result: Result; cpuMsPerTurn: number | null; turnsPerS: number; rssMb: number }
+interface RunOutcome { result: Result; cpuMsPerTurn: number | null; turnsPerS: number; rssMb: number; loopDelayP99Ms: number; loopDelayMaxMs: number }
 async function measure(server: ChildProcess, gen: ChildProcess, meanMs: number, durationMs: number): Promise<RunOutcome> {
   let before: Stats | null = null;
   let after: Stats | null = null;
@@ -85,7 +87,7 @@ async function measure(server: ChildProcess, gen: ChildProcess, meanMs: number, 
   const a = after as Stats;
   const cpuMs = (a.cpu.user - b.cpu.user + a.cpu.system - b.cpu.system) / 1000;
   const turns = a.turns - b.turns;
-  return { result, cpuMsPerTurn: turns > 0 ? Number((cpuMs / turns).toFixed(3)) : null, turnsPerS: Number((turns / (durationMs / 1000)).toFixed(1)), rssMb: Number((a.rss / 2 ** 20).toFixed(1)) };
+  return { result, cpuMsPerTurn: turns > 0 ? Number((cpuMs / turns).toFixed(3)) : null, turnsPerS: Number((turns / (durationMs / 1000)).toFixed(1)), rssMb: Number((a.rss / 2 ** 20).toFixed(1)), loopDelayP99Ms: a.loopDelayP99Ms, loopDelayMaxMs: a.loopDelayMaxMs };
 }
 
 async function main(): Promise<void> {
@@ -146,6 +148,11 @@ async function main(): Promise<void> {
     answer_p99_ms: realistic.result.answer_p99_ms,
     engine_cpu_ms_per_turn: realistic.cpuMsPerTurn,
     engine_rss_mb: realistic.rssMb,
+    engine_loop_delay_p99_ms: realistic.loopDelayP99Ms,
+    engine_loop_delay_max_ms: realistic.loopDelayMaxMs,
+    generator_loop_delay_p99_ms: realistic.result.loop_delay_p99_ms,
+    colyseus_loop_delay_p99_ms: colyseus.loopDelayP99Ms,
+    colyseus_generator_loop_delay_p99_ms: colyseus.result.loop_delay_p99_ms,
     heap_bytes_per_socket: Math.round((s1.heapUsed - s0.heapUsed) / SESSIONS),
     heap_bytes_per_session: Math.round((s2.heapUsed - s1.heapUsed) / SESSIONS),
     colyseus_roundtrip_p50_ms: colyseus.result.ack_p50_ms,
@@ -169,6 +176,8 @@ async function main(): Promise<void> {
   row('answer p99 ms', report.answer_p99_ms, 'target ≤ 50');
   row('engine CPU ms / turn', report.engine_cpu_ms_per_turn);
   row('engine RSS MB', report.engine_rss_mb);
+  row('engine loop delay p99/max ms', `${report.engine_loop_delay_p99_ms} / ${report.engine_loop_delay_max_ms}`);
+  row('generator loop delay p99 ms', report.generator_loop_delay_p99_ms);
   row('heap B / socket', report.heap_bytes_per_socket);
   row('heap B / session', report.heap_bytes_per_session);
   row('colyseus roundtrip p99 ms', report.colyseus_roundtrip_p99_ms);

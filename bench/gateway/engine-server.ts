@@ -11,6 +11,7 @@ import { TokenSigner } from '../../src/gateway/tokens.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { createMinimalBehaviour } from '../../src/testing/minimal-behaviour.ts';
 import { freshBenchDatabase } from '../fresh-database.ts';
+import { loopDelayMonitor } from './loop-delay.ts';
 
 const fresh = await freshBenchDatabase('bench_gateway');
 const db = fresh.db;
@@ -42,7 +43,11 @@ let profiled = 0;
 const post = (method: string) =>
   new Promise<unknown>((resolve, reject) => inspector?.post(method, (err, res) => (err ? reject(err) : resolve(res))));
 
+// How long the event loop was held up during the window: an ack cannot leave while the loop is busy.
+const loopDelay = loopDelayMonitor();
+
 process.on('message', (msg: { type: string; gc?: boolean }) => {
+  if (msg.type === 'window-start') loopDelay.reset();
   if (inspector && msg.type === 'window-start' && profiled === 0) {
     profiled = 1;
     void post('Profiler.enable').then(() => post('Profiler.start'));
@@ -57,7 +62,7 @@ process.on('message', (msg: { type: string; gc?: boolean }) => {
     g?.();
     void turns().then((t) => {
       const mem = process.memoryUsage();
-      process.send?.({ type: 'stats', cpu: process.cpuUsage(), rss: mem.rss, heapUsed: mem.heapUsed, turns: t, connections: gateway.connections(), sessions: engine.size });
+      process.send?.({ type: 'stats', cpu: process.cpuUsage(), rss: mem.rss, heapUsed: mem.heapUsed, turns: t, loopDelayP99Ms: loopDelay.p99Ms(), loopDelayMaxMs: loopDelay.maxMs(), connections: gateway.connections(), sessions: engine.size });
     });
   }
   if (msg.type === 'stop') {

@@ -7,6 +7,7 @@
  */
 import WebSocket from 'ws';
 import { Client as ColyseusClient, type Room } from 'colyseus.js';
+import { loopDelayMonitor } from './loop-delay.ts';
 
 type Mode = 'gateway' | 'colyseus';
 interface Player {
@@ -24,6 +25,9 @@ const samples = new Map<string, Sample>();
 const players: Player[] = [];
 let sockets: WebSocket[] = [];
 const reply = (m: object) => process.send?.(m);
+// The generator's own stalls would be counted as the server's latency: measured, and reported beside it.
+const loopDelay = loopDelayMonitor();
+let windowLoopDelayP99Ms = 0;
 
 function onAck(id: string): void {
   const s = samples.get(id);
@@ -96,10 +100,12 @@ function run(meanMs: number, warmupMs: number, durationMs: number): Promise<void
   return new Promise((resolve) => {
     const startTimer = setTimeout(() => {
       started = true;
+      loopDelay.reset();
       reply({ type: 'window-start' });
     }, warmupMs);
     void startTimer;
     setTimeout(() => {
+      windowLoopDelayP99Ms = loopDelay.p99Ms();
       reply({ type: 'window-end' });
       resolve();
     }, warmupMs + durationMs);
@@ -140,6 +146,7 @@ async function result(): Promise<void> {
     ack_p99_ms: pct(acks, 99),
     answer_p50_ms: pct(answers, 50),
     answer_p99_ms: pct(answers, 99),
+    loop_delay_p99_ms: windowLoopDelayP99Ms,
   });
   samples.clear();
 }

@@ -1,5 +1,6 @@
 import { fromCallback } from 'xstate';
 import type { Clock } from '../engine/clock.ts';
+import { isFaultHalt } from '../engine/fault-points.ts';
 import { createTimeSlicer, type TimeSlicer } from './time-slice.ts';
 import type { AgentResult, BehaviourMember, BehaviourTimeouts, NarratorResult, SceneBehaviour, StageResult, TurnRequest } from './behaviour.ts';
 
@@ -45,8 +46,16 @@ export type AgentReply =
       degraded: Degradation | null;
       /** Time spent in the behaviour member (the "LLM time" excluded from turn overhead). */
       ms: number;
-    }
-  | { type: 'agent.chunk'; requestId: string; text: string };
+      /** Narrative chunks this run streamed before it settled (AgentDeps.onChunk). */
+      streamed: number;
+    };
+
+/** One piece of the narrator's stream, addressed to its session's listeners. */
+export interface NarratorChunk {
+  sessionId: string;
+  inputId: number;
+  text: string;
+}
 
 export const DEFAULT_TIMEOUTS: Required<BehaviourTimeouts> = {
   loadSceneDefinition: 5_000,
@@ -90,7 +99,7 @@ export function runGuarded<T>(
 export function runGuardedLazily<T>(
   fn: (signal: () => AbortSignal) => Promise<T>,
   options: { clock: Clock; timeoutMs: number; parentSignal?: AbortSignal },
-): { promise: Promise<Settled<T>>; abort: () => void } {
+): { promise: Promise<Settled<T>>; abort: () => void; readonly settled: boolean } {
   return new GuardedRun<T>(options, fn);
 }
 
@@ -135,6 +144,11 @@ class GuardedRun<T> {
       (error: unknown) => this.#fail(error),
     );
     return promise;
+  }
+
+  /** True once the run has its outcome (value, error or timeout): later work of the member is ignored. */
+  get settled(): boolean {
+    return this.#settled;
   }
 
   signal(): AbortSignal {
@@ -182,6 +196,13 @@ export interface AgentDeps {
   halted?: () => boolean;
   /** When a busy stretch of the turn cycle should let pending I/O in (default: 2 ms slices). */
   slicer?: TimeSlicer;
+  /**
+   * Where the narrator's stream goes, chunk by chunk, while its run has not settled. Not
+   * through the session statechart: a narrator streams token by token, and every event into
+   * the session machine costs a macrostep; the machine needs only the count (agent.done).
+   * A FaultHalt it throws (the engine crashed at a fault point) ends the stream there.
+   */
+  onChunk?: (chunk: NarratorChunk) => void;
 }
 
 function fallbackNarration(behaviour: SceneBehaviour, request: AgentTurnRequest): string {
@@ -229,15 +250,24 @@ export function createAgentLogic(deps: AgentDeps) {
         return;
       }
       const { requestId } = event;
+      let streamed = 0;
       // A turn starts at once unless the loop has been busy past a time slice: then its first
       // member (stage 1) starts on a later event-loop iteration, after pending I/O such as
       // other players' acks (time-slice.ts). Only the turn's start moves, so the order of
       // one turn's members — and of what they write — never depends on timing.
-      // (Anonymous functions here: see GuardedRun.)
-      const guarded = runGuardedLazily(
+      // (Anonymous functions here: see GuardedRun.) `guarded` is null while the run starts: a
+      // narrator may stream before runGuardedLazily returns.
+      let guarded: { readonly settled: boolean } | null = null;
+      const run = runGuardedLazily(
         (signal) => {
           const chunk = (text: string): void => {
-            if (!dead()) sendBack({ type: 'agent.chunk', requestId, text } satisfies AgentReply);
+            if (dead() || guarded?.settled === true || !deps.onChunk) return;
+            streamed += 1;
+            try {
+              deps.onChunk({ sessionId: event.request.session.sessionId, inputId: event.request.input.inputId, text });
+            } catch (error) {
+              if (!isFaultHalt(error)) throw error;
+            }
           };
           if (input.role !== 'stage1' || !slicer.expired()) return askMember(deps.behaviour, input, event.request, signal, chunk);
           return new Promise<void>((resume) => setImmediate(resume)).then(() => {
@@ -247,9 +277,10 @@ export function createAgentLogic(deps: AgentDeps) {
         },
         { clock: deps.clock, timeoutMs: deps.timeouts[member] },
       );
-      running.add(guarded);
-      void guarded.promise.then((settled) => {
-        running.delete(guarded);
+      guarded = run;
+      running.add(run);
+      void run.promise.then((settled) => {
+        running.delete(run);
         if (dead()) return;
         let result: AgentOutput;
         let degraded: Degradation | null = null;
@@ -259,7 +290,7 @@ export function createAgentLogic(deps: AgentDeps) {
           degraded = { member: name, reason: settled.reason, message: settled.message };
           result = input.role === 'narrator' ? { text: fallbackNarration(deps.behaviour, event.request), events: [] } : emptyResult();
         }
-        sendBack({ type: 'agent.done', requestId, role: input.role, characterId: input.characterId ?? null, result, degraded, ms: settled.ms } satisfies AgentReply);
+        sendBack({ type: 'agent.done', requestId, role: input.role, characterId: input.characterId ?? null, result, degraded, ms: settled.ms, streamed } satisfies AgentReply);
       });
     });
 

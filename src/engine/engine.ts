@@ -91,6 +91,8 @@ export class SessionHandle {
   readonly id: string;
   readonly actor: SessionActor;
   readonly #engine: SessionEngine;
+  /** 'chunk' listeners: the narrator's stream arrives from its shell, beside the machine (streamed()). */
+  readonly #chunkListeners = new Set<(event: Emitted<'chunk'>) => void>();
 
   constructor(id: string, actor: SessionActor, engine: SessionEngine) {
     this.id = id;
@@ -136,7 +138,21 @@ export class SessionHandle {
     const sub = this.actor.on(type, (event) => {
       if (!this.#engine.crashed) listener(event as Emitted<T>);
     });
-    return () => sub.unsubscribe();
+    if (type !== 'chunk') return () => sub.unsubscribe();
+    // The machine itself emits a chunk only for a narrator that streamed nothing (its fallback prose).
+    const chunkListener = listener as (event: Emitted<'chunk'>) => void;
+    this.#chunkListeners.add(chunkListener);
+    return () => {
+      sub.unsubscribe();
+      this.#chunkListeners.delete(chunkListener);
+    };
+  }
+
+  /** A chunk of the narrator's stream for this session (the engine's AgentDeps.onChunk). */
+  streamed(inputId: number, text: string): void {
+    if (this.#engine.crashed) return;
+    const chunk: Emitted<'chunk'> = { type: 'chunk', inputId, text };
+    for (const listener of this.#chunkListeners) listener(chunk);
   }
 
   /** Top-level lifecycle state: loading, entering, playing, exiting, suspending, suspended, ended, failed. */
@@ -236,7 +252,16 @@ export class SessionEngine {
             this.#logger.warn({ sessionId, op, attempt, code: 'STORAGE_UNAVAILABLE', err: error }, 'session write: database unavailable; retrying'),
           ...(options.onSceneExitCommitted ? { onSceneExitCommitted: options.onSceneExitCommitted } : {}),
         }),
-        agent: createAgentLogic({ behaviour, clock, timeouts, halted: () => this.#crashed }),
+        agent: createAgentLogic({
+          behaviour,
+          clock,
+          timeouts,
+          halted: () => this.#crashed,
+          onChunk: ({ sessionId, inputId, text }) => {
+            this.#handles.get(sessionId)?.streamed(inputId, text);
+            faults.hit('turn.duringNarrator', sessionId);
+          },
+        }),
       },
       actions: {
         // An armed point crashes the engine and throws FaultHalt: the actor's transition

@@ -152,7 +152,6 @@ export const sessionSetup = setup({
       event.type === 'agent.done' && context.current !== null && event.requestId === requestId(context, params.member),
     isPendingAgentReply: ({ context, event }) => event.type === 'agent.done' && (context.current?.pendingAgents.includes(event.requestId) ?? false),
     isStage4Reply: ({ event }) => event.type === 'agent.done' && event.role === 'stage4',
-    isNarratorChunk: ({ context, event }) => event.type === 'agent.chunk' && event.requestId === requestId(context, 'narrator'),
   },
 });
 

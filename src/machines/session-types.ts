@@ -30,7 +30,6 @@ export interface CurrentTurn {
   pendingAgents: string[];
   /** Time spent inside behaviour members (excluded from turn overhead). */
   behaviourMs: number;
-  chunks: number;
 }
 
 /** Context of the session machine: plain JSON only (it is persisted and inspected). */

@@ -40,7 +40,7 @@ export const playingState = sessionSetup.createStateConfig({
             queue: rest,
             turn: input.turn,
             recentlyPlayed: [...context.recentlyPlayed.slice(1 - RECENTLY_PLAYED), input.inputId],
-            current: { input, results: {}, degraded: [], pendingAgents: [], behaviourMs: 0, chunks: 0 },
+            current: { input, results: {}, degraded: [], pendingAgents: [], behaviourMs: 0 },
           };
         }),
         emit(({ context }) => ({ type: 'turnStarted', inputId: context.current?.input.inputId ?? 0, clientInputId: context.current?.input.clientInputId ?? '', turn: context.turn })),
@@ -90,15 +90,9 @@ export const playingState = sessionSetup.createStateConfig({
         },
         narrator: {
           entry: askMember('narrator'),
+          // The stream itself goes from the narrator's shell to the session's listeners
+          // (AgentDeps.onChunk), not through this machine; its reply says how much it streamed.
           on: {
-            'agent.chunk': {
-              guard: 'isNarratorChunk',
-              actions: [
-                emit(({ context, event }) => ({ type: 'chunk', inputId: context.current?.input.inputId ?? 0, text: event.type === 'agent.chunk' ? event.text : '' })),
-                assign({ current: ({ context }) => (context.current ? { ...context.current, chunks: context.current.chunks + 1 } : null) }),
-                { type: 'fault', params: { point: 'turn.duringNarrator' } },
-              ],
-            },
             'agent.done': {
               guard: { type: 'isReplyFrom', params: { member: 'narrator' } },
               target: '#session.lifecycle.playing.idle',
@@ -106,10 +100,11 @@ export const playingState = sessionSetup.createStateConfig({
                 recordReply,
                 enqueueActions(({ context, event, enqueue }) => {
                   const current = context.current as CurrentTurn;
-                  const narration = (event as AgentDone).result as NarratorResult;
+                  const done = event as AgentDone;
+                  const narration = done.result as NarratorResult;
                   // A narrator that failed before streaming anything: its fallback prose still reaches
                   // clients that show the chunks (the terminal), not only the answer.
-                  if (current.chunks === 0 && narration.text.length > 0) enqueue.emit({ type: 'chunk', inputId: current.input.inputId, text: narration.text });
+                  if (done.streamed === 0 && narration.text.length > 0) enqueue.emit({ type: 'chunk', inputId: current.input.inputId, text: narration.text });
                   enqueue.emit({
                     type: 'answer',
                     inputId: current.input.inputId,

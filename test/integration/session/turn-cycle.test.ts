@@ -69,6 +69,8 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
       timeouts: { character: 1_000, narrator: 2_000 },
     });
     const s = await kit.createSession();
+    const chunks: string[] = [];
+    s.handle.on('chunk', (c) => chunks.push(c.text));
     const answered = s.answered('c-1');
     s.send('hello', 'c-1');
     await s.next('turnStarted');
@@ -81,6 +83,8 @@ describe.each(DRIVERS)('turn cycle: ordering, degradation, cancellation, shutdow
     const answer = await answered;
     expect(answer.degraded).toEqual(['character:mara', 'narrator']);
     expect(answer.text).toBe('A moment passes; the scene holds its breath.');
+    // The narrator streamed nothing: its fallback prose still reaches the chunk listeners, once.
+    expect(chunks).toEqual(['A moment passes; the scene holds its breath.']);
     await kit.shutdown();
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { assign, createActor, sendTo, setup, SimulatedClock, waitFor } from 'xstate';
-import { createAgentLogic, DEFAULT_TIMEOUTS, runGuarded, runGuardedLazily } from '../../../src/actors/agent-actor.ts';
+import { createAgentLogic, DEFAULT_TIMEOUTS, runGuarded, runGuardedLazily, type NarratorChunk } from '../../../src/actors/agent-actor.ts';
+import { FaultHalt } from '../../../src/engine/fault-points.ts';
 import type { SceneBehaviour } from '../../../src/actors/behaviour.ts';
 import { createPersistenceLogic, type DurableRecord, type SessionStorage } from '../../../src/actors/persistence.ts';
 import { sceneChildIds } from '../../../src/actors/session-children.ts';
@@ -180,6 +181,74 @@ describe('turn events and the agent shell', () => {
     const actor = createActor(parent).start();
     await waitFor(actor, (s) => s.context.replies === 1);
     expect(seen).toEqual({ aborted: false, isSignal: true, characterId: 'mara', spread: true });
+  });
+
+  it("the narrator's stream goes to onChunk (not through the parent), is counted in its reply, and stops when the run settles", async () => {
+    const clock = new SimulatedClock();
+    const chunks: NarratorChunk[] = [];
+    let late: ((text: string) => void) | null = null;
+    const behaviour: SceneBehaviour = {
+      ...createMinimalBehaviour(),
+      narrator: async (req, onChunk) => {
+        onChunk('The tide '); // before the shell's run has even returned
+        await Promise.resolve();
+        onChunk('turns.');
+        late = onChunk;
+        return { text: 'The tide turns.', events: [] };
+      },
+    };
+    const parent = setup({ actors: { agent: createAgentLogic({ behaviour, clock, timeouts: DEFAULT_TIMEOUTS, onChunk: (c) => chunks.push(c) }) } }).createMachine({
+      context: { events: [] as string[], streamed: -1 },
+      invoke: { src: 'agent', id: 'narrator', input: { role: 'narrator' } },
+      entry: sendTo('narrator', { type: 'agent.run', requestId: 'r1', request: { session: { sessionId: 's1', storyId: 'x' }, input: { inputId: 7 } } as never }),
+      on: {
+        '*': { actions: assign(({ context, event }) => ({ events: [...context.events, event.type], streamed: 'streamed' in event ? (event.streamed as number) : context.streamed })) },
+      },
+    });
+    const actor = createActor(parent).start();
+    await waitFor(actor, (s) => s.context.streamed >= 0);
+    expect(chunks).toEqual([
+      { sessionId: 's1', inputId: 7, text: 'The tide ' },
+      { sessionId: 's1', inputId: 7, text: 'turns.' },
+    ]);
+    expect(actor.getSnapshot().context).toEqual({ events: ['agent.done'], streamed: 2 });
+    (late as unknown as (text: string) => void)('a stale token');
+    expect(chunks).toHaveLength(2);
+  });
+
+  it('a fault point hit in the stream (FaultHalt) ends it there without failing the narrator', async () => {
+    const clock = new SimulatedClock();
+    let halted = false;
+    let after = 'not reached';
+    const behaviour: SceneBehaviour = {
+      ...createMinimalBehaviour(),
+      narrator: async (_req, onChunk) => {
+        onChunk('first');
+        after = 'the narrator went on';
+        return { text: 'first', events: [] };
+      },
+    };
+    const logic = createAgentLogic({
+      behaviour,
+      clock,
+      timeouts: DEFAULT_TIMEOUTS,
+      halted: () => halted,
+      onChunk: () => {
+        halted = true;
+        throw new FaultHalt('turn.duringNarrator');
+      },
+    });
+    const parent = setup({ actors: { agent: logic } }).createMachine({
+      context: { replies: 0 },
+      invoke: { src: 'agent', id: 'narrator', input: { role: 'narrator' } },
+      entry: sendTo('narrator', { type: 'agent.run', requestId: 'r1', request: { session: { sessionId: 's1', storyId: 'x' }, input: { inputId: 1 } } as never }),
+      on: { 'agent.done': { actions: assign({ replies: ({ context }) => context.replies + 1 }) } },
+    });
+    const actor = createActor(parent).start();
+    await new Promise((r) => setImmediate(r));
+    // The halt did not reach the behaviour as an error; the crashed engine sends no reply.
+    expect(after).toBe('the narrator went on');
+    expect(actor.getSnapshot().context.replies).toBe(0);
   });
 
   it('names the per-scene children by systemId', () => {
