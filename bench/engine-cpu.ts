@@ -6,10 +6,12 @@
  * threads) over the measured rounds / turns. Writes bench/results/engine-cpu.json.
  *
  *   npm run bench:engine-cpu            (S=100 T=30; PROF=<file> writes a CPU profile of the measured rounds)
+ *   NARRATOR_TOKENS=60 npm run bench:engine-cpu   the narrator streams 240 characters in 60 chunks, as an LLM's tokens arrive
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { cpus, loadavg } from 'node:os';
+import type { SceneBehaviour } from '../src/actors/behaviour.ts';
 import { SessionEngine, type SessionHandle } from '../src/engine/engine.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createMinimalBehaviour } from '../src/testing/minimal-behaviour.ts';
@@ -20,7 +22,21 @@ const T = Number(process.env.T ?? 30);
 const WARMUP_ROUNDS = 5;
 const fresh = await freshBenchDatabase('bench_engine_cpu');
 const db = fresh.db;
-const behaviour = createMinimalBehaviour({ scenes: [{ key: 'harbour', cast: ['mara'], next: null, exitAtTurn: 1_000_000 }] });
+const NARRATOR_TOKENS = Number(process.env.NARRATOR_TOKENS ?? 0);
+const minimal = createMinimalBehaviour({ scenes: [{ key: 'harbour', cast: ['mara'], next: null, exitAtTurn: 1_000_000 }] });
+const behaviour: SceneBehaviour =
+  NARRATOR_TOKENS > 0
+    ? {
+        ...minimal,
+        // NARRATOR_TOKENS chunks of four characters (an LLM token's typical size): prose of that length.
+        narrator: async (req, onChunk) => {
+          const base = await minimal.narrator(req, () => undefined);
+          const text = `${base.text} The tide turns. `.repeat(NARRATOR_TOKENS).slice(0, NARRATOR_TOKENS * 4);
+          for (let i = 0; i < text.length; i += 4) onChunk(text.slice(i, i + 4));
+          return { ...base, text };
+        },
+      }
+    : minimal;
 const engine = new SessionEngine({ db, behaviour, logger: silentLogger, inspect: null });
 
 const sessions: SessionHandle[] = [];
@@ -57,6 +73,7 @@ const turns = S * T;
 const report = {
   sessions: S,
   turns,
+  narrator_chunks_per_turn: NARRATOR_TOKENS > 0 ? NARRATOR_TOKENS : 2,
   cpu_ms_per_turn: Number(((cpu.user + cpu.system) / 1000 / turns).toFixed(3)),
   wall_ms_per_turn: Number((wallMs / turns).toFixed(3)),
   machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '', loadavg_at_end: loadavg(), node: process.version },
