@@ -16,6 +16,7 @@ import { SessionEngine, type SessionHandle } from '../src/engine/engine.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createMinimalBehaviour } from '../src/testing/minimal-behaviour.ts';
 import { freshBenchDatabase } from './fresh-database.ts';
+import { loopDelayMonitor } from './gateway/loop-delay.ts';
 
 const S = Number(process.env.S ?? 100);
 const T = Number(process.env.T ?? 30);
@@ -62,6 +63,8 @@ if (profile) {
   await post('Profiler.enable');
   await post('Profiler.start');
 }
+// Each round is a burst (every session's input at once): how long it holds the event loop.
+const loopDelay = loopDelayMonitor();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 for (let k = WARMUP_ROUNDS; k < WARMUP_ROUNDS + T; k++) await round(k);
@@ -76,6 +79,8 @@ const report = {
   narrator_chunks_per_turn: NARRATOR_TOKENS > 0 ? NARRATOR_TOKENS : 2,
   cpu_ms_per_turn: Number(((cpu.user + cpu.system) / 1000 / turns).toFixed(3)),
   wall_ms_per_turn: Number((wallMs / turns).toFixed(3)),
+  loop_delay_p99_ms: loopDelay.p99Ms(),
+  loop_delay_max_ms: loopDelay.maxMs(),
   machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '', loadavg_at_end: loadavg(), node: process.version },
 };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -84,5 +89,6 @@ console.log('\nbench:engine-cpu');
 console.log(`${'sessions × turns'.padEnd(24)} ${`${S} × ${T}`.padStart(10)}`);
 console.log(`${'CPU ms / turn'.padEnd(24)} ${String(report.cpu_ms_per_turn).padStart(10)}`);
 console.log(`${'wall ms / turn'.padEnd(24)} ${String(report.wall_ms_per_turn).padStart(10)}`);
+console.log(`${'loop delay p99 / max ms'.padEnd(24)} ${`${report.loop_delay_p99_ms} / ${report.loop_delay_max_ms}`.padStart(10)}`);
 await engine.shutdown();
 await fresh.drop();

@@ -252,9 +252,10 @@ export function createAgentLogic(deps: AgentDeps) {
       const { requestId } = event;
       let streamed = 0;
       // A turn starts at once unless the loop has been busy past a time slice: then its first
-      // member (stage 1) starts on a later event-loop iteration, after pending I/O such as
-      // other players' acks (time-slice.ts). Only the turn's start moves, so the order of
-      // one turn's members — and of what they write — never depends on timing.
+      // member (stage 1) waits its turn in the slicer's queue and starts on a later event-loop
+      // iteration, after pending I/O such as other players' acks (time-slice.ts). Only the
+      // turn's start moves, so the order of one turn's members — and of what they write —
+      // never depends on timing.
       // (Anonymous functions here: see GuardedRun.) `guarded` is null while the run starts: a
       // narrator may stream before runGuardedLazily returns.
       let guarded: { readonly settled: boolean } | null = null;
@@ -269,11 +270,17 @@ export function createAgentLogic(deps: AgentDeps) {
               if (!isFaultHalt(error)) throw error;
             }
           };
-          if (input.role !== 'stage1' || !slicer.expired()) return askMember(deps.behaviour, input, event.request, signal, chunk);
-          return new Promise<void>((resume) => setImmediate(resume)).then(() => {
-            if (dead()) throw new Error('stopped');
-            return askMember(deps.behaviour, input, event.request, signal, chunk);
-          });
+          if (input.role !== 'stage1') return askMember(deps.behaviour, input, event.request, signal, chunk);
+          return new Promise<AgentOutput>((resolve, reject) =>
+            slicer.run(() => {
+              if (dead()) return reject(new Error('stopped'));
+              try {
+                askMember(deps.behaviour, input, event.request, signal, chunk).then(resolve, reject);
+              } catch (error) {
+                reject(error);
+              }
+            }),
+          );
         },
         { clock: deps.clock, timeoutMs: deps.timeouts[member] },
       );
