@@ -143,8 +143,11 @@ export interface SessionStorage {
    * stored rows come back and nothing new is written.
    */
   appendEvents(sessionId: string, events: NewEvent[], epoch?: number, options?: { unit?: string }): Promise<DurableRecord[]>;
-  /** Writes what is queued for the session now (so an input is not held behind the flush timer). */
-  flush(sessionId: string): Promise<void>;
+  /**
+   * Writes what is queued for the session now (so an input is not held behind the flush timer).
+   * `ownerEpoch`: the caller's ownership epoch; an older owner's queued writes are not waited on.
+   */
+  flush(sessionId: string, ownerEpoch?: number): Promise<void>;
   /** Scene exit's immediate flush, ONE transaction: entity snapshots, edge updates, SceneExited, checkpoint, outbox row. */
   writeSceneExit(write: SceneExitWrite): Promise<SceneExitWritten>;
   /** Mid-scene checkpoint (after flushing the ledger); type 'suspend' also marks the session suspended. */
@@ -335,7 +338,12 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
       }
     };
 
+    // The session's ownership epoch, from the requests that carry it: a flush leaves out an older
+    // owner's queued writes (they can only be fenced, and must not fail this owner's exit).
+    let ownerEpoch: number | undefined;
     receive((request) => {
+      if (request.type === 'persist.input' || request.type === 'persist.events') ownerEpoch = request.epoch;
+      else if (request.type === 'persist.sceneExit' || request.type === 'persist.checkpoint') ownerEpoch = request.write.epoch;
       switch (request.type) {
         case 'persist.input': {
           const append = async (): Promise<void> => {
@@ -383,7 +391,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
           // Asked for while the machine's truth set may miss a row: the checkpoint starts from the ledger's replay instead.
           const stale = dirty;
           enqueue('sceneExit', async () => {
-            await deps.storage.flush(sessionId);
+            await deps.storage.flush(sessionId, ownerEpoch);
             deps.fault('exit.beforeTransaction', sessionId);
             const write = stale ? { ...request.write, truthSet: await deps.storage.loadTruthSet(sessionId) } : request.write;
             await replacingTruthSet(async () => {
@@ -398,7 +406,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
         case 'persist.checkpoint': {
           const stale = dirty;
           enqueue('checkpoint', async () => {
-            await deps.storage.flush(sessionId);
+            await deps.storage.flush(sessionId, ownerEpoch);
             const write = stale ? { ...request.write, truthSet: await deps.storage.loadTruthSet(sessionId) } : request.write;
             const { checkpointId } = await deps.storage.writeCheckpoint(write);
             reply({ type: 'persist.checkpointDone', checkpointType: request.write.type, checkpointId });
@@ -412,7 +420,7 @@ export function createPersistenceLogic(deps: PersistenceDeps) {
         }
         case 'persist.reloadTruthSet': {
           enqueue('reload', async () => {
-            await deps.storage.flush(sessionId);
+            await deps.storage.flush(sessionId, ownerEpoch);
             await replacingTruthSet(async () => {
               reply({ type: 'persist.truthSetReloaded', truthSet: await deps.storage.loadTruthSet(sessionId) });
             });

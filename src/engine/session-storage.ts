@@ -233,8 +233,8 @@ export function createSessionStorage(deps: SessionStorageDeps): SessionStorage {
       return records.map(toDurableRecord);
     },
 
-    flush(sessionId) {
-      return ledger.flush(sessionId);
+    flush(sessionId, ownerEpoch) {
+      return ledger.flush(sessionId, ownerEpoch);
     },
 
     async writeSceneExit(write: SceneExitWrite): Promise<SceneExitWritten> {

@@ -124,19 +124,31 @@ export class EventWriter {
 
   /**
    * Writes now everything queued before the call (for one session or all) and resolves
-   * once it is durable; rejects with LEDGER_WRITE_FAILED if any of it failed.
+   * once it is durable; rejects with LEDGER_WRITE_FAILED if any of it failed (LEDGER_FENCED
+   * when all that failed was fenced by a newer owner).
+   *
+   * `ownerEpoch`: the caller owns the session at this epoch, so requests of an older epoch
+   * belong to a superseded owner (an actor released during an outage, say, whose writes are
+   * still queued): they can only be fenced, and their outcome is not this flush's. Without
+   * it, a new owner's scene exit would fail on its predecessor's stale batch.
    */
-  async flush(sessionId?: string): Promise<void> {
-    const mine = (r: EventRequest) => sessionId === undefined || r.sessionId === sessionId;
+  async flush(sessionId?: string, ownerEpoch?: number): Promise<void> {
+    const ofSession = (r: EventRequest) => sessionId === undefined || r.sessionId === sessionId;
+    const superseded = (r: EventRequest) => ownerEpoch !== undefined && (r.rows[0]?.epoch ?? ownerEpoch) < ownerEpoch;
+    const mine = (r: EventRequest) => ofSession(r) && !superseded(r);
     const targets = [...this.#inFlight, ...this.#queue].filter((r) => mine(r) && (r.state === 'queued' || r.state === 'writing'));
     const earlier: Outcome[] = this.#unreported.filter(mine).map((r) => ({ ok: false, error: r.error }));
-    this.#unreported = this.#unreported.filter((r) => !mine(r));
+    // A superseded owner's failures are dropped with this session's own: nobody else would report them.
+    this.#unreported = this.#unreported.filter((r) => !ofSession(r));
     if (targets.length === 0 && earlier.length === 0) return;
     const outcomes = Promise.all(targets.map((r) => new Promise<Outcome>((resolve) => r.waiters.push(resolve))));
     if (targets.length > 0) this.#kick(true);
     const failed = [...earlier, ...(await outcomes)].filter((o): o is { ok: false; error: unknown } => !o.ok);
     if (failed.length > 0) {
       const first = failed[0]!.error;
+      // Only fencing: this caller is the superseded owner, and says so with the specific code
+      // (the gateway moves its players on: LEDGER_FENCED), not as a write failure.
+      if (failed.every((f) => isStorytellerError(f.error, 'LEDGER_FENCED'))) throw first;
       throw new StorytellerError('LEDGER_WRITE_FAILED', `${failed.length} of ${targets.length + earlier.length} event requests were not written: ${(first as Error).message}`, {
         cause: first,
         details: {

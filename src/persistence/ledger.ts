@@ -199,9 +199,12 @@ export class Ledger {
     });
   }
 
-  /** Writes everything queued (for one session or all) and resolves when durable; rejects if a batch ultimately failed. */
-  flush(sessionId?: string): Promise<void> {
-    return this.#events.flush(sessionId);
+  /**
+   * Writes everything queued (for one session or all) and resolves when durable; rejects if a
+   * batch ultimately failed. `ownerEpoch`: leave out an older owner's queued writes (EventWriter.flush).
+   */
+  flush(sessionId?: string, ownerEpoch?: number): Promise<void> {
+    return this.#events.flush(sessionId, ownerEpoch);
   }
 
   /** Events accepted by appendEvents and not yet durable. */

@@ -100,4 +100,15 @@ export class TrackedPlayer {
   close(): Promise<void> {
     return this.client.close();
   }
+
+  /** What this player still waits for and what it last saw (printed when a test fails or times out). */
+  describe(): string {
+    const lines = this.client.store.lines.map((l) => `${l.clientInputId}:${l.state}${this.acks.has(l.clientInputId) ? '+ack' : ''}${this.answers.has(l.clientInputId) ? '+done' : ''}`);
+    return [
+      `session ${this.sessionId ?? '-'} ready=${this.client.ready} unanswered=${this.client.unanswered()}`,
+      `  waiting for: ${[...this.#waiters].map(String).join(', ') || 'nothing'}`,
+      `  lines: ${lines.join(' ')}`,
+      `  scenes: ${this.scenes.join(' → ')}; closes: ${this.closeCodes.join(',') || 'none'}; last refusals: ${JSON.stringify(this.refusals.slice(-3))}`,
+    ].join('\n');
+  }
 }

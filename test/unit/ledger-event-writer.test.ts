@@ -117,6 +117,47 @@ describe('EventWriter', () => {
     await w.close();
   });
 
+  it("a new owner's flush (ownerEpoch) is not failed by its predecessor's stale queued writes; they are fenced on their own", async () => {
+    // The database: the session is owned by epoch 2 now; an epoch-1 row is fenced.
+    let nextId = 1;
+    const write = async (rows: readonly AppendRow[]): Promise<AppendOutcome[]> =>
+      rows.map((r) => {
+        if ((r.epoch ?? 0) < 2) return { status: 'fenced', ownerEpoch: 2, row: null } as unknown as AppendOutcome;
+        const id = nextId++;
+        return {
+          status: 'inserted',
+          ownerEpoch: 2,
+          row: { id, session_id: r.sessionId, scene_id: null, turn: null, event_type: r.eventType, event_data: JSON.parse(r.json), confidence: null, source: r.source, created_at: new Date(0), narrative_ts: id, client_input_id: null, input_id: null, idempotency_key: null },
+        } satisfies AppendOutcome;
+      });
+    const w = new EventWriter({ maxBatch: 100, flushMs: 3_600_000, retry: { attempts: 3, baseMs: 0, maxMs: 3_600_000 }, logger: silentLogger, write });
+    const at = (epoch: number, goalId: string) => w.enqueue(SESSION, [eventFor(goalId)], [{ ...rowFor(SESSION, goalId), epoch }]);
+    // The released actor's batch, still queued from before the takeover, then the new owner's.
+    const stale = at(1, 'old-turn');
+    const fresh = at(2, 'new-turn');
+    await w.flush(SESSION, 2);
+    await expect(fresh).resolves.toHaveLength(1);
+    expect(isStorytellerError(await stale.then(() => null, (e: unknown) => e), 'LEDGER_FENCED')).toBe(true);
+    // Without the epoch, the same situation fails the flush (what the new owner's scene exit used
+    // to see), and says it was fencing.
+    const stale2 = at(1, 'old-2');
+    stale2.catch(() => undefined);
+    const error = await w.flush(SESSION).then(() => null, (e: unknown) => e);
+    expect(isStorytellerError(error, 'LEDGER_FENCED')).toBe(true);
+    expect((error as Error).message).toContain('owned by epoch 2');
+    await w.close();
+    // A stale failure nobody waited for (written at once: maxBatch 1) is kept for the next flush
+    // of the session, which reports it, unless that flush is the new owner's.
+    for (const [ownerEpoch, reported] of [[2, false], [undefined, true]] as const) {
+      const eager = new EventWriter({ maxBatch: 1, flushMs: 3_600_000, retry: { attempts: 3, baseMs: 0, maxMs: 3_600_000 }, logger: silentLogger, write });
+      const lone = eager.enqueue(SESSION, [eventFor('old-3')], [{ ...rowFor(SESSION, 'old-3'), epoch: 1 }]);
+      expect(isStorytellerError(await lone.then(() => null, (e: unknown) => e), 'LEDGER_FENCED')).toBe(true);
+      const outcome = await eager.flush(SESSION, ownerEpoch).then(() => 'ok', (e: unknown) => (isStorytellerError(e, 'LEDGER_FENCED') ? 'reported' : 'other'));
+      expect(outcome).toBe(reported ? 'reported' : 'ok');
+      await eager.close();
+    }
+  });
+
   it('close() hands back what it cannot write and refuses new events', async () => {
     const store = fakeStore(Array.from({ length: 10 }, () => sqlError('08006')));
     const { w } = writer(store);

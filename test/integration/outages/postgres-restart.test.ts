@@ -1,7 +1,8 @@
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { PgDatabase } from '../../../src/persistence/pg-database.ts';
 import { auditFailures, auditLedger } from '../../../src/testing/ledger-audit.ts';
 import { PrivatePostgres, privatePostgresUnavailable } from '../../support/private-postgres.ts';
@@ -56,6 +57,12 @@ describe.skipIf(unavailable !== null)(`PostgreSQL restarted during play${unavail
       STORYTELLER_GATEWAY_ACK_TIMEOUT_MS: '2000',
     });
     const s = server;
+    // A failure or a timeout says where each player stood and what the server last logged.
+    onTestFailed(() => {
+      const log = join(tmpdir(), `postgres-restart-serve-${process.pid}.log`);
+      writeFileSync(log, s.output());
+      console.error(`${players.map((p) => p.describe()).join('\n')}\n--- serve output: ${log}; its tail:\n${s.output().slice(-3000)}`);
+    });
     let crashed: string | null = null;
     void s.exited.then(({ code, signal }) => {
       crashed = `serve exited (${code ?? signal}) during the test:\n${s.output().slice(-4000)}`;

@@ -45,6 +45,7 @@ function harness() {
   const exits: Array<Deferred<SceneExitWritten>> = [];
   const loads: Array<Deferred<TruthSet>> = [];
   const checkpoints: TruthSet[] = [];
+  const flushes: Array<number | undefined> = [];
   const storage: SessionStorage = {
     appendInput: () => {
       const d = deferred<DurableInput>();
@@ -56,7 +57,10 @@ function harness() {
       events.push(d);
       return d.promise;
     },
-    flush: () => Promise.resolve(),
+    flush: (_sessionId, ownerEpoch) => {
+      flushes.push(ownerEpoch);
+      return Promise.resolve();
+    },
     writeSceneExit: () => {
       const d = deferred<SceneExitWritten>();
       exits.push(d);
@@ -86,13 +90,28 @@ function harness() {
   const child = actor.getSnapshot().children.persistence as AnyActorRef;
   const send = (r: PersistenceRequest) => child.send(r);
   const got = () => actor.getSnapshot().context.got.map((e) => e.type);
-  return { inputs, events, exits, loads, checkpoints, send, got, actor };
+  return { inputs, events, exits, loads, checkpoints, flushes, send, got, actor };
 }
 
 const input = (n: number): PersistenceRequest => ({ type: 'persist.input', clientInputId: `c-${n}`, text: `line ${n}`, sceneId: null, turn: n, epoch: 1 });
 const batch = (n: number): PersistenceRequest => ({ type: 'persist.events', batchId: `turn:${n}:0`, events: [], epoch: 1 });
 
 describe('persistence actor ordering (in-memory storage)', () => {
+  it("flushes as the session's owner: its epoch goes with every flush (an older owner's queued writes are not waited on)", async () => {
+    const h = harness();
+    h.send({ ...input(1), epoch: 3 } as PersistenceRequest);
+    h.inputs[0]!.resolve(durableInput(11));
+    await settle();
+    h.send({ type: 'persist.reloadTruthSet' });
+    await settle();
+    h.loads[0]!.resolve(truthSetAt(11));
+    await settle();
+    h.send({ type: 'persist.checkpoint', write: { epoch: 3 } as never });
+    await settle();
+    expect(h.flushes).toEqual([3, 3]);
+    h.actor.stop();
+  });
+
   it("acks an input while the previous turn's event batch is still on its way", async () => {
     const h = harness();
     h.send(batch(1));
