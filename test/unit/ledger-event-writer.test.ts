@@ -16,6 +16,15 @@ function rowFor(sessionId: string, goalId: string): AppendRow {
 }
 const eventFor = (goalId: string): NewEvent => ({ type: 'GoalCompleted', data: { goalId }, source: 'test' });
 
+/** The outcome of a row the stand-in database inserted with ledger id `id`. */
+function inserted(r: AppendRow, id: number, ownerEpoch = 0): AppendOutcome {
+  return {
+    status: 'inserted',
+    ownerEpoch,
+    row: { id, session_id: r.sessionId, scene_id: null, turn: null, event_type: r.eventType, event_data: JSON.parse(r.json), confidence: null, source: r.source, created_at: new Date(0), narrative_ts: id, client_input_id: null, input_id: null, idempotency_key: null },
+  } satisfies AppendOutcome;
+}
+
 /** An in-memory stand-in for the batch statement; `failures` decides, per call, what to throw. */
 function fakeStore(failures: Array<Error | null> = []) {
   const calls: string[][] = [];
@@ -24,14 +33,7 @@ function fakeStore(failures: Array<Error | null> = []) {
     calls.push(rows.map((r) => (JSON.parse(r.json) as { goalId: string }).goalId));
     const failure = failures.shift();
     if (failure) throw failure;
-    return rows.map((r) => {
-      const id = nextId++;
-      return {
-        status: 'inserted',
-        ownerEpoch: 0,
-        row: { id, session_id: r.sessionId, scene_id: null, turn: null, event_type: r.eventType, event_data: JSON.parse(r.json), confidence: null, source: r.source, created_at: new Date(0), narrative_ts: id, client_input_id: null, input_id: null, idempotency_key: null },
-      } satisfies AppendOutcome;
-    });
+    return rows.map((r) => inserted(r, nextId++));
   };
   return { calls, write };
 }
@@ -121,15 +123,7 @@ describe('EventWriter', () => {
     // The database: the session is owned by epoch 2 now; an epoch-1 row is fenced.
     let nextId = 1;
     const write = async (rows: readonly AppendRow[]): Promise<AppendOutcome[]> =>
-      rows.map((r) => {
-        if ((r.epoch ?? 0) < 2) return { status: 'fenced', ownerEpoch: 2, row: null } as unknown as AppendOutcome;
-        const id = nextId++;
-        return {
-          status: 'inserted',
-          ownerEpoch: 2,
-          row: { id, session_id: r.sessionId, scene_id: null, turn: null, event_type: r.eventType, event_data: JSON.parse(r.json), confidence: null, source: r.source, created_at: new Date(0), narrative_ts: id, client_input_id: null, input_id: null, idempotency_key: null },
-        } satisfies AppendOutcome;
-      });
+      rows.map((r) => ((r.epoch ?? 0) < 2 ? ({ status: 'fenced', ownerEpoch: 2, row: null } as unknown as AppendOutcome) : inserted(r, nextId++, 2)));
     const w = new EventWriter({ maxBatch: 100, flushMs: 3_600_000, retry: { attempts: 3, baseMs: 0, maxMs: 3_600_000 }, logger: silentLogger, write });
     const at = (epoch: number, goalId: string) => w.enqueue(SESSION, [eventFor(goalId)], [{ ...rowFor(SESSION, goalId), epoch }]);
     // The released actor's batch, still queued from before the takeover, then the new owner's.
