@@ -35,6 +35,8 @@ export async function playRemote(options: RemotePlayOptions): Promise<PlayerClie
   let streamingInput: number | null = null;
   let lastSceneIndex: number | null = null;
   let ended = false;
+  /** The last answer ended its scene: the next scene (or THE END) is still on its way. */
+  let sceneEnding = false;
   const answered = new Set<string>();
 
   client.events.on('status', (s: string) => {
@@ -44,6 +46,7 @@ export async function playRemote(options: RemotePlayOptions): Promise<PlayerClie
   client.events.on('frame', (f: ServerFrame) => {
     switch (f.type) {
       case 'scene.entered':
+        sceneEnding = false;
         if (f.sceneIndex === lastSceneIndex) return;
         lastSceneIndex = f.sceneIndex;
         write(`\n${bold(`── ${f.name ?? f.scene} ──`)}\n${f.description ?? ''}\n`);
@@ -61,6 +64,7 @@ export async function playRemote(options: RemotePlayOptions): Promise<PlayerClie
       case 'narrative.done':
         if (answered.has(f.clientInputId)) return;
         answered.add(f.clientInputId);
+        sceneEnding = f.sceneEnds === true;
         if (streamingInput !== f.inputId) write(`\n${f.text ?? dim('(answered while you were away)')}`);
         streamingInput = null;
         write('\n');
@@ -112,21 +116,23 @@ export async function playRemote(options: RemotePlayOptions): Promise<PlayerClie
     }
     client.input(line);
   }
-  // End of input: wait for what is still on its way (the game may also have ended).
-  if (client.unanswered() > 0 && !ended) {
+  // End of input: wait for what is still on its way — answers, and after an answer that
+  // ended its scene, the next scene or the story's end.
+  // Checked after each frame, once the handler above has read it ('line' events come before
+  // it, while `sceneEnding` still holds the previous answer's value).
+  const settled = () => ended || (client.unanswered() === 0 && !sceneEnding);
+  if (!settled()) {
     await new Promise<void>((resolve) => {
       const check = () => {
-        if (client.unanswered() === 0 || ended) {
-          client.events.off('line', check);
+        if (settled()) {
           client.events.off('frame', check);
           resolve();
         }
       };
-      client.events.on('line', check);
       client.events.on('frame', check);
     });
   }
-  write(dim('\nYour place is kept. Goodbye.\n'));
+  if (!ended) write(dim('\nYour place is kept. Goodbye.\n'));
   await client.close();
   return client;
 }

@@ -121,6 +121,8 @@ export const serverFrame = z.discriminatedUnion('type', [
     degraded: z.array(z.string()),
     /** Answer to a resent input that was already played. */
     replayed: z.boolean(),
+    /** The scene ends with this turn (after the last scene, the story): scene.exited, then scene.entered or session.state ended follow. */
+    sceneEnds: z.boolean().optional(),
   }),
   z.strictObject({ type: z.literal('gate.fired'), gateId: z.string() }),
   z.strictObject({ type: z.literal('goal.fired'), goalId: z.string(), description: z.string() }),

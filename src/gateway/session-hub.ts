@@ -305,7 +305,7 @@ export class SessionHub {
       h.on('turnStarted', (e) => this.broadcast({ type: 'turn.started', inputId: e.inputId, turn: e.turn })),
       h.on('chunk', (c) => this.broadcast({ type: 'narrative.chunk', inputId: c.inputId, text: c.text }, true)),
       h.on('answer', (a) => {
-        const frame: ServerFrameOf<'narrative.done'> = { type: 'narrative.done', inputId: a.inputId, clientInputId: a.clientInputId, turn: a.turn, text: a.text, degraded: a.degraded, replayed: false };
+        const frame: ServerFrameOf<'narrative.done'> = { type: 'narrative.done', inputId: a.inputId, clientInputId: a.clientInputId, turn: a.turn, text: a.text, degraded: a.degraded, replayed: false, sceneEnds: a.endsScene };
         this.#remember(this.#answered, a.clientInputId, frame, ANSWER_CACHE);
         const receivedAt = this.#awaitingAnswer.get(a.clientInputId);
         if (receivedAt !== undefined) {

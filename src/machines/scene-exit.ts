@@ -84,7 +84,7 @@ export const exitingState = sessionSetup.createStateConfig({
                 if (r.type !== 'TurnCompleted' || r.data.outcome !== 'story_ended') continue;
                 const queued = context.queue.find((q) => q.inputId === r.data.inputId);
                 if (queued) {
-                  enqueue.emit({ type: 'answer', inputId: queued.inputId, clientInputId: queued.clientInputId, turn: r.data.turn, text: STORY_ENDED_TEXT, degraded: [], behaviourMs: 0 });
+                  enqueue.emit({ type: 'answer', inputId: queued.inputId, clientInputId: queued.clientInputId, turn: r.data.turn, text: STORY_ENDED_TEXT, degraded: [], behaviourMs: 0, endsScene: false });
                 }
                 enqueue.emit({ type: 'turnRecorded', inputId: r.data.inputId });
               }

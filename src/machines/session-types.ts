@@ -110,7 +110,8 @@ export type SessionEmitted =
   | { type: 'inputRejected'; clientInputId: string; error: ErrorInfo }
   | { type: 'turnStarted'; inputId: number; clientInputId: string; turn: number }
   | { type: 'chunk'; inputId: number; text: string }
-  | { type: 'answer'; inputId: number; clientInputId: string; turn: number; text: string; degraded: string[]; behaviourMs: number }
+  /** `endsScene`: a scene exit follows this turn (after the last scene, the story's end). */
+  | { type: 'answer'; inputId: number; clientInputId: string; turn: number; text: string; degraded: string[]; behaviourMs: number; endsScene: boolean }
   /** TurnCompleted and the turn's events are durable. */
   | { type: 'turnRecorded'; inputId: number }
   | { type: 'sceneEntered'; sceneIndex: number; sceneKey: string; sceneId: string; timings: Record<string, number>; degraded: string[] }

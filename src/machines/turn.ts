@@ -113,6 +113,7 @@ export const playingState = sessionSetup.createStateConfig({
                     text: narration.text,
                     degraded: current.degraded.map((d) => d.member),
                     behaviourMs: current.behaviourMs,
+                    endsScene: context.exitRequest !== null,
                   });
                   // One batch, one statement: the turn's effects and its TurnCompleted become durable
                   // together (a re-run after a crash finds all of the first run or none of it). The

@@ -10,6 +10,22 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
+/**
+ * Every pooled client keeps a listener for 'error' for its whole life. pg emits 'error' on a
+ * client when the server ends its connection while no query of it is running (57P01 on a
+ * restart): the pool listens only while a client is idle, this module's transaction only
+ * while it holds one, and a client the pool has just discarded has no listener at all. An
+ * 'error' event without a listener ends the process (seen: `serve` killed by a 57P01 during
+ * the PostgreSQL restart test). The error itself is not lost: the query that needed the
+ * connection fails with it (STORAGE_UNAVAILABLE), and the pool drops the client.
+ */
+class ListeningClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
+
 const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003']);
 
 /** Connection-level failures become STORAGE_UNAVAILABLE; SQL errors pass through untouched. */
@@ -63,6 +79,7 @@ export class PgDatabase implements Database {
       max: options.maxConnections ?? 10,
       application_name: options.applicationName ?? 'storyteller',
       types,
+      Client: ListeningClient,
     });
     // An idle client losing its connection must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);

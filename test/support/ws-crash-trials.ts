@@ -195,7 +195,7 @@ export async function runWsCrashTrials(options: WsTrialOptions): Promise<WsDrive
     const server = await startServe(env, 'ws-final');
     const players = await connect(server);
     const settled = await within(Promise.all(players.map((p) => p.allAnswered())), SETTLE_MS);
-    if (settled === 'timeout') violations.add(`lines still unanswered after ${SETTLE_MS} ms: ${players.map((p) => p.client.unanswered()).join(', ')}`);
+    if (settled === 'timeout') violations.add(`lines still unanswered after ${SETTLE_MS} ms:\n${players.map((p) => p.describe()).join('\n')}`);
     const sessionIds = [...new Set(players.map((p) => p.sessionId).filter((s): s is string => s !== null))];
     const deadline = Date.now() + SETTLE_MS;
     let workflows = await auditWorkflows(options.auditDb, sessionIds);
