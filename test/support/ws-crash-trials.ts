@@ -7,6 +7,7 @@ import { auditFailures, auditLedger, type AckedInput } from '../../src/testing/l
 import { killGroup, startServe, type ServeProcess } from './serve-process.ts';
 import { PLAYTHROUGH } from './crash-trials.ts';
 import { auditWorkflows } from './workflow-audit.ts';
+import { RETRYABLE_INPUT_CODES } from '../../src/gateway/protocol.ts';
 import { TrackedPlayer } from './ws-player.ts';
 
 /**
@@ -90,6 +91,8 @@ export async function runWsCrashTrials(options: WsTrialOptions): Promise<WsDrive
     await Promise.all(players.map((p) => p.start()));
     return players;
   };
+  /** Lines refused for good (SESSION_NOT_PLAYING), by clientInputId, with what the server said. */
+  const gaveUp = new Map<string, { code: string; message: string }>();
   /** What one server process said: its acks, and no line answered twice (fresh) by it. */
   const collect = async (players: TrackedPlayer[]): Promise<void> => {
     for (const p of players) {
@@ -100,6 +103,10 @@ export async function runWsCrashTrials(options: WsTrialOptions): Promise<WsDrive
         if (r.code !== 'STORAGE_UNAVAILABLE' && r.code !== 'ENGINE_SHUTTING_DOWN' && r.code !== 'SESSION_NOT_PLAYING') {
           report.child_errors += 1;
           log(`refusal ${r.code} (${r.clientInputId ?? '-'})`);
+        } else if (r.clientInputId && !RETRYABLE_INPUT_CODES.has(r.code)) {
+          // The client gives such a line up: allowed only after the story's end (checked at the end).
+          log(`line ${r.clientInputId} refused ${r.code}: ${r.message}`);
+          gaveUp.set(r.clientInputId, r);
         }
       }
     }
@@ -194,9 +201,22 @@ export async function runWsCrashTrials(options: WsTrialOptions): Promise<WsDrive
     // The last server: every client comes back, every line is answered, every workflow applied.
     const server = await startServe(env, 'ws-final');
     const players = await connect(server);
-    const settled = await within(Promise.all(players.map((p) => p.allAnswered())), SETTLE_MS);
+    // Nothing left unanswered; a line the client gave up ('refused') is allowed only after the
+    // story's end (typed after THE END: SESSION_NOT_PLAYING, "has ended"), checked below.
+    const settled = await within(Promise.all(players.map((p) => p.until(() => p.client.unanswered() === 0, 'nothing unanswered'))), SETTLE_MS);
     if (settled === 'timeout') violations.add(`lines still unanswered after ${SETTLE_MS} ms:\n${players.map((p) => p.describe()).join('\n')}`);
     const sessionIds = [...new Set(players.map((p) => p.sessionId).filter((s): s is string => s !== null))];
+    // (The client then starts a new game, so the session a line was refused on is the one its refusal names.)
+    for (const p of players) {
+      for (const line of p.client.store.lines.filter((l) => l.state === 'refused')) {
+        const refusal = gaveUp.get(line.clientInputId);
+        const named = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(refusal?.message ?? '')?.[0];
+        const status = named ? (await options.auditDb.query<{ status: string }>('SELECT status FROM sessions WHERE id = $1', [named])).rows[0]?.status : undefined;
+        if (refusal?.code !== 'SESSION_NOT_PLAYING' || status !== 'ended') {
+          violations.add(`line ${line.clientInputId} refused (${refusal ? `${refusal.code}: ${refusal.message}` : 'no refusal seen'}) on a session that had not ended (${status ?? '?'})`);
+        }
+      }
+    }
     const deadline = Date.now() + SETTLE_MS;
     let workflows = await auditWorkflows(options.auditDb, sessionIds);
     while (workflows.pending.length > 0 && Date.now() < deadline) {

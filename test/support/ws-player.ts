@@ -11,7 +11,7 @@ import type { AckedInput } from '../../src/testing/ledger-audit.ts';
 export class TrackedPlayer {
   readonly client: PlayerClient;
   readonly acks = new Map<string, { inputId: number; sessionId: string | null }>();
-  readonly refusals: Array<{ clientInputId: string | undefined; code: string }> = [];
+  readonly refusals: Array<{ clientInputId: string | undefined; code: string; message: string }> = [];
   readonly answers = new Map<string, number>();
   /** narrative.done frames per clientInputId (a replayed answer counts: the client saw it again). */
   readonly doneFrames: Array<ServerFrameOf<'narrative.done'>> = [];
@@ -23,7 +23,7 @@ export class TrackedPlayer {
     this.client = new PlayerClient({ backoffBaseMs: 100, backoffMaxMs: 1_000, ...options });
     this.client.events.on('frame', (f: ServerFrame) => {
       if (f.type === 'ack') this.acks.set(f.clientInputId, { inputId: f.inputId, sessionId: this.client.store.sessionId });
-      else if (f.type === 'error') this.refusals.push({ clientInputId: f.clientInputId, code: f.code });
+      else if (f.type === 'error') this.refusals.push({ clientInputId: f.clientInputId, code: f.code, message: f.message });
       else if (f.type === 'narrative.done') {
         this.answers.set(f.clientInputId, f.inputId);
         this.doneFrames.push(f);
