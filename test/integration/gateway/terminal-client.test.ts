@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { playRemote } from '../../../src/cli/remote-play.ts';
 import { PlayerClient } from '../../../src/gateway/player-client.ts';
@@ -13,6 +13,7 @@ import { TestingKit } from '../../../src/testing/testing-kit.ts';
 import { createMinimalBehaviour } from '../../../src/testing/minimal-behaviour.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 import { TcpFront } from '../../support/tcp-front.ts';
+import { textSink } from '../../support/text-sink.ts';
 
 /**
  * `storyteller play --url`: the terminal over the protocol with the web client's
@@ -64,13 +65,8 @@ describe('terminal client over the protocol (pg)', () => {
   it('keeps a line typed while the gateway is down, sends it on reconnect, and resumes the same game next time', async () => {
     await boot();
     const input = new PassThrough();
-    let text = '';
-    const output = new Writable({
-      write(chunk, _enc, done) {
-        text += chunk.toString();
-        done();
-      },
-    });
+    const sink = textSink();
+    const output = sink.stream;
     const storePath = join(dir, 'store.json');
     let client!: PlayerClient;
     const run = playRemote({ url: `ws://127.0.0.1:${front.port}/ws`, storePath, input, output, backoffMaxMs: 200, onClient: (c) => (client = c) });
@@ -101,6 +97,7 @@ describe('terminal client over the protocol (pg)', () => {
       [sessionId],
     );
     expect(rows.rows.map((r) => r.text)).toEqual(['hello there', 'typed while down']);
+    const text = sink.text();
     expect(text).toContain('You: "hello there"');
     expect(text.indexOf('typed while down"')).toBeGreaterThan(text.indexOf('You: "hello there"'));
     expect(text).toContain('(offline — reconnecting');

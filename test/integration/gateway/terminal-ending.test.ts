@@ -1,13 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { playRemote } from '../../../src/cli/remote-play.ts';
 import { startGateway } from '../../../src/gateway/server.ts';
 import { TokenSigner } from '../../../src/gateway/tokens.ts';
 import { TestingKit } from '../../../src/testing/testing-kit.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { textSink } from '../../support/text-sink.ts';
 
 /**
  * `storyteller play --url` with piped input that plays the story to its end: the last
@@ -33,17 +34,12 @@ describe('terminal client: piped input to the end of the story (pg)', () => {
     const gateway = await startGateway({ engine: kit.engine, db: tdb.db, tokens: new TokenSigner('ending-secret-of-at-least-thirty-two-chars!'), defaultStoryId: 'minimal', staticDir: null });
     try {
       const input = new PassThrough();
-      let text = '';
-      const output = new Writable({
-        write(chunk, _enc, done) {
-          text += chunk.toString();
-          done();
-        },
-      });
-      const run = playRemote({ url: `ws://127.0.0.1:${gateway.port}/ws`, storePath: join(dir, 'store.json'), input, output });
+      const output = textSink();
+      const run = playRemote({ url: `ws://127.0.0.1:${gateway.port}/ws`, storePath: join(dir, 'store.json'), input, output: output.stream });
       for (let i = 1; i <= 8; i++) input.write(`look ${i}\n`);
       input.end();
       await run;
+      const text = output.text();
       expect(text).toContain('THE END');
       expect(text.indexOf('THE END')).toBeGreaterThan(text.lastIndexOf('look 8'));
       expect(text).not.toContain('Your place is kept');
