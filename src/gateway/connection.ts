@@ -206,10 +206,6 @@ export class Connection implements Subscriber {
     this.close(CLOSE.SESSION_MOVED, 'session moved to another instance');
   }
 
-  sessionFailed(): void {
-    this.close(CLOSE.SESSION_FAILED, 'the session failed; reconnect to resume it');
-  }
-
   close(code: CloseCode, reason: string): void {
     if (!this.#open) return;
     // What was said before the close (the error that explains it) goes first.

@@ -27,12 +27,6 @@ export const CLOSE = {
   SESSION_MOVED: 4409,
   RATE_LIMITED: 4429,
   /**
-   * The session failed under this connection while playing (a write that could not be
-   * made): reconnect with backoff; the resume opens it again from its last checkpoint and
-   * plays what is acknowledged and unanswered.
-   */
-  SESSION_FAILED: 4500,
-  /**
    * Graceful shutdown (SIGTERM, a rolling restart): this instance checkpointed the session
    * and flushed the ledger before closing; reconnect at once, to another instance (the
    * token resumes the session there) — nothing acknowledged is lost, unanswered lines are resent.

@@ -23,8 +23,6 @@ export interface Subscriber {
   send(frame: ServerFrame, droppable?: boolean): void;
   /** The session moved to another instance: close (4409) so the client reconnects. */
   moved(): void;
-  /** The session failed while playing: close (4500) so the client reconnects and resumes it. */
-  sessionFailed(): void;
 }
 
 export interface SceneInfo {
@@ -82,8 +80,6 @@ export class SessionHub {
   readonly #answered = new Map<string, ServerFrameOf<'narrative.done'>>();
   #hint: string | null = null;
   #lastState = '';
-  /** The bound actor has been in play (a failure then is worth a resume: see the 'failed' handler). */
-  #reachedPlay = false;
   #storyId: string | null = null;
   /** Another instance owns the session: this hub writes nothing more for it. */
   #moved = false;
@@ -256,7 +252,6 @@ export class SessionHub {
     for (const off of this.#offs) off();
     this.#handle = h;
     this.#lastState = '';
-    this.#reachedPlay = false;
     const offs: Array<() => void> = [];
     offs.push(
       h.on('ack', (a) => {
@@ -330,10 +325,6 @@ export class SessionHub {
       h.on('failed', (f) => {
         this.broadcast({ type: 'error', code: f.error.code, message: `the session failed: ${f.error.message}` });
         if (f.error.code === 'LEDGER_FENCED') this.#movedAway();
-        // Failed in play (not while loading or entering a scene, which would fail again): the
-        // clients reconnect and resume, which reopens it from its checkpoint and plays the
-        // lines it acknowledged and did not answer. Nothing else would: they wait for answers.
-        else if (this.#reachedPlay) for (const s of [...this.subscribers]) s.sessionFailed();
       }),
     );
     const sub = h.actor.subscribe({
@@ -353,7 +344,6 @@ export class SessionHub {
     const key = `${lifecycle}/${connection}`;
     if (key === this.#lastState) return;
     this.#lastState = key;
-    if (lifecycle === 'playing') this.#reachedPlay = true;
     this.broadcast({ type: 'session.state', sessionId: this.id, lifecycle, connection });
     if (TERMINAL.has(lifecycle)) {
       // Inputs left in flight were durable or not: the next resume resolves them.
